@@ -1,0 +1,14 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+{
+    "name": "Manufacturing Integration: Legacy Flat Files",
+    "summary": "Drop-folder transport for legacy systems: CSV and fixed-width files",
+    "version": "18.0.1.0.0",
+    "category": "Manufacturing",
+    "license": "LGPL-3",
+    "author": "Manufacturing Integration Hub",
+    "website": "https://github.com/mfg-integration-hub/mfg-integration-hub",
+    "depends": ["mfg_integration_base"],
+    "data": [],
+    "installable": True,
+    "application": False,
+}
