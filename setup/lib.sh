@@ -47,7 +47,15 @@ mfg_python() { "$MFG_VENV/bin/python" "$@"; }
 mfg_addons_path() {
   local p="$MFG_ODOO_DIR/odoo/addons"
   [ -d "$MFG_ODOO_DIR/addons" ] && p="$MFG_ODOO_DIR/addons,$p"
-  printf '%s,%s' "$p" "$MFG_ROOT/addons"
+  printf '%s,%s%s' "$p" "$MFG_ROOT/addons" "${MFG_EXTRA_ADDONS_PATH:+,$MFG_EXTRA_ADDONS_PATH}"
+}
+
+# Test-only addons (tests/addons/*): installed by setup/test, never by setup/run.
+mfg_test_addons() {
+  local d
+  for d in "$MFG_ROOT"/tests/addons/*/__manifest__.py; do
+    [ -f "$d" ] && basename "$(dirname "$d")"
+  done
 }
 
 # Fail fast, with what to do, when PostgreSQL is not reachable.

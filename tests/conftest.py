@@ -55,17 +55,32 @@ def db_dsn(odoo_settings):
 
 @pytest.fixture
 def sql(db_dsn):
-    """Run one SQL query on the test database in its own committed transaction."""
-    conn = psycopg2.connect(db_dsn)
-    conn.autocommit = True
+    """Run one SQL query on the test database in its own committed transaction.
+
+    Reconnects when the connection was lost (the fault tests restart PostgreSQL).
+    """
+    state = {"conn": None}
 
     def run(query, params=None):
-        with conn.cursor() as cr:
-            cr.execute(query, params)
-            return cr.fetchall() if cr.description else None
+        for attempt in (1, 2):
+            try:
+                if state["conn"] is None or state["conn"].closed:
+                    state["conn"] = psycopg2.connect(db_dsn)
+                    state["conn"].autocommit = True
+                with state["conn"].cursor() as cr:
+                    cr.execute(query, params)
+                    return cr.fetchall() if cr.description else None
+            except (psycopg2.OperationalError, psycopg2.InterfaceError):
+                if state["conn"] is not None:
+                    state["conn"].close()
+                state["conn"] = None
+                if attempt == 2:
+                    raise
+        return None
 
     yield run
-    conn.close()
+    if state["conn"] is not None:
+        state["conn"].close()
 
 
 @pytest.fixture(scope="session")
@@ -80,3 +95,26 @@ def odoo_rpc(odoo_server, odoo_settings):
         return models.execute_kw(odoo_settings["db"], uid, "admin", model, method, list(args), kwargs)
 
     return call
+
+
+@pytest.fixture(scope="session")
+def odoo_registry(odoo_settings):
+    """The Odoo registry of the test database, loaded in this process by pytest-odoo."""
+    import odoo
+
+    return odoo.modules.registry.Registry(odoo_settings["db"])
+
+
+@pytest.fixture
+def odoo_env(odoo_registry):
+    """A context manager giving a superuser env in its own cursor, committed on exit."""
+    import contextlib
+
+    import odoo
+
+    @contextlib.contextmanager
+    def make(uid=odoo.SUPERUSER_ID, context=None):
+        with odoo_registry.cursor() as cr:
+            yield odoo.api.Environment(cr, uid, dict(context or {}))
+
+    return make

@@ -1,1 +1,3 @@
 from . import test_environment
+from . import test_rest_api
+from . import test_components

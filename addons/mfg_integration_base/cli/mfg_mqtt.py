@@ -1,0 +1,149 @@
+"""`odoo mfg_mqtt`: the MQTT listener of the integration backends, as its own process.
+
+    odoo --addons-path=<...> mfg_mqtt -c odoo.conf -d <db> [--listener-name NAME]
+
+(Odoo finds commands of addons only when --addons-path comes first.) Serves every active
+backend with MQTT enabled, reloads when backends change, stores messages in batches and
+acknowledges them after the commit. SIGTERM / Ctrl-C: stops receiving, stores and
+acknowledges what it has, disconnects.
+"""
+
+import argparse
+import logging
+import signal
+import socket
+import threading
+import time
+
+import psycopg2
+from psycopg2.pool import PoolError
+
+import odoo
+from odoo.cli import Command
+from odoo.tools import config
+
+from ..services.mqtt_listener import Listener
+
+_logger = logging.getLogger(__name__)
+
+RELOAD_INTERVAL = 5.0
+STATUS_INTERVAL = 10.0
+
+
+def _is_outage(exc):
+    """The database is unreachable or busy (as opposed to a message it cannot take)."""
+    return isinstance(exc, psycopg2.OperationalError | psycopg2.InterfaceError | PoolError)
+
+
+class MqttRunner:
+    """Keeps the Listener's clients in line with the backends of one database."""
+
+    def __init__(self, db_name, listener_name, batch_size=100, batch_wait=0.05):
+        self.db_name = db_name
+        self.listener_name = listener_name
+        self.registry = odoo.modules.registry.Registry(db_name)
+        self.listener = Listener(
+            self._store, self._on_status, batch_size=batch_size, batch_wait=batch_wait, is_outage=_is_outage
+        )
+        self.stop_event = threading.Event()
+        self._status = {}
+        self._status_lock = threading.Lock()
+        self._signature = None
+
+    # -- called from the writer thread
+    def _store(self, batch):
+        with self.registry.cursor() as cr:
+            env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+            env["mfg.message"]._mfg_receive_mqtt(batch)
+        # leaving the block committed the batch
+
+    # -- called from paho threads
+    def _on_status(self, backend_id, connected, error):
+        with self._status_lock:
+            self._status[backend_id] = (connected, error, time.time())
+
+    def _wanted(self):
+        with self.registry.cursor() as cr:
+            env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+            backends = env["mfg.backend"].search([("mqtt_enabled", "=", True)])
+            signature = tuple((b.id, str(b.write_date)) for b in backends)
+            wanted = {
+                b.id: (b._mfg_mqtt_settings(), b._mfg_mqtt_client_id(self.listener_name)) for b in backends
+            }
+        return signature, wanted
+
+    def _flush_status(self):
+        with self._status_lock:
+            status, self._status = self._status, {}
+        ids = list(self.listener.clients)
+        with self.registry.cursor() as cr:
+            for backend_id, (connected, error, _at) in status.items():
+                if connected:
+                    cr.execute(
+                        """UPDATE mfg_backend SET mqtt_state = 'connected', mqtt_last_error = NULL,
+                                  mqtt_connected_since = now() AT TIME ZONE 'UTC' WHERE id = %s""",
+                        (backend_id,),
+                    )
+                else:
+                    cr.execute(
+                        """UPDATE mfg_backend SET mqtt_state = 'disconnected', mqtt_last_error = %s,
+                                  mqtt_connected_since = NULL WHERE id = %s""",
+                        ((error or "")[:250], backend_id),
+                    )
+            if ids:
+                cr.execute(
+                    "UPDATE mfg_backend SET mqtt_seen_at = now() AT TIME ZONE 'UTC' WHERE id IN %s",
+                    (tuple(ids),),
+                )
+
+    def run(self):
+        self.listener.start()
+        last_status = 0.0
+        while not self.stop_event.is_set():
+            try:
+                signature, wanted = self._wanted()
+                if signature != self._signature:
+                    self.listener.reconcile(wanted)
+                    self._signature = signature
+                if time.monotonic() - last_status >= STATUS_INTERVAL or self._status:
+                    self._flush_status()
+                    last_status = time.monotonic()
+            except Exception:
+                _logger.warning("mfg mqtt: could not read the backends; retrying", exc_info=True)
+            self.stop_event.wait(RELOAD_INTERVAL)
+        _logger.info("mfg mqtt: stopping (stored %s messages in %s batches)", *self._stats())
+        self.listener.stop()
+
+    def _stats(self):
+        return self.listener.stats["stored"], self.listener.stats["batches"]
+
+    def stop(self, *_args):
+        self.stop_event.set()
+
+
+class MfgMqtt(Command):
+    """Run the MQTT listener of the manufacturing integration backends"""
+
+    name = "mfg_mqtt"
+
+    def run(self, cmdargs):
+        parser = argparse.ArgumentParser(prog="odoo mfg_mqtt", add_help=False)
+        parser.add_argument("--listener-name", default=None)
+        parser.add_argument("--batch-size", type=int, default=100)
+        parser.add_argument("--batch-wait-ms", type=int, default=50)
+        own, rest = parser.parse_known_args(cmdargs)
+        config.parse_config(rest, setup_logging=True)
+        db_names = odoo.tools.config["db_name"]
+        db_name = (db_names[0] if isinstance(db_names, list) else (db_names or "").split(",")[0]).strip()
+        if not db_name:
+            raise SystemExit("odoo mfg_mqtt: give the database with -d or db_name in the configuration file")
+        section = config.misc.get("mfg_integration", {})
+        listener_name = own.listener_name or section.get("mqtt_listener_name") or socket.gethostname()
+        odoo.service.server.load_server_wide_modules()
+        runner = MqttRunner(
+            db_name, listener_name, batch_size=own.batch_size, batch_wait=own.batch_wait_ms / 1000.0
+        )
+        signal.signal(signal.SIGTERM, runner.stop)
+        signal.signal(signal.SIGINT, runner.stop)
+        _logger.info("mfg mqtt: listener %s serving database %s", listener_name, db_name)
+        runner.run()

@@ -1,0 +1,3 @@
+from . import contract
+from . import retry_policy
+from . import signing

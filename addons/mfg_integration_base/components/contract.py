@@ -1,0 +1,117 @@
+"""Canonical contracts: JSON parsing, JSON Schema (Draft 2020-12) validation with errors
+in plain words, and JSON pointers. Pure Python, no ORM."""
+
+import json
+from functools import lru_cache
+
+import jsonschema
+from jsonschema import Draft202012Validator
+
+from ..exceptions import MfgValidationError
+
+MAX_REPORTED_ERRORS = 10
+
+
+def parse_json(raw):
+    """Parse ``raw`` (str or bytes) as a JSON object; raise MfgValidationError otherwise."""
+    if isinstance(raw, bytes | bytearray):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise MfgValidationError(
+                f"The payload is not UTF-8 text (invalid byte at position {exc.start})."
+            ) from exc
+    try:
+        data = json.loads(raw)
+    except (TypeError, ValueError) as exc:
+        raise MfgValidationError(f"The payload is not valid JSON: {exc}.") from exc
+    if not isinstance(data, dict):
+        raise MfgValidationError(
+            f"The payload must be a JSON object, got {type(data).__name__.replace('dict', 'object')}."
+        )
+    return data
+
+
+def check_schema(schema_text):
+    """Return the schema dict if ``schema_text`` is a valid Draft 2020-12 JSON Schema."""
+    try:
+        schema = json.loads(schema_text)
+    except ValueError as exc:
+        raise ValueError(f"The JSON Schema is not valid JSON: {exc}") from exc
+    if not isinstance(schema, dict):
+        raise ValueError("The JSON Schema must be a JSON object.")
+    try:
+        Draft202012Validator.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        where = "/".join(str(p) for p in exc.path) or "(root)"
+        raise ValueError(f"Invalid JSON Schema at {where}: {exc.message}") from exc
+    return schema
+
+
+@lru_cache(maxsize=256)
+def _validator(schema_text):
+    return Draft202012Validator(json.loads(schema_text), format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def error_path(error):
+    """The JSON pointer of the offending value, e.g. ``/components/2/quantity``."""
+    return "/" + "/".join(str(p) for p in error.absolute_path) if error.absolute_path else "/"
+
+
+def describe_error(error):
+    """One schema error in plain words, naming the field and the value."""
+    path = error_path(error)
+    where = "the payload" if path == "/" else f"field '{path}'"
+    if error.validator == "required":
+        return f"{where}: {error.message}"
+    if error.validator == "additionalProperties":
+        return f"{where}: {error.message}"
+    value = json.dumps(error.instance, default=str)
+    if len(value) > 80:
+        value = value[:77] + "..."
+    return f"{where}: value {value} is not valid: {error.message}"
+
+
+def validate(schema_text, data):
+    """Validate ``data`` against ``schema_text``; raise MfgValidationError listing every error."""
+    if not schema_text:
+        return
+    errors = sorted(_validator(schema_text).iter_errors(data), key=lambda e: list(e.absolute_path))
+    if not errors:
+        return
+    described = [{"path": error_path(e), "message": describe_error(e)} for e in errors]
+    shown = described[:MAX_REPORTED_ERRORS]
+    more = len(described) - len(shown)
+    text = "The payload does not match its contract:\n- " + "\n- ".join(d["message"] for d in shown)
+    if more:
+        text += f"\n(and {more} more)"
+    raise MfgValidationError(text, path=described[0]["path"], errors=described)
+
+
+def resolve_pointer(data, pointer):
+    """Value at JSON pointer ``pointer`` (RFC 6901) in ``data``, or None when absent."""
+    if not pointer:
+        return None
+    if pointer == "/":
+        pointer = ""
+    if pointer and not pointer.startswith("/"):
+        pointer = "/" + pointer
+    node = data
+    for token in pointer.split("/")[1:]:
+        token = token.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict):
+            if token not in node:
+                return None
+            node = node[token]
+        elif isinstance(node, list):
+            try:
+                node = node[int(token)]
+            except (ValueError, IndexError):
+                return None
+        else:
+            return None
+    return node
+
+
+def valid_pointer(pointer):
+    return not pointer or pointer.startswith("/")

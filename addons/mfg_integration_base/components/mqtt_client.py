@@ -1,0 +1,109 @@
+"""paho-mqtt 2.x helpers shared by the listener and the publisher. Pure Python, no ORM.
+
+Settings are plain dicts built from an ``mfg.backend`` record (see
+``mfg.backend._mfg_mqtt_settings``) so that the listener process can rebuild clients
+without holding a database cursor.
+"""
+
+import logging
+import ssl
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+_logger = logging.getLogger(__name__)
+
+QOS = 1
+
+
+def inbound_filter(settings):
+    """Topic filter of a backend's inbound messages: <prefix>/<plant>/<system>/+ (maybe shared)."""
+    topic = f"{settings['topic_prefix']}/{settings['plant']}/{settings['system']}/+"
+    if settings.get("shared_group") and settings.get("protocol") == "v5":
+        topic = f"$share/{settings['shared_group']}/{topic}"
+    return topic
+
+
+def outbound_topic(settings, contract):
+    """Default topic of an outbound message: <prefix>/<plant>/<system>/odoo/<contract>."""
+    return f"{settings['topic_prefix']}/{settings['plant']}/{settings['system']}/odoo/{contract}"
+
+
+def type_code_from_topic(topic):
+    """The exchange type code a plant published on: the topic's last level."""
+    return topic.rsplit("/", 1)[-1]
+
+
+def make_client(settings, client_id, manual_ack=False):
+    """A configured (not yet connected) paho client: MQTT v5 (or 3.1.1), persistent session."""
+    v5 = settings.get("protocol", "v5") == "v5"
+    kwargs = {
+        "callback_api_version": CallbackAPIVersion.VERSION2,
+        "client_id": client_id,
+        "protocol": MQTTProtocolVersion.MQTTv5 if v5 else MQTTProtocolVersion.MQTTv311,
+        "manual_ack": manual_ack,
+    }
+    if not v5:
+        # 3.1.1: a persistent session is "clean session = false" (with a fixed client id).
+        kwargs["clean_session"] = not settings.get("persistent", True)
+    client = mqtt.Client(**kwargs)
+    if settings.get("username"):
+        client.username_pw_set(settings["username"], settings.get("password") or None)
+    if settings.get("tls"):
+        client.tls_set(
+            ca_certs=settings.get("ca_file") or None,
+            certfile=settings.get("cert_file") or None,
+            keyfile=settings.get("key_file") or None,
+            cert_reqs=ssl.CERT_REQUIRED,
+        )
+    client.reconnect_delay_set(min_delay=1, max_delay=int(settings.get("max_reconnect_delay", 30)))
+    # Many small messages: do not let paho's own outgoing queue grow without bound.
+    client.max_queued_messages_set(int(settings.get("max_queued", 10000)))
+    return client
+
+
+def connect_kwargs(settings, persistent=True):
+    """Arguments of client.connect()/connect_async() for these settings."""
+    kwargs = {
+        "host": settings["host"],
+        "port": int(settings.get("port") or 1883),
+        "keepalive": int(settings.get("keepalive", 30)),
+    }
+    if settings.get("protocol", "v5") == "v5":
+        props = Properties(PacketTypes.CONNECT)
+        if persistent:
+            # Keep the session (subscriptions + queued QoS 1 messages) while we are away.
+            props.SessionExpiryInterval = int(settings.get("session_expiry", 7 * 24 * 3600))
+        # At most this many unacknowledged QoS 1 messages in flight towards us: backpressure
+        # while the database is slow or down.
+        props.ReceiveMaximum = int(settings.get("receive_maximum", 1000))
+        kwargs["clean_start"] = not persistent
+        kwargs["properties"] = props
+    return kwargs
+
+
+def publish_properties(settings, message_id=None, correlation_id=None, contract=None):
+    if settings.get("protocol", "v5") != "v5":
+        return None
+    props = Properties(PacketTypes.PUBLISH)
+    props.ContentType = "application/json"
+    props.PayloadFormatIndicator = 1
+    user = []
+    if message_id:
+        user.append(("message_id", str(message_id)))
+    if contract:
+        user.append(("exchange_type", contract))
+    if user:
+        props.UserProperty = user
+    if correlation_id:
+        props.CorrelationData = str(correlation_id).encode()
+    return props
+
+
+def user_properties(msg):
+    """MQTT v5 user properties of a received message as a dict (empty for 3.1.1)."""
+    props = getattr(msg, "properties", None)
+    pairs = getattr(props, "UserProperty", None) or []
+    return dict(pairs)

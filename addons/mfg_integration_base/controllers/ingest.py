@@ -1,0 +1,174 @@
+"""REST ingest: plant systems POST canonical messages; monitoring tools GET health.
+
+Routes hand over to the models at once; this file only translates HTTP to the pipeline.
+"""
+
+import logging
+import re
+
+from odoo import fields, http
+from odoo.http import request
+from odoo.tools import config
+
+from ..components import contract
+from ..exceptions import MfgValidationError
+
+_logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_PAYLOAD = 1024 * 1024  # bytes; [mfg_integration] max_payload_bytes
+API_GROUPS = (
+    "mfg_integration_base.group_mfg_service",
+    "mfg_integration_base.group_mfg_manager",
+)
+BEARER_RE = re.compile(r"^bearer\s+(\S+)\s*$", re.IGNORECASE)
+
+
+def _json(status, body, headers=None):
+    return request.make_json_response(body, headers=headers, status=status)
+
+
+def _max_payload():
+    section = config.misc.get("mfg_integration", {})
+    try:
+        return int(section.get("max_payload_bytes", DEFAULT_MAX_PAYLOAD))
+    except (TypeError, ValueError):
+        return DEFAULT_MAX_PAYLOAD
+
+
+class MfgIngestController(http.Controller):
+    def _authenticate(self, groups=API_GROUPS):
+        """The API user behind the bearer key, or an error response (nothing is stored then)."""
+        header = request.httprequest.headers.get("Authorization", "")
+        match = BEARER_RE.match(header)
+        challenge = {"WWW-Authenticate": 'Bearer realm="mfg"'}
+        if not match:
+            return None, _json(
+                401,
+                {"error": "unauthorized", "detail": "Send an Odoo API key: 'Authorization: Bearer <key>'."},
+                challenge,
+            )
+        uid = request.env["res.users.apikeys"]._check_credentials(scope="rpc", key=match.group(1))
+        if not uid:
+            return None, _json(
+                401, {"error": "unauthorized", "detail": "Invalid or expired API key."}, challenge
+            )
+        request.update_env(user=uid)
+        user = request.env.user
+        if not any(user.has_group(g) for g in groups):
+            return None, _json(
+                403,
+                {
+                    "error": "forbidden",
+                    "detail": f"User {user.login!r} is not an Integration Service user.",
+                },
+            )
+        return user, None
+
+    @http.route(
+        "/mfg/api/v1/<string:backend_code>/<string:type_code>",
+        type="http",
+        auth="none",
+        methods=["POST"],
+        csrf=False,
+        save_session=False,
+        readonly=False,
+    )
+    def ingest(self, backend_code, type_code, **_kw):
+        _user, error = self._authenticate()
+        if error:
+            return error
+        env = request.env
+        backend = env["mfg.backend"].search([("code", "=", backend_code)], limit=1)
+        if not backend:
+            return _json(404, {"error": "not_found", "detail": f"No backend with code {backend_code!r}."})
+        etype = env["mfg.exchange.type"]._find(type_code)
+        if not etype:
+            return _json(404, {"error": "not_found", "detail": f"No exchange type {type_code!r}."})
+        if etype.direction != "inbound" or not backend._mfg_flow(etype):
+            return _json(
+                403,
+                {
+                    "error": "flow_not_enabled",
+                    "detail": f"Backend {backend.code!r} is not enabled to send {etype.contract!r}.",
+                },
+            )
+        limit = _max_payload()
+        length = request.httprequest.content_length
+        if length is not None and length > limit:
+            return _json(413, {"error": "payload_too_large", "detail": f"The limit is {limit} bytes."})
+        body = request.httprequest.get_data()  # cached: Odoo may retry the request on a serialization failure
+        if len(body) > limit:
+            return _json(413, {"error": "payload_too_large", "detail": f"The limit is {limit} bytes."})
+        try:
+            contract.parse_json(body)
+        except MfgValidationError as exc:
+            return _json(400, {"error": "invalid_json", "detail": exc.message})
+        headers = request.httprequest.headers
+        external_id = headers.get("Idempotency-Key") or headers.get("X-Message-Id")
+        item = {
+            "payload": body,
+            "external_id": external_id,
+            "correlation_id": headers.get("X-Correlation-Id"),
+            "headers": {
+                k: v
+                for k, v in headers.items()
+                if k.lower()
+                in ("content-type", "user-agent", "x-correlation-id", "idempotency-key", "x-message-id")
+            },
+        }
+        result = (
+            env["mfg.message"]
+            .sudo()
+            ._mfg_receive(backend.sudo(), etype, [item], transport="rest", validate=True)[0]
+        )
+        body_out = {"id": result["id"], "state": result["state"], "duplicate": result["duplicate"]}
+        if result["duplicate"]:
+            return _json(200, body_out)
+        if result["state"] == "rejected":
+            body_out["errors"] = result["errors"] or [{"path": "/", "message": result["error"]}]
+            return _json(422, body_out)
+        return _json(202, body_out)
+
+    @http.route(
+        "/mfg/api/v1/health", type="http", auth="none", methods=["GET"], csrf=False, save_session=False
+    )
+    def health(self, **_kw):
+        """Counts per state and oldest pending age, per backend and exchange type (JSON)."""
+        _user, error = self._authenticate(API_GROUPS + ("mfg_integration_base.group_mfg_user",))
+        if error:
+            return error
+        env = request.env
+        groups = env["mfg.message"]._read_group(
+            [],
+            ["backend_id", "exchange_type_id", "state"],
+            ["__count"],
+        )
+        pending = env["mfg.message"]._read_group(
+            [("state", "in", ["received", "queued", "processing", "retrying"])],
+            ["backend_id", "exchange_type_id"],
+            ["received_at:min"],
+        )
+        now = fields.Datetime.now()
+        out = {}
+        for backend, etype, state, count in groups:
+            key = (backend.code, etype.contract)
+            entry = out.setdefault(
+                key, {"backend": backend.code, "exchange_type": etype.contract, "counts": {}}
+            )
+            entry["counts"][state] = count
+        for backend, etype, oldest in pending:
+            entry = out.setdefault(
+                (backend.code, etype.contract),
+                {"backend": backend.code, "exchange_type": etype.contract, "counts": {}},
+            )
+            entry["oldest_pending_seconds"] = int((now - oldest).total_seconds()) if oldest else 0
+            entry["sla_seconds"] = etype.sla_minutes * 60
+        flows = sorted(out.values(), key=lambda e: (e["backend"], e["exchange_type"]))
+        for entry in flows:
+            entry.setdefault("oldest_pending_seconds", 0)
+        status = "ok"
+        if any(e["counts"].get("dead") or e["counts"].get("failed") for e in flows):
+            status = "errors"
+        elif any(e.get("sla_seconds") and e["oldest_pending_seconds"] > e["sla_seconds"] for e in flows):
+            status = "late"
+        return _json(200, {"status": status, "time": fields.Datetime.to_string(now), "flows": flows})

@@ -1,0 +1,642 @@
+import json
+import logging
+from datetime import timedelta
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+from odoo.modules import module as odoo_module
+
+from ..exceptions import MfgMappingError
+from .mfg_code_mapping import MAPPING_KINDS
+from .mfg_message import PENDING_STATES, claim_lease_seconds
+
+_logger = logging.getLogger(__name__)
+
+DRAIN_BATCH = 100
+SYSTEM_KINDS = [
+    ("mes", "MES"),
+    ("quality", "Quality / LIMS"),
+    ("scada", "SCADA gateway"),
+    ("wms", "WMS"),
+    ("legacy", "Legacy (flat files)"),
+    ("other", "Other"),
+]
+
+
+class MfgBackend(models.Model):
+    """One plant system Odoo talks to (one per plant and system): connection, contracts, health."""
+
+    _name = "mfg.backend"
+    _description = "Integration Backend (plant system)"
+    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _order = "sequence, name"
+
+    name = fields.Char(required=True, tracking=True)
+    code = fields.Char(
+        required=True,
+        tracking=True,
+        help="Short unique code used in REST URLs and MQTT topics, e.g. plant1-mes.",
+    )
+    sequence = fields.Integer(default=10)
+    active = fields.Boolean(default=True, tracking=True)
+    company_id = fields.Many2one(
+        "res.company", required=True, default=lambda self: self.env.company, tracking=True, index=True
+    )
+    warehouse_id = fields.Many2one(
+        "stock.warehouse", string="Plant warehouse", tracking=True, domain="[('company_id', '=', company_id)]"
+    )
+    plant_code = fields.Char(tracking=True, help="The plant's code in topics and payloads, e.g. P01.")
+    system_kind = fields.Selection(SYSTEM_KINDS, default="mes", required=True, tracking=True)
+    flow_ids = fields.One2many(
+        "mfg.backend.flow", "backend_id", string="Flows", context={"active_test": False}
+    )
+    mapping_ids = fields.One2many("mfg.code.mapping", "backend_id", string="Code mappings")
+    mapping_count = fields.Integer(compute="_compute_mapping_count")
+    use_odoo_codes = fields.Boolean(
+        string="Fall back to Odoo codes",
+        default=True,
+        tracking=True,
+        help="When no code mapping matches, look the plant code up in Odoo itself (product internal "
+        "reference, work center code, location barcode...).",
+    )
+    # Connection (HTTP). Secrets are visible to managers only and never logged.
+    http_url = fields.Char(string="HTTP URL", tracking=True, help="Default URL of outbound HTTP messages.")
+    http_timeout = fields.Integer(string="HTTP timeout (s)", default=10, tracking=True)
+    http_token = fields.Char(
+        string="HTTP bearer token", groups="mfg_integration_base.group_mfg_manager", copy=False
+    )
+    hmac_secret = fields.Char(
+        string="HMAC secret",
+        groups="mfg_integration_base.group_mfg_manager",
+        copy=False,
+        help="Shared secret of the HMAC-SHA256 signature of outbound HTTP messages (X-Mfg-Signature).",
+    )
+    # Connection (MQTT). See components/mqtt_client.py for the topic scheme.
+    mqtt_enabled = fields.Boolean(
+        string="MQTT", tracking=True, help="Serve this backend with the MQTT listener."
+    )
+    mqtt_host = fields.Char(string="Broker host", default="127.0.0.1", tracking=True)
+    mqtt_port = fields.Integer(string="Broker port", default=1883, tracking=True)
+    mqtt_protocol = fields.Selection(
+        [("v5", "MQTT 5"), ("v311", "MQTT 3.1.1")],
+        string="Protocol",
+        default="v5",
+        required=True,
+        tracking=True,
+    )
+    mqtt_username = fields.Char(string="Broker user", tracking=True)
+    mqtt_password = fields.Char(
+        string="Broker password", groups="mfg_integration_base.group_mfg_manager", copy=False
+    )
+    mqtt_tls = fields.Boolean(string="TLS", tracking=True)
+    mqtt_ca_file = fields.Char(
+        string="CA file", tracking=True, help="Path on the Odoo host of the broker's CA."
+    )
+    mqtt_cert_file = fields.Char(string="Client certificate", tracking=True)
+    mqtt_key_file = fields.Char(string="Client key", groups="mfg_integration_base.group_mfg_manager")
+    mqtt_topic_prefix = fields.Char(string="Topic prefix", default="mfg", required=True, tracking=True)
+    mqtt_client_id = fields.Char(
+        string="Client id",
+        tracking=True,
+        help="Fixed client id of the persistent session (the listener appends its own name). "
+        "Default: odoo-<backend code>.",
+    )
+    mqtt_shared_group = fields.Char(
+        string="Shared subscription group",
+        tracking=True,
+        help="MQTT 5: listeners on several hosts join $share/<group>/... and split the messages.",
+    )
+    mqtt_session_expiry = fields.Integer(
+        string="Session expiry (s)",
+        default=7 * 24 * 3600,
+        tracking=True,
+        help="How long the broker keeps the session and its queued messages while no listener is connected.",
+    )
+    mqtt_state = fields.Selection(
+        [("connected", "Connected"), ("disconnected", "Disconnected")], string="Listener", readonly=True
+    )
+    mqtt_connected_since = fields.Datetime(readonly=True)
+    mqtt_last_error = fields.Char(readonly=True)
+    mqtt_seen_at = fields.Datetime(string="Listener last seen", readonly=True)
+    mqtt_inbound_topic = fields.Char(compute="_compute_mqtt_topics", string="Inbound topics")
+    mqtt_outbound_topic = fields.Char(compute="_compute_mqtt_topics", string="Outbound topics")
+    # Health
+    last_contact_at = fields.Datetime(string="Last message received", readonly=True)
+    last_error = fields.Text(readonly=True)
+    remote_status = fields.Selection(
+        [("running", "Running"), ("degraded", "Degraded"), ("stopped", "Stopped")],
+        readonly=True,
+        help="Last status the system reported (plant.heartbeat).",
+    )
+    remote_status_at = fields.Datetime(readonly=True)
+    remote_status_detail = fields.Char(readonly=True)
+    # Dashboard figures (today = since midnight UTC)
+    count_received_today = fields.Integer(compute="_compute_dashboard")
+    count_done_today = fields.Integer(compute="_compute_dashboard")
+    count_pending = fields.Integer(compute="_compute_dashboard")
+    count_failed = fields.Integer(compute="_compute_dashboard")
+    count_dead = fields.Integer(compute="_compute_dashboard")
+    count_rejected_today = fields.Integer(compute="_compute_dashboard")
+    oldest_pending_minutes = fields.Integer(compute="_compute_dashboard")
+    sla_minutes = fields.Integer(compute="_compute_dashboard", help="Smallest SLA of the backend's flows.")
+    health = fields.Selection(
+        [("ok", "OK"), ("late", "Late"), ("error", "Errors")], compute="_compute_dashboard"
+    )
+
+    _sql_constraints = [("code_uniq", "unique(code)", "The backend code must be unique.")]
+
+    # ------------------------------------------------------------------ computes
+    @api.depends(
+        "mqtt_topic_prefix", "plant_code", "code", "system_kind", "mqtt_shared_group", "mqtt_protocol"
+    )
+    def _compute_mqtt_topics(self):
+        from ..components import mqtt_client
+
+        for rec in self:
+            settings = rec._mfg_mqtt_topic_settings()
+            rec.mqtt_inbound_topic = mqtt_client.inbound_filter(settings)
+            rec.mqtt_outbound_topic = mqtt_client.outbound_topic(settings, "<contract>")
+
+    def _mfg_mqtt_topic_settings(self):
+        self.ensure_one()
+        return {
+            "topic_prefix": self.mqtt_topic_prefix or "mfg",
+            "plant": self.plant_code or self.code or "plant",
+            "system": self.system_kind or "other",
+            "shared_group": self.mqtt_shared_group,
+            "protocol": self.mqtt_protocol,
+        }
+
+    def _mfg_mqtt_settings(self):
+        """Plain dict of the MQTT connection of this backend (for the listener and publisher)."""
+        self.ensure_one()
+        rec = self.sudo()
+        settings = rec._mfg_mqtt_topic_settings()
+        settings.update(
+            {
+                "host": rec.mqtt_host or "127.0.0.1",
+                "port": rec.mqtt_port or 1883,
+                "username": rec.mqtt_username or None,
+                "password": rec.mqtt_password or None,
+                "tls": rec.mqtt_tls,
+                "ca_file": rec.mqtt_ca_file or None,
+                "cert_file": rec.mqtt_cert_file or None,
+                "key_file": rec.mqtt_key_file or None,
+                "session_expiry": rec.mqtt_session_expiry or 0,
+            }
+        )
+        return settings
+
+    def _mfg_mqtt_client_id(self, listener_name):
+        self.ensure_one()
+        base = self.mqtt_client_id or f"odoo-{self.code}"
+        return f"{base}-{listener_name}"[:128]
+
+    def _compute_mapping_count(self):
+        groups = self.env["mfg.code.mapping"]._read_group(
+            [("backend_id", "in", self.ids)], ["backend_id"], ["__count"]
+        )
+        counts = {b.id: c for b, c in groups}
+        for rec in self:
+            rec.mapping_count = counts.get(rec.id, 0)
+
+    def _compute_dashboard(self):
+        today = fields.Datetime.to_datetime(fields.Date.context_today(self))
+        stats = {b.id: {} for b in self}
+        if self.ids:
+            self.env.cr.execute(
+                """
+                SELECT backend_id,
+                       count(*) FILTER (WHERE received_at >= %(today)s),
+                       count(*) FILTER (WHERE state = 'done' AND processed_at >= %(today)s),
+                       count(*) FILTER (WHERE state IN %(pending)s),
+                       count(*) FILTER (WHERE state = 'failed'),
+                       count(*) FILTER (WHERE state = 'dead'),
+                       count(*) FILTER (WHERE state = 'rejected' AND received_at >= %(today)s),
+                       min(received_at) FILTER (WHERE state IN %(pending)s)
+                  FROM mfg_message WHERE backend_id IN %(ids)s GROUP BY backend_id
+                """,
+                {"today": today, "pending": PENDING_STATES, "ids": tuple(self.ids)},
+            )
+            for bid, rec_t, done_t, pend, failed, dead, rej_t, oldest in self.env.cr.fetchall():
+                stats[bid] = {
+                    "received": rec_t,
+                    "done": done_t,
+                    "pending": pend,
+                    "failed": failed,
+                    "dead": dead,
+                    "rejected": rej_t,
+                    "oldest": oldest,
+                }
+        now = fields.Datetime.now()
+        for rec in self:
+            st = stats.get(rec.id, {})
+            rec.count_received_today = st.get("received", 0)
+            rec.count_done_today = st.get("done", 0)
+            rec.count_pending = st.get("pending", 0)
+            rec.count_failed = st.get("failed", 0)
+            rec.count_dead = st.get("dead", 0)
+            rec.count_rejected_today = st.get("rejected", 0)
+            oldest = st.get("oldest")
+            rec.oldest_pending_minutes = int((now - oldest).total_seconds() // 60) if oldest else 0
+            slas = [s for s in rec.flow_ids.exchange_type_id.mapped("sla_minutes") if s > 0]
+            rec.sla_minutes = min(slas) if slas else 0
+            if rec.count_failed or rec.count_dead:
+                rec.health = "error"
+            elif rec.sla_minutes and oldest and rec.oldest_pending_minutes >= rec.sla_minutes:
+                rec.health = "late"
+            else:
+                rec.health = "ok"
+
+    # ------------------------------------------------------------------ contracts (system of record)
+    def _mfg_flow(self, exchange_type):
+        self.ensure_one()
+        return self.flow_ids.filtered(lambda f: f.exchange_type_id == exchange_type and f.active)[:1]
+
+    def _mfg_check_flow(self, exchange_type, direction):
+        """Refuse a message of a type this backend is not enabled for (system-of-record policy)."""
+        self.ensure_one()
+        if exchange_type.direction != direction:
+            raise UserError(
+                self.env._(
+                    "Exchange type %(type)s is %(dir)s, not %(want)s.",
+                    type=exchange_type.contract,
+                    dir=exchange_type.direction,
+                    want=direction,
+                )
+            )
+        if not self._mfg_flow(exchange_type):
+            raise UserError(
+                self.env._(
+                    "Backend %(backend)s is not enabled for exchange type %(type)s: add it to the backend's "
+                    "flows to accept these messages.",
+                    backend=self.code,
+                    type=exchange_type.contract,
+                )
+            )
+
+    def _mfg_touch_contact(self):
+        # Plain SQL: no write_date churn, no tracking, no lock held on the backend row.
+        self.env.cr.execute(
+            "UPDATE mfg_backend SET last_contact_at = now() AT TIME ZONE 'UTC' WHERE id IN %s",
+            (tuple(self.ids),),
+        )
+        self.invalidate_recordset(["last_contact_at"])
+
+    # ------------------------------------------------------------------ code mappings
+    def _mfg_resolve(self, kind, code, required=True):
+        """The Odoo record (or value) a plant ``code`` of ``kind`` stands for, for this backend.
+
+        Looks in the backend's code mappings, then, if the backend falls back to Odoo codes,
+        in Odoo itself. Raises MfgMappingError ("unknown product code 'X' for backend 'Y'")
+        when nothing matches and ``required``; returns None otherwise.
+        """
+        self.ensure_one()
+        kinds = self.env["mfg.code.mapping"]._mfg_kinds()
+        label, model, fallback_field = kinds.get(kind, (kind, None, None))
+        code = "" if code is None else str(code).strip()
+        if code:
+            mapping = self.env["mfg.code.mapping"].search(
+                [("backend_id", "=", self.id), ("kind", "=", kind), ("external_code", "=", code)], limit=1
+            )
+            if mapping:
+                if mapping.target:
+                    return mapping.target
+                if mapping.value:
+                    return mapping.value
+            if self.use_odoo_codes and model and fallback_field:
+                Model = self.env[model]
+                domain = [(fallback_field, "=", code)]
+                if "company_id" in Model._fields:
+                    domain += [("company_id", "in", [False, self.company_id.id])]
+                found = Model.search(domain, limit=2)
+                if len(found) == 1:
+                    return found
+        if not required:
+            return None
+        raise MfgMappingError(
+            self.env._(
+                "Unknown %(kind)s code '%(code)s' for backend '%(backend)s': add a code mapping "
+                "(Integration > Configuration > Code mappings), then retry the message.",
+                kind=label.lower(),
+                code=code,
+                backend=self.code,
+            ),
+            kind=kind,
+            code=code,
+        )
+
+    # ------------------------------------------------------------------ outbox
+    def _mfg_outbox(self, exchange_type_code, payload, ordering_key=None, correlation_id=None, headers=None):
+        """Write an outbound message in the caller's transaction (transactional outbox).
+
+        The message exists only if the business change that produced it commits; a drain job
+        started after the commit sends it through the flow's transport.
+        """
+        self.ensure_one()
+        etype = self.env["mfg.exchange.type"]._find(exchange_type_code)
+        if not etype:
+            raise UserError(self.env._("Unknown exchange type %(code)s.", code=exchange_type_code))
+        self._mfg_check_flow(etype, "outbound")
+        flow = self._mfg_flow(etype)
+        text = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False, default=str)
+        msg = (
+            self.env["mfg.message"]
+            .sudo()
+            .create(
+                {
+                    "direction": "outbound",
+                    "backend_id": self.id,
+                    "exchange_type_id": etype.id,
+                    "company_id": self.company_id.id,
+                    "state": "queued",
+                    "payload": text,
+                    "headers": json.dumps(headers) if headers else False,
+                    "transport": flow.transport or "http",
+                    "ordering_key": ordering_key or False,
+                    "correlation_id": correlation_id or False,
+                }
+            )
+        )
+        self._mfg_enqueue_drain("outbound", etype.channel, sync_class=etype.sync_class)
+        return msg
+
+    # ------------------------------------------------------------------ drain jobs
+    def _mfg_enqueue_drain(self, direction, channel, eta=None, sync_class="realtime"):
+        """Start a drain job for this backend and channel, unless one is already waiting.
+
+        ``sync_class``: 'realtime' drains real-time types only (batch types wait for their
+        cron), 'all' drains every type (retries, manual actions, the batch cron).
+        """
+        self.ensure_one()
+        if sync_class == "batch":
+            return None
+        key = f"mfg_drain:{self.id}:{direction}:{channel}:{sync_class}"
+        if eta:
+            key += f":{fields.Datetime.to_datetime(eta):%Y%m%d%H%M}"
+        return self.with_delay(
+            channel=channel,
+            eta=eta,
+            identity_key=key,
+            description=f"Drain {direction} messages of {self.code} ({channel})",
+        )._mfg_drain(direction, channel, sync_class == "all")
+
+    def _mfg_drain(self, direction="inbound", channel="root.mfg", include_batch=False, limit=DRAIN_BATCH):
+        """Job: claim a batch of due messages, process each in its own savepoint, commit.
+
+        The claim is its own short READ COMMITTED transaction (``SKIP LOCKED``: concurrent
+        drains on other workers or hosts never share a message); the batch is then processed
+        in a fresh transaction, whose snapshot already sees the claim. A follow-up drain is
+        enqueued while work remains. Under Odoo's test runner everything runs in the test's
+        transaction instead.
+        """
+        self.ensure_one()
+        types = (
+            self.env["mfg.exchange.type"].with_context(active_test=False).search([("channel", "=", channel)])
+        )
+        if not include_batch:
+            types = types.filtered(lambda t: t.sync_class == "realtime")
+        if not types:
+            return "claimed 0, no exchange type on this channel"
+        job_uuid = self.env.context.get("job_uuid")
+        if self._mfg_single_transaction():
+            messages, token = self.env["mfg.message"].sudo()._mfg_claim(self, direction, types.ids, limit)
+            stats = self._mfg_process_claimed(messages, token, job_uuid)
+        else:
+            registry = self.env.registry
+            with registry.cursor() as cr:
+                cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                env = self.env(cr=cr)
+                messages, token = (
+                    env["mfg.message"].sudo()._mfg_claim(self.with_env(env), direction, types.ids, limit)
+                )
+                ids = messages.ids
+            stats = {"claimed": 0, "done": 0, "held": 0}
+            if ids:
+                try:
+                    with registry.cursor() as cr:
+                        env = self.env(cr=cr)
+                        messages = env["mfg.message"].sudo().browse(ids)
+                        stats = self.with_env(env)._mfg_process_claimed(messages, token, job_uuid)
+                except Exception:
+                    with registry.cursor() as cr:
+                        self.env(cr=cr)["mfg.message"]._mfg_release(ids, token)
+                    raise
+        if stats["claimed"] >= limit:
+            self._mfg_enqueue_drain(direction, channel, sync_class="all" if include_batch else "realtime")
+        elif stats["held"]:
+            # Messages held behind a key another drain is applying: look again shortly.
+            eta = fields.Datetime.now() + timedelta(seconds=2)
+            self._mfg_enqueue_drain(direction, channel, eta=eta, sync_class="all")
+        return "claimed {claimed}, done {done}, held by ordering key {held}".format(**stats)
+
+    def _mfg_single_transaction(self):
+        """Odoo's test runner: one transaction (the test's), no extra cursors."""
+        return bool(self.env.context.get("mfg_single_transaction") or odoo_module.current_test)
+
+    def _mfg_process_claimed(self, messages, token, job_uuid=None):
+        done = held = 0
+        skipped = []
+        for msg in messages:
+            if msg.ordering_key and not msg._mfg_key_free():
+                held += 1
+                skipped.append(msg.id)
+                continue
+            if job_uuid:
+                msg.job_uuid = job_uuid
+            if msg._mfg_process():
+                done += 1
+        self.env["mfg.message"]._mfg_release(skipped, token)
+        return {"claimed": len(messages), "done": done, "held": held}
+
+    @api.model
+    def _cron_mfg_drain_due(self):
+        """Safety net and batch flows: start drains where due messages wait without a job."""
+        self.env.cr.execute(
+            """
+            SELECT DISTINCT m.backend_id, m.direction, t.channel
+              FROM mfg_message m JOIN mfg_exchange_type t ON t.id = m.exchange_type_id
+             WHERE (m.state IN ('received', 'queued', 'retrying')
+                    AND (m.next_attempt_at IS NULL OR m.next_attempt_at <= now() AT TIME ZONE 'UTC'))
+                OR (m.state = 'processing'
+                    AND m.claimed_at < (now() AT TIME ZONE 'UTC') - make_interval(secs => %s))
+            """,
+            (claim_lease_seconds(),),
+        )
+        for backend_id, direction, channel in self.env.cr.fetchall():
+            self.browse(backend_id)._mfg_enqueue_drain(direction, channel, sync_class="all")
+
+    # ------------------------------------------------------------------ monitoring and retention
+    @api.model
+    def _cron_mfg_late_messages(self):
+        """One activity per backend and late exchange type for the managers (no chatter flood)."""
+        self.env.cr.execute(
+            """
+            SELECT m.backend_id, m.exchange_type_id, count(*), min(m.received_at)
+              FROM mfg_message m JOIN mfg_exchange_type t ON t.id = m.exchange_type_id
+             WHERE m.state IN %s AND t.sla_minutes > 0
+               AND m.received_at <= (now() AT TIME ZONE 'UTC') - make_interval(mins => t.sla_minutes)
+             GROUP BY m.backend_id, m.exchange_type_id
+            """,
+            (PENDING_STATES,),
+        )
+        rows = self.env.cr.fetchall()
+        activity_type = self.env.ref("mfg_integration_base.mail_activity_mfg_late", raise_if_not_found=False)
+        managers = self.env.ref("mfg_integration_base.group_mfg_manager").users.filtered(
+            lambda u: not u.share and u.active
+        )
+        user = managers[:1] or self.env.ref("base.user_admin")
+        created = 0
+        for backend_id, type_id, count, oldest in rows:
+            backend = self.browse(backend_id)
+            etype = self.env["mfg.exchange.type"].browse(type_id)
+            summary = self.env._("Late messages: %(type)s", type=etype.contract)
+            existing = backend.activity_ids.filtered(lambda a, s=summary: a.summary == s)
+            if existing:
+                continue
+            backend.activity_schedule(
+                activity_type_id=activity_type.id if activity_type else False,
+                summary=summary,
+                note=self.env._(
+                    "%(count)s message(s) of %(type)s have waited longer than the SLA of %(sla)s min "
+                    "(oldest received %(oldest)s UTC).",
+                    count=count,
+                    type=etype.contract,
+                    sla=etype.sla_minutes,
+                    oldest=oldest,
+                ),
+                user_id=user.id,
+            )
+            created += 1
+        return created
+
+    @api.model
+    def _cron_mfg_retention(self, batch=5000):
+        """Delete done messages older than their exchange type's retention, in batches."""
+        deleted = 0
+        for etype in (
+            self.env["mfg.exchange.type"].with_context(active_test=False).search([("retention_days", ">", 0)])
+        ):
+            limit_date = fields.Datetime.now() - timedelta(days=etype.retention_days)
+            while True:
+                # The messages, and their chatter and followers (no foreign key cascades there).
+                self.env.cr.execute(
+                    """
+                    WITH gone AS (
+                        DELETE FROM mfg_message WHERE id IN (
+                            SELECT id FROM mfg_message
+                             WHERE exchange_type_id = %s AND state = 'done' AND processed_at < %s
+                             ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED)
+                        RETURNING id
+                    ), chatter AS (
+                        DELETE FROM mail_message
+                         WHERE model = 'mfg.message' AND res_id IN (SELECT id FROM gone)
+                    ), followers AS (
+                        DELETE FROM mail_followers
+                         WHERE res_model = 'mfg.message' AND res_id IN (SELECT id FROM gone)
+                    )
+                    SELECT count(*) FROM gone
+                    """,
+                    (etype.id, limit_date, batch),
+                )
+                count = self.env.cr.fetchone()[0]
+                deleted += count
+                if count < batch:
+                    break
+        if deleted:
+            self.env["mfg.message"].invalidate_model()
+            _logger.info("mfg retention: %s done message(s) deleted", deleted)
+        return deleted
+
+    # ------------------------------------------------------------------ UI actions
+    def _mfg_messages_action(self, domain):
+        action = self.env["ir.actions.act_window"]._for_xml_id("mfg_integration_base.action_mfg_message")
+        action["domain"] = [("backend_id", "in", self.ids)] + domain
+        action["context"] = {}
+        return action
+
+    def action_view_messages(self):
+        return self._mfg_messages_action([])
+
+    def action_view_failed(self):
+        return self._mfg_messages_action([("state", "=", "failed")])
+
+    def action_view_dead(self):
+        return self._mfg_messages_action([("state", "=", "dead")])
+
+    def action_view_pending(self):
+        return self._mfg_messages_action([("state", "in", list(PENDING_STATES))])
+
+    def action_view_mappings(self):
+        action = self.env["ir.actions.act_window"]._for_xml_id("mfg_integration_base.action_mfg_code_mapping")
+        action["domain"] = [("backend_id", "in", self.ids)]
+        action["context"] = {"default_backend_id": self.id}
+        return action
+
+    def action_test_connection(self):
+        """Check that the backend's HTTP URL answers (any HTTP status counts as reachable)."""
+        self.ensure_one()
+        import requests
+
+        if not self.http_url:
+            raise UserError(self.env._("Backend %(b)s has no HTTP URL to test.", b=self.code))
+        try:
+            resp = requests.head(self.http_url, timeout=self.http_timeout or 10, allow_redirects=True)
+            text = self.env._("%(url)s answered HTTP %(status)s.", url=self.http_url, status=resp.status_code)
+            self.last_error = False
+            kind = "success"
+        except requests.RequestException as exc:
+            text = self.env._(
+                "%(url)s is not reachable: %(error)s", url=self.http_url, error=type(exc).__name__
+            )
+            self.last_error = text
+            kind = "danger"
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": self.env._("Connection test"),
+                "message": text,
+                "type": kind,
+                "sticky": False,
+            },
+        }
+
+    # ------------------------------------------------------------------ built-in flow
+    def _mfg_handle_heartbeat(self, message, data):
+        """Handler of plant.heartbeat.v1: keep the system's own status on its backend."""
+        backend = message.backend_id
+        backend.sudo().write(
+            {
+                "remote_status": data["status"],
+                "remote_status_at": fields.Datetime.now(),
+                "remote_status_detail": (data.get("detail") or "")[:250] or False,
+            }
+        )
+        return backend
+
+    # ------------------------------------------------------------------ demo
+    @api.model
+    def _mfg_load_demo_plant(self):
+        """Demo plant for setup/run: one MES backend with the demo exchange types enabled."""
+        backend = self.search([("code", "=", "plant1-mes")], limit=1)
+        types = self.env["mfg.exchange.type"].search([])
+        if not backend:
+            backend = self.create(
+                {
+                    "name": "Plant 1 — MES",
+                    "code": "plant1-mes",
+                    "plant_code": "P01",
+                    "system_kind": "mes",
+                    "warehouse_id": self.env["stock.warehouse"].search([], limit=1).id,
+                    "http_url": "http://127.0.0.1:9/plant1-mes",
+                }
+            )
+        for etype in types:
+            if not backend._mfg_flow(etype):
+                self.env["mfg.backend.flow"].create({"backend_id": backend.id, "exchange_type_id": etype.id})
+        return f"backend {backend.code} with {len(backend.flow_ids)} flow(s)"
+
+
+# Keep MAPPING_KINDS importable from here for handlers that build their own lookups.
+__all__ = ["MfgBackend", "MAPPING_KINDS"]

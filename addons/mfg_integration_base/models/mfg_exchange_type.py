@@ -1,0 +1,207 @@
+import json
+import re
+
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
+
+from ..components import contract
+
+CODE_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+
+
+class MfgExchangeType(models.Model):
+    """A contract: what one kind of message is, how it is validated, applied and retried."""
+
+    _name = "mfg.exchange.type"
+    _description = "Integration Exchange Type (contract)"
+    _inherit = ["mail.thread"]
+    _order = "code, version desc"
+    _rec_names_search = ["name", "code"]
+
+    name = fields.Char(required=True, translate=True, tracking=True)
+    code = fields.Char(
+        required=True,
+        tracking=True,
+        help="Canonical contract name <domain>.<object>, e.g. mes.material_consumption. "
+        "Used in REST URLs and MQTT topics.",
+    )
+    version = fields.Integer(default=1, required=True, tracking=True)
+    contract = fields.Char(compute="_compute_contract", store=True, help="<code>.v<version>")
+    active = fields.Boolean(default=True, tracking=True)
+    direction = fields.Selection(
+        [("inbound", "Inbound (plant system → Odoo)"), ("outbound", "Outbound (Odoo → plant system)")],
+        required=True,
+        default="inbound",
+        tracking=True,
+    )
+    description = fields.Text(translate=True)
+    json_schema = fields.Text(
+        string="JSON Schema",
+        tracking=True,
+        help="JSON Schema (Draft 2020-12) every payload of this type must match. "
+        "Empty: any JSON object is accepted.",
+    )
+    handler_model = fields.Char(
+        help="Model whose method applies an inbound message, e.g. mrp.production.",
+        tracking=True,
+    )
+    handler_method = fields.Char(
+        help="Method called as handler_model.method(message, payload); it updates Odoo and "
+        "returns the records it created or changed.",
+        tracking=True,
+    )
+    ordering_key_pointer = fields.Char(
+        string="Ordering key",
+        tracking=True,
+        help="JSON pointer into the payload (e.g. /work_order). Messages of one backend that "
+        "share the value are applied in order of arrival; a failed one holds the later ones "
+        "of its key, and only those.",
+    )
+    external_id_pointer = fields.Char(
+        string="Message id pointer",
+        default="/message_id",
+        help="JSON pointer of the sender's message id in the payload, used for idempotency when "
+        "the transport gives none (HTTP header Idempotency-Key / X-Message-Id wins).",
+    )
+    correlation_id_pointer = fields.Char(string="Correlation id pointer", default="/correlation_id")
+    max_attempts = fields.Integer(default=5, tracking=True, help="Attempts before a message is dead.")
+    retry_delay = fields.Integer(
+        string="First retry delay (s)", default=30, help="Delay before the second attempt."
+    )
+    retry_backoff = fields.Float(string="Backoff factor", default=2.0)
+    retry_jitter = fields.Float(string="Jitter", default=0.2, help="Fraction, 0.2 = ±20 %.")
+    retry_max_delay = fields.Integer(string="Max retry delay (s)", default=3600)
+    sync_class = fields.Selection(
+        [("realtime", "Real time"), ("batch", "Batch (scheduled)")],
+        default="realtime",
+        required=True,
+        help="Real time: a drain job starts as soon as messages arrive. Batch: messages wait for "
+        "the scheduled drain (Integration: drain batch flows).",
+    )
+    channel = fields.Char(
+        string="Job channel", default="root.mfg", required=True, help="queue_job channel of the drain jobs."
+    )
+    sla_minutes = fields.Integer(
+        string="SLA (minutes)", default=15, help="A message pending longer than this is late."
+    )
+    retention_days = fields.Integer(
+        default=30, help="Done messages older than this are deleted by the retention cron (0 = keep)."
+    )
+    message_count = fields.Integer(compute="_compute_message_count")
+
+    _sql_constraints = [
+        ("code_version_uniq", "unique(code, version)", "A contract code and version must be unique."),
+    ]
+
+    @api.depends("code", "version")
+    def _compute_contract(self):
+        for rec in self:
+            rec.contract = f"{rec.code}.v{rec.version}" if rec.code else False
+
+    @api.depends("contract", "name")
+    def _compute_display_name(self):
+        for rec in self:
+            rec.display_name = f"{rec.name} ({rec.contract})" if rec.contract else rec.name
+
+    def _compute_message_count(self):
+        groups = self.env["mfg.message"]._read_group(
+            [("exchange_type_id", "in", self.ids)], ["exchange_type_id"], ["__count"]
+        )
+        counts = {t.id: c for t, c in groups}
+        for rec in self:
+            rec.message_count = counts.get(rec.id, 0)
+
+    @api.constrains("code")
+    def _check_code(self):
+        for rec in self:
+            if not CODE_RE.match(rec.code or ""):
+                raise ValidationError(
+                    self.env._(
+                        "Exchange type code %(code)r is not valid: use lower-case words separated by "
+                        "dots, like mes.material_consumption.",
+                        code=rec.code,
+                    )
+                )
+
+    @api.constrains("json_schema")
+    def _check_json_schema(self):
+        for rec in self.filtered("json_schema"):
+            try:
+                contract.check_schema(rec.json_schema)
+            except ValueError as exc:
+                raise ValidationError(
+                    self.env._("Exchange type %(code)s: %(error)s", code=rec.code, error=exc)
+                ) from exc
+
+    @api.constrains("ordering_key_pointer", "external_id_pointer", "correlation_id_pointer")
+    def _check_pointers(self):
+        for rec in self:
+            for fname in ("ordering_key_pointer", "external_id_pointer", "correlation_id_pointer"):
+                if not contract.valid_pointer(rec[fname]):
+                    raise ValidationError(
+                        self.env._(
+                            "%(field)s %(value)r is not a JSON pointer: it must start with '/', "
+                            "like /work_order.",
+                            field=rec._fields[fname].string,
+                            value=rec[fname],
+                        )
+                    )
+
+    @api.constrains("handler_model", "handler_method", "direction")
+    def _check_handler(self):
+        for rec in self:
+            if not rec.handler_model and not rec.handler_method:
+                continue
+            if rec.handler_model not in self.env:
+                raise ValidationError(
+                    self.env._(
+                        "Exchange type %(code)s: handler model %(model)r does not exist.",
+                        code=rec.code,
+                        model=rec.handler_model,
+                    )
+                )
+            method = rec.handler_method or ""
+            if method.startswith("__") or not callable(getattr(self.env[rec.handler_model], method, None)):
+                raise ValidationError(
+                    self.env._(
+                        "Exchange type %(code)s: model %(model)s has no method %(method)r.",
+                        code=rec.code,
+                        model=rec.handler_model,
+                        method=method,
+                    )
+                )
+
+    @api.constrains("max_attempts", "retry_delay", "retry_backoff", "retry_jitter")
+    def _check_retry_policy(self):
+        for rec in self:
+            if rec.max_attempts < 1:
+                raise ValidationError(self.env._("Max attempts must be at least 1."))
+            if rec.retry_delay < 0 or rec.retry_backoff < 1 or not 0 <= rec.retry_jitter < 1:
+                raise ValidationError(
+                    self.env._(
+                        "Retry policy of %(code)s: the first delay must be ≥ 0, the backoff factor ≥ 1 "
+                        "and the jitter between 0 and 1.",
+                        code=rec.code,
+                    )
+                )
+
+    def _schema_pretty(self):
+        self.ensure_one()
+        return json.dumps(json.loads(self.json_schema), indent=2) if self.json_schema else ""
+
+    @api.model
+    def _find(self, code):
+        """The active exchange type named ``code`` (``code`` or ``code.vN``): latest version."""
+        match = re.match(r"^(.*)\.v(\d+)$", code or "")
+        if match:
+            return self.search(
+                [("code", "=", match.group(1)), ("version", "=", int(match.group(2)))], limit=1
+            )
+        return self.search([("code", "=", code)], order="version desc", limit=1)
+
+    def action_view_messages(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("mfg_integration_base.action_mfg_message")
+        action["domain"] = [("exchange_type_id", "=", self.id)]
+        action["context"] = {}
+        return action

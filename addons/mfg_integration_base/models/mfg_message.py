@@ -1,0 +1,760 @@
+import base64
+import json
+import logging
+import time
+import traceback
+import uuid
+from datetime import timedelta
+
+import psycopg2
+import psycopg2.errorcodes
+from psycopg2.extras import execute_values
+
+from odoo import api, fields, models
+from odoo.exceptions import AccessError, UserError
+from odoo.exceptions import ValidationError as OdooValidationError
+from odoo.tools import config
+
+from ..components import contract
+from ..components.retry_policy import retry_delay
+from ..exceptions import MfgError, MfgTransientError, MfgValidationError
+
+_logger = logging.getLogger(__name__)
+
+STATES = [
+    ("received", "Received"),
+    ("rejected", "Rejected"),
+    ("queued", "Queued"),
+    ("processing", "Processing"),
+    ("done", "Done"),
+    ("failed", "Failed"),
+    ("retrying", "Retrying"),
+    ("dead", "Dead"),
+    ("discarded", "Discarded"),
+]
+# States a drain job may claim.
+CLAIMABLE_STATES = ("received", "queued", "retrying")
+# States of an earlier message that hold the later messages of the same ordering key.
+BLOCKING_STATES = ("processing", "retrying", "failed", "dead")
+# States that still wait for something (monitoring, SLA).
+PENDING_STATES = ("received", "queued", "processing", "retrying")
+ERROR_CLASSES = [
+    ("validation", "Contract (schema)"),
+    ("mapping", "Code mapping"),
+    ("business", "Business rule"),
+    ("transient", "Transient"),
+    ("internal", "Internal error"),
+]
+DEFAULT_CLAIM_LEASE = 900  # seconds; [mfg_integration] claim_lease_seconds
+
+
+def claim_lease_seconds():
+    """How long a claim protects a message before another drain may take it (dead drain)."""
+    try:
+        return int(config.misc.get("mfg_integration", {}).get("claim_lease_seconds", DEFAULT_CLAIM_LEASE))
+    except (TypeError, ValueError):
+        return DEFAULT_CLAIM_LEASE
+
+
+TRANSIENT_PGCODES = {
+    psycopg2.errorcodes.SERIALIZATION_FAILURE,
+    psycopg2.errorcodes.DEADLOCK_DETECTED,
+    psycopg2.errorcodes.LOCK_NOT_AVAILABLE,
+    psycopg2.errorcodes.QUERY_CANCELED,
+}
+
+
+class MfgMessage(models.Model):
+    """One message exchanged with a plant system, inbound or outbound: the log and the queue."""
+
+    _name = "mfg.message"
+    _description = "Integration Message"
+    _inherit = ["mail.thread"]
+    _order = "id desc"
+    _rec_name = "name"
+    _mail_post_access = "read"
+
+    name = fields.Char(compute="_compute_name", store=True)
+    direction = fields.Selection(
+        [("inbound", "Inbound"), ("outbound", "Outbound")], required=True, default="inbound", index=True
+    )
+    backend_id = fields.Many2one("mfg.backend", required=True, ondelete="restrict", index=True)
+    exchange_type_id = fields.Many2one(
+        "mfg.exchange.type", string="Exchange type", required=True, ondelete="restrict", index=True
+    )
+    company_id = fields.Many2one("res.company", required=True, index=True)
+    state = fields.Selection(STATES, required=True, default="received", index=True, tracking=True)
+    payload = fields.Text(help="The payload exactly as received or sent.")
+    payload_pretty = fields.Text(string="Payload (formatted)", compute="_compute_payload_pretty")
+    headers = fields.Text(help="Transport headers (JSON).")
+    transport = fields.Char(help="How the message came or goes: rest, mqtt, file, http, ui...")
+    external_id = fields.Char(string="Message id", index=True, help="The sender's id: idempotency key.")
+    correlation_id = fields.Char(index=True)
+    ordering_key = fields.Char(index=True)
+    attempts = fields.Integer(default=0, readonly=True)
+    next_attempt_at = fields.Datetime(readonly=True)
+    error_class = fields.Selection(ERROR_CLASSES, readonly=True)
+    error_message = fields.Text(string="Error", readonly=True)
+    error_path = fields.Char(string="Error field", readonly=True, help="JSON pointer of the faulty value.")
+    error_detail = fields.Text(string="Technical detail", readonly=True, groups="base.group_system")
+    received_at = fields.Datetime(default=fields.Datetime.now, required=True, index=True, readonly=True)
+    processed_at = fields.Datetime(readonly=True)
+    duration_ms = fields.Integer(string="Duration (ms)", readonly=True)
+    job_uuid = fields.Char(string="Last job", readonly=True)
+    claim_token = fields.Char(readonly=True, copy=False)
+    claimed_at = fields.Datetime(readonly=True, copy=False)
+    record_ids = fields.One2many("mfg.message.record", "message_id", string="Related records")
+    record_count = fields.Integer(compute="_compute_record_count")
+    replay_of_id = fields.Many2one("mfg.message", string="Replay of", readonly=True, index="btree_not_null")
+    replay_ids = fields.One2many("mfg.message", "replay_of_id", string="Replays")
+    discard_reason = fields.Text(readonly=True)
+    response = fields.Text(readonly=True, help="Outbound: what the receiving system answered.")
+    age_minutes = fields.Integer(string="Age (min)", compute="_compute_age")
+    is_late = fields.Boolean(compute="_compute_age", search="_search_is_late")
+
+    def init(self):
+        # Idempotent consumer: one row per (backend, type, direction, sender's id).
+        self.env.cr.execute(
+            """
+            CREATE UNIQUE INDEX IF NOT EXISTS mfg_message_external_uniq
+                ON mfg_message (backend_id, exchange_type_id, direction, external_id)
+             WHERE external_id IS NOT NULL;
+            CREATE INDEX IF NOT EXISTS mfg_message_claim_idx
+                ON mfg_message (backend_id, direction, id)
+             WHERE state IN ('received', 'queued', 'retrying');
+            CREATE INDEX IF NOT EXISTS mfg_message_key_idx
+                ON mfg_message (backend_id, ordering_key, id)
+             WHERE ordering_key IS NOT NULL
+               AND state IN ('received', 'queued', 'processing', 'retrying', 'failed', 'dead');
+            """
+        )
+
+    # ------------------------------------------------------------------ computes
+    @api.depends("direction", "exchange_type_id.contract")
+    def _compute_name(self):
+        for rec in self:
+            arrow = "IN" if rec.direction == "inbound" else "OUT"
+            rec.name = f"{arrow} {rec.exchange_type_id.contract or ''} #{rec.id or ''}".strip()
+
+    @api.depends("payload")
+    def _compute_payload_pretty(self):
+        for rec in self:
+            try:
+                rec.payload_pretty = json.dumps(json.loads(rec.payload), indent=2, ensure_ascii=False)
+            except (TypeError, ValueError):
+                rec.payload_pretty = rec.payload
+
+    def _compute_record_count(self):
+        for rec in self:
+            rec.record_count = len(rec.record_ids)
+
+    def _compute_age(self):
+        now = fields.Datetime.now()
+        for rec in self:
+            rec.age_minutes = int((now - rec.received_at).total_seconds() // 60) if rec.received_at else 0
+            rec.is_late = (
+                rec.state in PENDING_STATES
+                and rec.exchange_type_id.sla_minutes > 0
+                and rec.age_minutes >= rec.exchange_type_id.sla_minutes
+            )
+
+    def _search_is_late(self, operator, value):
+        if operator not in ("=", "!=") or not isinstance(value, bool):
+            raise UserError(self.env._("Unsupported search on 'late'."))
+        self.env.cr.execute(
+            """
+            SELECT m.id FROM mfg_message m JOIN mfg_exchange_type t ON t.id = m.exchange_type_id
+             WHERE m.state IN %s AND t.sla_minutes > 0
+               AND m.received_at <= (now() AT TIME ZONE 'UTC') - make_interval(mins => t.sla_minutes)
+            """,
+            (PENDING_STATES,),
+        )
+        ids = [r[0] for r in self.env.cr.fetchall()]
+        positive = (operator == "=") == value
+        return [("id", "in" if positive else "not in", ids)]
+
+    # ------------------------------------------------------------------ receive
+    @api.model
+    def _mfg_receive(
+        self,
+        backend,
+        exchange_type,
+        items,
+        transport="api",
+        validate=False,
+        check_flow=True,
+        reject_reason=None,
+    ):
+        """Store inbound messages (step 1 of the pipeline). The caller commits, then acknowledges.
+
+        ``items``: iterable of dicts with ``payload`` (str or bytes, required) and optional
+        ``external_id``, ``correlation_id``, ``headers`` (dict).
+        One multi-row ``INSERT ... ON CONFLICT DO NOTHING``: a message whose external id is
+        already stored for this backend and type is recognised and not stored twice.
+        With ``validate``, the JSON Schema is checked now (REST answers 422 at once);
+        otherwise the drain job checks it. Payloads that are not JSON objects are stored as
+        ``rejected`` with the reason, never lost.
+
+        Returns a list, in the order of ``items``, of dicts: ``id``, ``duplicate`` (bool),
+        ``state``, ``error`` (text or None), ``errors`` (schema errors).
+        """
+        backend.ensure_one()
+        exchange_type.ensure_one()
+        if check_flow:
+            backend._mfg_check_flow(exchange_type, "inbound")
+        now = fields.Datetime.now()
+        rows, results = [], []
+        for item in items:
+            raw = item.get("payload")
+            if item.get("raw_fallback"):
+                text = "base64:" + base64.b64encode(bytes(raw or b"")).decode()
+            elif isinstance(raw, bytes | bytearray):
+                text = bytes(raw).decode("utf-8", errors="replace")
+            else:
+                text = raw if isinstance(raw, str) else json.dumps(raw)
+            # PostgreSQL text cannot hold NUL characters; such a payload is no JSON anyway.
+            text = text.replace("\x00", "\ufffd")
+            state, error, path, errors, error_class = "received", None, None, [], None
+            data = None
+            try:
+                data = contract.parse_json(raw if raw is not None else "")
+                if reject_reason:
+                    raise MfgValidationError(reject_reason)
+                if validate:
+                    contract.validate(exchange_type.json_schema, data)
+                    state = "queued"
+            except MfgValidationError as exc:
+                state, error, path, errors, error_class = (
+                    "rejected",
+                    exc.message,
+                    exc.path,
+                    exc.errors,
+                    "validation",
+                )
+            external_id = item.get("external_id") or (
+                data is not None
+                and _as_key(contract.resolve_pointer(data, exchange_type.external_id_pointer))
+            )
+            correlation_id = item.get("correlation_id") or (
+                data is not None
+                and _as_key(contract.resolve_pointer(data, exchange_type.correlation_id_pointer))
+            )
+            ordering_key = data is not None and _as_key(
+                contract.resolve_pointer(data, exchange_type.ordering_key_pointer)
+            )
+            headers = item.get("headers")
+            rows.append(
+                (
+                    self.env.uid,
+                    now,
+                    self.env.uid,
+                    now,
+                    "inbound",
+                    backend.id,
+                    exchange_type.id,
+                    backend.company_id.id,
+                    state,
+                    text,
+                    json.dumps(headers) if headers else None,
+                    transport,
+                    external_id or None,
+                    correlation_id or None,
+                    ordering_key or None,
+                    0,
+                    error_class,
+                    error,
+                    path,
+                    item.get("received_at") or now,
+                    f"IN {exchange_type.contract}",
+                )
+            )
+            results.append(
+                {"external_id": external_id or None, "state": state, "error": error, "errors": errors}
+            )
+        if not rows:
+            return []
+        inserted = execute_values(
+            self.env.cr,
+            """
+            INSERT INTO mfg_message (create_uid, create_date, write_uid, write_date, direction, backend_id,
+                exchange_type_id, company_id, state, payload, headers, transport, external_id,
+                correlation_id, ordering_key, attempts, error_class, error_message, error_path,
+                received_at, name)
+            VALUES %s
+            ON CONFLICT (backend_id, exchange_type_id, direction, external_id)
+               WHERE external_id IS NOT NULL DO NOTHING
+            RETURNING id, external_id
+            """,
+            rows,
+            fetch=True,
+        )
+        # RETURNING gives no order guarantee: match rows back by external id, then by position.
+        by_ext = {}
+        anonymous = []
+        for row_id, ext in inserted:
+            if ext is None:
+                anonymous.append(row_id)
+            else:
+                by_ext[ext] = row_id
+        anonymous.sort()
+        missing = [r["external_id"] for r in results if r["external_id"] and r["external_id"] not in by_ext]
+        existing = {}
+        if missing:
+            self.env.cr.execute(
+                """SELECT external_id, id, state FROM mfg_message
+                    WHERE backend_id = %s AND exchange_type_id = %s AND direction = 'inbound'
+                      AND external_id IN %s""",
+                (backend.id, exchange_type.id, tuple(missing)),
+            )
+            existing = {ext: (mid, st) for ext, mid, st in self.env.cr.fetchall()}
+        seen = set()
+        anon_iter = iter(anonymous)
+        for res in results:
+            ext = res["external_id"]
+            if ext is None:
+                res.update(id=next(anon_iter), duplicate=False)
+            elif ext in by_ext and ext not in seen:
+                res.update(id=by_ext[ext], duplicate=False)
+                seen.add(ext)
+            else:
+                mid, st = existing.get(ext) or (by_ext.get(ext), res["state"])
+                res.update(id=mid, duplicate=True, state=st, error=None, errors=[])
+        # Name with the id, as the compute would (raw SQL bypasses it).
+        new_ids = list(by_ext.values()) + anonymous
+        if new_ids:
+            self.env.cr.execute(
+                "UPDATE mfg_message SET name = name || ' #' || id WHERE id IN %s", (tuple(new_ids),)
+            )
+        backend._mfg_touch_contact()
+        if any(not r["duplicate"] and r["state"] != "rejected" for r in results):
+            backend._mfg_enqueue_drain("inbound", exchange_type.channel, sync_class=exchange_type.sync_class)
+        return results
+
+    @api.model
+    def _mfg_receive_mqtt(self, batch):
+        """Store one batch of MQTT messages (the listener commits, then acknowledges).
+
+        ``batch``: objects with ``backend_id``, ``topic``, ``payload`` (bytes) and
+        ``user_props`` (MQTT v5 user properties). The topic's last level names the exchange
+        type; a message whose type is unknown or not enabled on the backend is still stored,
+        as ``rejected`` under the ``mfg.unroutable`` type, with its raw bytes.
+        """
+        groups = {}
+        for item in batch:
+            groups.setdefault((item.backend_id, item.topic.rsplit("/", 1)[-1]), []).append(item)
+        Backend = self.env["mfg.backend"].sudo().with_context(active_test=False)
+        Type = self.env["mfg.exchange.type"].sudo()
+        unroutable = self.env.ref("mfg_integration_base.exchange_type_unroutable").sudo()
+        stored = 0
+        for (backend_id, type_code), items in groups.items():
+            backend = Backend.browse(backend_id)
+            etype = Type._find(type_code)
+            rows = [
+                {
+                    "payload": it.payload,
+                    "external_id": it.user_props.get("message_id"),
+                    "correlation_id": it.user_props.get("correlation_id"),
+                    "headers": {"topic": it.topic, **it.user_props},
+                    "raw_fallback": it.raw_fallback,
+                }
+                for it in items
+            ]
+            if etype and etype.direction == "inbound" and backend._mfg_flow(etype):
+                self._mfg_receive(backend, etype, rows, transport="mqtt")
+            else:
+                reason = self.env._(
+                    "Topic %(topic)s names no inbound exchange type enabled on backend %(backend)s "
+                    "(last topic level %(code)r).",
+                    topic=items[0].topic,
+                    backend=backend.code,
+                    code=type_code,
+                )
+                for row in rows:
+                    row["external_id"] = None  # never let garbage take a real message's id
+                self._mfg_receive(
+                    backend, unroutable, rows, transport="mqtt", check_flow=False, reject_reason=reason
+                )
+            stored += len(items)
+        return stored
+
+    # ------------------------------------------------------------------ process (steps 2-5)
+    def _mfg_payload(self):
+        """Step 2: the payload parsed and checked against the contract."""
+        self.ensure_one()
+        data = contract.parse_json(self.payload or "")
+        contract.validate(self.exchange_type_id.json_schema, data)
+        return data
+
+    def _mfg_apply(self, data):
+        """Steps 3-4: the exchange type's handler maps codes and updates Odoo."""
+        self.ensure_one()
+        etype = self.exchange_type_id
+        if not etype.handler_model or not etype.handler_method:
+            raise MfgError(
+                self.env._(
+                    "Exchange type %(type)s has no handler: set its handler model and method.",
+                    type=etype.contract,
+                )
+            )
+        handler = getattr(
+            self.env[etype.handler_model].with_context(mfg_message_id=self.id), etype.handler_method
+        )
+        return handler(self, data)
+
+    def _mfg_send(self):
+        """Outbound: hand the message to its transport (mfg.transport.<code>)."""
+        self.ensure_one()
+        transport = self.transport or "http"
+        model = f"mfg.transport.{transport}"
+        if model not in self.env:
+            raise MfgError(self.env._("Unknown transport %(t)r for message %(m)s.", t=transport, m=self.name))
+        return self.env[model]._mfg_send(self)
+
+    def _mfg_process(self):
+        """Run one claimed message through the pipeline and record its outcome.
+
+        Called by the drain job inside its transaction. The work happens in a savepoint, so
+        a failure undoes the message's own changes and nothing else.
+        """
+        self.ensure_one()
+        start = time.monotonic()
+        attempts = self.attempts + 1
+        try:
+            with self.env.cr.savepoint():
+                if self.direction == "inbound":
+                    data = self._mfg_payload()
+                    result = self._mfg_apply(data)
+                else:
+                    result = self._mfg_send()
+        except Exception as exc:
+            self._mfg_record_failure(exc, attempts, start)
+            return False
+        vals = {
+            "state": "done",
+            "attempts": attempts,
+            "processed_at": fields.Datetime.now(),
+            "duration_ms": int((time.monotonic() - start) * 1000),
+            "next_attempt_at": False,
+            "claim_token": False,
+            "error_class": False,
+            "error_message": False,
+            "error_path": False,
+        }
+        if self.direction == "outbound" and isinstance(result, str):
+            vals["response"] = result[:10000]
+        elif result is not None:
+            self._mfg_link(result)
+        self.sudo().write(vals)
+        return True
+
+    @api.model
+    def _mfg_classify(self, exc):
+        """(error_class, transient) for an exception raised while processing."""
+        if isinstance(exc, MfgError):
+            return exc.error_class, isinstance(exc, MfgTransientError)
+        if isinstance(exc, psycopg2.Error) and getattr(exc, "pgcode", None) in TRANSIENT_PGCODES:
+            return "transient", True
+        if isinstance(exc, psycopg2.OperationalError):
+            return "transient", True
+        if isinstance(exc, UserError | OdooValidationError | AccessError):
+            return "business", False
+        return "internal", False
+
+    def _mfg_record_failure(self, exc, attempts, start):
+        error_class, transient = self._mfg_classify(exc)
+        text = getattr(exc, "message", None) or (exc.args[0] if getattr(exc, "args", None) else repr(exc))
+        if error_class == "internal":
+            text = self.env._("Unexpected error (%(type)s): %(text)s", type=type(exc).__name__, text=text)
+        vals = {
+            "attempts": attempts,
+            "processed_at": fields.Datetime.now(),
+            "duration_ms": int((time.monotonic() - start) * 1000),
+            "error_class": error_class,
+            "error_message": str(text)[:10000],
+            "error_path": getattr(exc, "path", None) or False,
+            "error_detail": "".join(traceback.format_exception(exc))[-20000:],
+            "claim_token": False,
+        }
+        etype = self.exchange_type_id
+        if error_class == "validation":
+            vals.update(state="rejected", next_attempt_at=False)
+        elif transient and attempts < etype.max_attempts:
+            delay = retry_delay(
+                attempts, etype.retry_delay, etype.retry_backoff, etype.retry_jitter, etype.retry_max_delay
+            )
+            if isinstance(exc, psycopg2.Error):
+                # A concurrent update of the same business record: try again in a moment.
+                delay = min(delay, retry_delay(attempts, 1, 2, 0.5, 30))
+            next_at = fields.Datetime.now() + timedelta(seconds=delay)
+            vals.update(state="retrying", next_attempt_at=next_at)
+            self.backend_id._mfg_enqueue_drain(self.direction, etype.channel, eta=next_at, sync_class="all")
+        elif transient:
+            vals.update(state="dead", next_attempt_at=False)
+            vals["error_message"] = self.env._(
+                "Gave up after %(n)s attempts. Last error: %(text)s", n=attempts, text=vals["error_message"]
+            )
+        else:
+            vals.update(state="failed", next_attempt_at=False)
+        _logger.info(
+            "mfg message %s (%s) %s after attempt %s: %s",
+            self.id,
+            etype.contract,
+            vals["state"],
+            attempts,
+            error_class,
+        )
+        self.sudo().write(vals)
+
+    def _mfg_link(self, records):
+        """Remember the Odoo records a message created or changed (shown on the message)."""
+        self.ensure_one()
+        if isinstance(records, models.BaseModel):
+            records = [records]
+        vals = []
+        known = {(r.res_model, r.res_id) for r in self.record_ids}
+        for recs in records or []:
+            if not isinstance(recs, models.BaseModel):
+                continue
+            for rec in recs:
+                if (rec._name, rec.id) not in known and rec.id:
+                    known.add((rec._name, rec.id))
+                    vals.append({"message_id": self.id, "res_model": rec._name, "res_id": rec.id})
+        if vals:
+            self.env["mfg.message.record"].sudo().create(vals)
+
+    # ------------------------------------------------------------------ claim
+    @api.model
+    def _mfg_claim(self, backend, direction, type_ids, limit, lease_seconds=None):
+        """Claim up to ``limit`` due messages for one drain: ``UPDATE ... SET state = 'processing'``
+        over ``SELECT ... FOR UPDATE SKIP LOCKED``, so concurrent drains never share a message.
+
+        A message whose ordering key has an earlier message in a blocking state (processing,
+        retrying, failed, dead) is not claimed: a failure blocks its key, not the flow. A
+        message left 'processing' by a drain that died is claimed again once its lease expired.
+        Returns the claimed messages (ordered by id) and the claim token.
+        """
+        self.env.flush_all()  # pending ORM writes (a Retry pressed in this transaction) count
+        token = str(uuid.uuid4())
+        lease = lease_seconds if lease_seconds is not None else claim_lease_seconds()
+        self.env.cr.execute(
+            """
+            UPDATE mfg_message SET state = 'processing', claim_token = %(token)s,
+                   claimed_at = now() AT TIME ZONE 'UTC', write_date = now() AT TIME ZONE 'UTC'
+             WHERE id IN (
+                SELECT m.id FROM mfg_message m
+                 WHERE m.backend_id = %(backend)s AND m.direction = %(direction)s
+                   AND m.exchange_type_id = ANY(%(types)s)
+                   AND (
+                        (m.state IN %(claimable)s
+                         AND (m.next_attempt_at IS NULL OR m.next_attempt_at <= (now() AT TIME ZONE 'UTC')))
+                     OR (m.state = 'processing'
+                         AND m.claimed_at < (now() AT TIME ZONE 'UTC') - make_interval(secs => %(lease)s))
+                   )
+                   AND (m.ordering_key IS NULL OR NOT EXISTS (
+                        SELECT 1 FROM mfg_message p
+                         WHERE p.backend_id = m.backend_id AND p.direction = m.direction
+                           AND p.ordering_key = m.ordering_key AND p.id < m.id
+                           AND p.state IN %(blocking)s))
+                 ORDER BY m.id
+                 LIMIT %(limit)s
+                 FOR UPDATE OF m SKIP LOCKED)
+            RETURNING id
+            """,
+            {
+                "backend": backend.id,
+                "direction": direction,
+                "claimable": CLAIMABLE_STATES,
+                "types": list(type_ids),
+                "blocking": BLOCKING_STATES,
+                "limit": limit,
+                "lease": lease,
+                "token": token,
+            },
+        )
+        ids = sorted(r[0] for r in self.env.cr.fetchall())
+        self.invalidate_model(["state", "claim_token", "claimed_at"])
+        return self.browse(ids), token
+
+    @api.model
+    def _mfg_release(self, ids, token):
+        """Give claimed but unprocessed messages back (state queued) for a later drain."""
+        if not ids:
+            return 0
+        self.env.cr.execute(
+            """UPDATE mfg_message SET state = 'queued', claim_token = NULL, claimed_at = NULL
+                WHERE id IN %s AND state = 'processing' AND claim_token = %s""",
+            (tuple(ids), token),
+        )
+        self.invalidate_model(["state", "claim_token", "claimed_at"])
+        return self.env.cr.rowcount
+
+    def _mfg_key_free(self):
+        """True when this message may be applied now with respect to its ordering key.
+
+        Holds the key's transaction-level advisory lock (no other drain applies a message of
+        the same key until we commit) and checks, after taking it, that no earlier message of
+        the key is still waiting, whoever holds it: messages are applied in arrival order.
+        """
+        self.ensure_one()
+        if not self.ordering_key:
+            return True
+        cr = self.env.cr
+        cr.execute(
+            "SELECT pg_try_advisory_xact_lock(%s, hashtext(%s))",
+            (self.backend_id.id, f"mfg:{self.direction}:{self.ordering_key}"),
+        )
+        if not cr.fetchone()[0]:
+            return False
+        # Earlier messages of the key this drain just processed are written through the ORM.
+        self.flush_model(["state"])
+        cr.execute(
+            """SELECT 1 FROM mfg_message
+                WHERE backend_id = %s AND direction = %s AND ordering_key = %s AND id < %s
+                  AND state IN %s LIMIT 1""",
+            (
+                self.backend_id.id,
+                self.direction,
+                self.ordering_key,
+                self.id,
+                ("received", "queued", "processing", "retrying", "failed", "dead"),
+            ),
+        )
+        return not cr.fetchone()
+
+    # ------------------------------------------------------------------ manual actions
+    def _mfg_check_manager(self, action):
+        if not self.env.user.has_group("mfg_integration_base.group_mfg_manager"):
+            raise AccessError(self.env._("Only Integration Managers may %(action)s messages.", action=action))
+
+    def action_retry(self):
+        """Try again now (after a fix): failed, dead, retrying messages; attempts start over."""
+        retryable = self.filtered(lambda m: m.state in ("failed", "dead", "retrying"))
+        if not retryable:
+            raise UserError(
+                self.env._(
+                    "Only failed, dead or retrying messages can be retried; use Replay for the others."
+                )
+            )
+        user = self.env.user.name
+        for msg in retryable:
+            previous = dict(self._fields["state"].selection)[msg.state]
+            previous_attempts = msg.attempts
+            msg.sudo().write({"state": "queued", "next_attempt_at": False, "attempts": 0})
+            msg.message_post(
+                body=self.env._(
+                    "Retry requested by %(user)s (was %(state)s after %(n)s attempt(s)).",
+                    user=user,
+                    state=previous,
+                    n=previous_attempts,
+                )
+            )
+        for (backend, direction), msgs in retryable.grouped(lambda m: (m.backend_id, m.direction)).items():
+            for channel in set(msgs.exchange_type_id.mapped("channel")):
+                backend._mfg_enqueue_drain(direction, channel, sync_class="all")
+        return True
+
+    def action_replay(self):
+        """Process the same payload again as a new message (done, rejected or discarded ones).
+
+        A failed, retrying or dead message still holds its place in its key's order: Retry it
+        (or Discard it first); a replay would come after the messages it holds back.
+        """
+        self._mfg_check_manager(self.env._("replay"))
+        open_msgs = self.filtered(lambda m: m.state not in ("done", "rejected", "discarded"))
+        if open_msgs:
+            raise UserError(
+                self.env._(
+                    "Message %(name)s is %(state)s: use Retry to process it again in its place, or Discard "
+                    "it first. Replay is for done, rejected and discarded messages.",
+                    name=open_msgs[0].display_name,
+                    state=dict(self._fields["state"].selection)[open_msgs[0].state],
+                )
+            )
+        new = self.browse()
+        for msg in self:
+            copy = msg.sudo().copy(
+                {
+                    "state": "queued",
+                    "external_id": False,
+                    "replay_of_id": msg.id,
+                    "received_at": fields.Datetime.now(),
+                    "transport": "replay",
+                    # A new message: none of the original's outcome is carried over.
+                    "attempts": 0,
+                    "next_attempt_at": False,
+                    "processed_at": False,
+                    "duration_ms": 0,
+                    "error_class": False,
+                    "error_message": False,
+                    "error_path": False,
+                    "error_detail": False,
+                    "discard_reason": False,
+                    "response": False,
+                    "job_uuid": False,
+                }
+            )
+            new |= copy
+            msg.message_post(
+                body=self.env._(
+                    "Replayed by %(user)s as %(new)s.", user=self.env.user.name, new=copy.display_name
+                )
+            )
+            copy.message_post(
+                body=self.env._(
+                    "Replay of %(old)s requested by %(user)s.", old=msg.display_name, user=self.env.user.name
+                )
+            )
+            msg.backend_id._mfg_enqueue_drain(msg.direction, msg.exchange_type_id.channel, sync_class="all")
+        if len(new) == 1:
+            return {
+                "type": "ir.actions.act_window",
+                "res_model": "mfg.message",
+                "res_id": new.id,
+                "view_mode": "form",
+            }
+        return True
+
+    def action_discard(self, reason):
+        """Give up on messages, with a reason (kept and written to the chatter)."""
+        self._mfg_check_manager(self.env._("discard"))
+        if not (reason or "").strip():
+            raise UserError(self.env._("Say why the message is discarded."))
+        done = self.filtered(lambda m: m.state == "done")
+        if done:
+            raise UserError(
+                self.env._("Message %(name)s is done: it cannot be discarded.", name=done[0].display_name)
+            )
+        for msg in self:
+            msg.sudo().write({"state": "discarded", "discard_reason": reason, "next_attempt_at": False})
+            msg.message_post(
+                body=self.env._("Discarded by %(user)s: %(reason)s", user=self.env.user.name, reason=reason)
+            )
+        return True
+
+    def action_open_discard_wizard(self):
+        self._mfg_check_manager(self.env._("discard"))
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Discard messages"),
+            "res_model": "mfg.message.discard.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"active_model": "mfg.message", "active_ids": self.ids},
+        }
+
+    def action_view_records(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Related records"),
+            "res_model": "mfg.message.record",
+            "view_mode": "list",
+            "domain": [("message_id", "=", self.id)],
+        }
+
+
+def _as_key(value):
+    if value is None or isinstance(value, dict | list):
+        return None
+    text = str(value).replace("\x00", "").strip()
+    return text[:256] or None

@@ -1,0 +1,32 @@
+from odoo import api, fields, models
+
+
+class MfgMessageRecord(models.Model):
+    """An Odoo record that a message created or changed."""
+
+    _name = "mfg.message.record"
+    _description = "Integration Message Related Record"
+    _order = "id"
+
+    message_id = fields.Many2one("mfg.message", required=True, ondelete="cascade", index=True)
+    res_model = fields.Char(string="Model", required=True)
+    res_id = fields.Many2oneReference(string="Record id", model_field="res_model", required=True)
+    name = fields.Char(compute="_compute_name")
+    model_description = fields.Char(string="Document", compute="_compute_name")
+
+    @api.depends("res_model", "res_id")
+    def _compute_name(self):
+        for rec in self:
+            model = self.env.get(rec.res_model) if rec.res_model in self.env else None
+            record = model.browse(rec.res_id).exists() if model is not None else None
+            rec.name = record.display_name if record else f"{rec.res_model},{rec.res_id} (deleted)"
+            rec.model_description = model._description if model is not None else rec.res_model
+
+    def action_open(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": self.res_model,
+            "res_id": self.res_id,
+            "view_mode": "form",
+        }

@@ -1,0 +1,1 @@
+from . import mfg_message_discard_wizard

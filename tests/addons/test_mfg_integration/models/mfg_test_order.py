@@ -1,0 +1,47 @@
+from odoo import fields, models
+from odoo.exceptions import UserError
+
+from odoo.addons.mfg_integration_base.exceptions import MfgTransientError
+
+
+class MfgTestOrder(models.Model):
+    """A stand-in business document for the pipeline tests: an order reported by a plant.
+
+    Handler of ``test.order_report``: creates or updates the order named in the payload,
+    resolves its product through the backend's code mappings, and appends the step to
+    ``history`` so the tests can see in which order messages were applied.
+    Payload switches: ``"fail": "transient"`` raises a transient error; ``"fail": "business"``
+    a business error; ``"fail": "crash"`` an unexpected exception.
+    """
+
+    _name = "mfg.test.order"
+    _description = "Test order (pipeline tests)"
+
+    name = fields.Char(required=True, index=True)
+    product_id = fields.Many2one("product.product")
+    quantity = fields.Float()
+    history = fields.Char(default="")
+    applied_count = fields.Integer()
+
+    def _mfg_handle_order_report(self, message, data):
+        fail = data.get("fail")
+        if fail == "transient":
+            raise MfgTransientError(f"MES endpoint busy for order {data['order']}")
+        if fail == "business":
+            raise UserError(f"Order {data['order']} is closed in Odoo: it cannot take more quantity.")
+        if fail == "crash":
+            raise ZeroDivisionError("division by zero")
+        product = message.backend_id._mfg_resolve("product", data["product"])
+        order = self.search([("name", "=", data["order"])], limit=1)
+        if not order:
+            order = self.create({"name": data["order"]})
+        step = data.get("step", "")
+        order.write(
+            {
+                "product_id": product.id,
+                "quantity": order.quantity + data["quantity"],
+                "history": ",".join(filter(None, [order.history, step])),
+                "applied_count": order.applied_count + 1,
+            }
+        )
+        return order

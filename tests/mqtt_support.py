@@ -1,0 +1,224 @@
+"""Real Mosquitto brokers and real `odoo mfg_mqtt` listener processes for the MQTT tests.
+
+Each test gets its own broker (own port, own persistence folder, own limits) so that it can
+stop, kill and restart it freely without touching the machine's broker on 1883.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from odoo_process import free_port
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+
+
+class Broker:
+    def __init__(self, workdir, max_queued_messages=0, max_inflight_messages=100):
+        self.dir = Path(workdir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.conf = self.dir / "mosquitto.conf"
+        self.log = self.dir / "mosquitto.log"
+        # max_queued_messages 0 = no limit on what is kept for an offline persistent session
+        # (mosquitto's default is 1000: see README, "MQTT broker settings").
+        self.conf.write_text(
+            f"listener {self.port} 127.0.0.1\n"
+            "allow_anonymous true\n"
+            "persistence true\n"
+            f"persistence_location {self.dir}/\n"
+            "autosave_interval 1\n"
+            f"max_queued_messages {max_queued_messages}\n"
+            f"max_inflight_messages {max_inflight_messages}\n"
+            f"log_dest file {self.log}\n"
+            "log_type error\nlog_type warning\nlog_type notice\n"
+        )
+        self.proc = None
+
+    def start(self, timeout=10):
+        self.proc = subprocess.Popen(
+            [MOSQUITTO, "-c", str(self.conf)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return self
+            except OSError as exc:
+                if self.proc.poll() is not None:
+                    log = self.log.read_text() if self.log.exists() else ""
+                    raise RuntimeError(f"mosquitto exited: {log}") from exc
+                time.sleep(0.1)
+        raise RuntimeError("mosquitto did not start")
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        self.proc = None
+
+    @property
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+
+class ListenerProcess:
+    """`odoo --addons-path=... mfg_mqtt -c <conf> -d <db> --listener-name <name>`."""
+
+    def __init__(self, settings, name, log_dir, extra=()):
+        self.settings = settings
+        self.name = name
+        self.log = Path(log_dir) / f"listener-{name}-{os.getpid()}.log"
+        self.extra = list(extra)
+        self.proc = None
+
+    def _addons_path(self):
+        for line in Path(self.settings["conf"]).read_text().splitlines():
+            if line.startswith("addons_path"):
+                return line.split("=", 1)[1].strip()
+        raise RuntimeError("no addons_path in the test configuration")
+
+    def start(self, wait_for=None, timeout=60):
+        cmd = [
+            self.settings["odoo_bin"],
+            f"--addons-path={self._addons_path()}",
+            "mfg_mqtt",
+            "-c",
+            self.settings["conf"],
+            "-d",
+            self.settings["db"],
+            f"--logfile={self.log}",
+            "--listener-name",
+            self.name,
+            *self.extra,
+        ]
+        self.proc = subprocess.Popen(
+            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        if wait_for:
+            self.wait_log(wait_for, timeout)
+        return self
+
+    def wait_log(self, text, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.log.exists() and text in self.log.read_text(errors="replace"):
+                return True
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"listener exited with {self.proc.returncode}:\n{self.tail()}")
+            time.sleep(0.2)
+        raise RuntimeError(f"listener did not log {text!r} in {timeout}s:\n{self.tail()}")
+
+    def tail(self, n=40):
+        if not self.log.exists():
+            return ""
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    @property
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+
+class Publisher:
+    """A plant system publishing QoS 1 messages; counts PUBACKs. Survives broker restarts."""
+
+    def __init__(self, port, client_id, protocol=MQTTProtocolVersion.MQTTv5):
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol)
+        self.client.max_inflight_messages_set(200)
+        self.client.max_queued_messages_set(0)
+        self.client.reconnect_delay_set(min_delay=0.2, max_delay=2)
+        self.acked = 0
+        self._lock = threading.Lock()
+        self.client.on_publish = self._on_publish
+        self.connected = threading.Event()
+        self.client.on_connect = lambda *a: self.connected.set()
+        self.client.on_disconnect = lambda *a: self.connected.clear()
+        self.client.connect_async("127.0.0.1", port, keepalive=10, clean_start=False)
+        self.client.loop_start()
+        if not self.connected.wait(10):
+            raise RuntimeError("publisher could not connect")
+
+    def _on_publish(self, *_args):
+        with self._lock:
+            self.acked += 1
+
+    def publish(self, topic, payload, message_id=None):
+        props = None
+        if message_id:
+            props = Properties(PacketTypes.PUBLISH)
+            props.UserProperty = [("message_id", message_id)]
+        return self.client.publish(topic, payload, qos=1, properties=props)
+
+    def wait_acked(self, n, timeout=120):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.acked >= n:
+                return True
+            time.sleep(0.05)
+        return False
+
+    def close(self):
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+class Subscriber:
+    """Collects what a plant system would receive on a topic filter."""
+
+    def __init__(self, port, topic, client_id):
+        self.messages = []
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5
+        )
+        self.ready = threading.Event()
+
+        def on_connect(client, *_a):
+            client.subscribe(topic, qos=1)
+
+        self.client.on_connect = on_connect
+        self.client.on_subscribe = lambda *a: self.ready.set()
+        self.client.on_message = lambda _c, _u, msg: self.messages.append(msg)
+        self.client.reconnect_delay_set(min_delay=0.2, max_delay=2)
+        self.client.connect_async("127.0.0.1", port, keepalive=10)
+        self.client.loop_start()
+        if not self.ready.wait(10):
+            raise RuntimeError("subscriber could not subscribe")
+
+    def close(self):
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def wait_until(predicate, timeout=120, interval=0.25):
+    deadline = time.monotonic() + timeout
+    value = predicate()
+    while not value and time.monotonic() < deadline:
+        time.sleep(interval)
+        value = predicate()
+    return value

@@ -1,0 +1,375 @@
+"""MQTT transport end to end: real Mosquitto, real `odoo mfg_mqtt` listener processes,
+the real Odoo server with its queue_job runner. Counts rows; nothing is mocked."""
+
+import json
+import os
+import random
+import threading
+import time
+import uuid
+
+import pytest
+from mqtt_support import Broker, ListenerProcess, Publisher, Subscriber, wait_until
+
+
+@pytest.fixture
+def broker(tmp_path):
+    b = Broker(tmp_path / "broker").start()
+    yield b
+    b.stop()
+
+
+@pytest.fixture
+def listeners(odoo_settings):
+    started = []
+
+    def make(name=None, extra=()):
+        lp = ListenerProcess(
+            odoo_settings, name or f"l{uuid.uuid4().hex[:6]}", odoo_settings["log_dir"], extra
+        )
+        started.append(lp)
+        return lp
+
+    yield make
+    for lp in started:
+        lp.kill()
+
+
+def make_plant(odoo_env, broker, shared_group=None, outbound=False):
+    suffix = uuid.uuid4().hex[:8]
+    with odoo_env() as env:
+        from odoo import fields
+
+        flows = [
+            fields.Command.create(
+                {"exchange_type_id": env.ref("test_mfg_integration.exchange_type_order_report").id}
+            )
+        ]
+        if outbound:
+            flows.append(
+                fields.Command.create(
+                    {
+                        "exchange_type_id": env.ref("test_mfg_integration.exchange_type_order_notice").id,
+                        "transport": "mqtt",
+                    }
+                )
+            )
+        backend = env["mfg.backend"].create(
+            {
+                "name": f"MQTT plant {suffix}",
+                "code": f"mq-{suffix}",
+                "plant_code": f"P{suffix}",
+                "system_kind": "mes",
+                "mqtt_enabled": True,
+                "mqtt_port": broker.port,
+                "mqtt_shared_group": shared_group or False,
+                "flow_ids": flows,
+            }
+        )
+        product = env["product.product"].create({"name": f"Part {suffix}", "default_code": f"PM-{suffix}"})
+        info = {
+            "backend_id": backend.id,
+            "code": backend.code,
+            "topic": f"mfg/P{suffix}/mes/test.order_report",
+            "subscribed": f"subscribed to {backend.mqtt_inbound_topic}",
+            "outbound_topic": f"mfg/P{suffix}/mes/odoo/test.order_notice.v1",
+            "product": product.default_code,
+            "suffix": suffix,
+        }
+    return info
+
+
+@pytest.fixture
+def plant_cleanup(odoo_env):
+    ids = []
+    yield ids
+    with odoo_env() as env:
+        env["mfg.backend"].browse(ids).write({"mqtt_enabled": False})
+
+
+def payload(plant, i, order_mod=50, **extra):
+    data = {
+        "message_id": f"{plant['suffix']}-{i}",
+        "order": f"MO-{plant['suffix']}-{i % order_mod}",
+        "product": plant["product"],
+        "quantity": 1,
+        "step": str(i),
+    }
+    data.update(extra)
+    return json.dumps(data)
+
+
+def counts(sql, plant):
+    rows = sql(
+        """SELECT count(*), count(DISTINCT external_id), count(*) FILTER (WHERE state = 'done'),
+                  count(*) FILTER (WHERE state = 'rejected')
+             FROM mfg_message WHERE backend_id = %s""",
+        (plant["backend_id"],),
+    )
+    total, distinct, done, rejected = rows[0]
+    return {"total": total, "distinct": distinct, "done": done, "rejected": rejected}
+
+
+def applied(sql, plant):
+    return sql(
+        "SELECT coalesce(sum(applied_count), 0) FROM mfg_test_order WHERE name LIKE %s",
+        (f"MO-{plant['suffix']}-%",),
+    )[0][0]
+
+
+def test_1000_messages_end_to_end_to_done(odoo_server, odoo_env, broker, listeners, plant_cleanup, sql):
+    plant = make_plant(odoo_env, broker)
+    plant_cleanup.append(plant["backend_id"])
+    listener = listeners().start(wait_for=plant["subscribed"])
+    pub = Publisher(broker.port, f"plant-{plant['suffix']}")
+    for i in range(1000):
+        pub.publish(plant["topic"], payload(plant, i))
+    assert pub.wait_acked(1000)
+    pub.close()
+    assert wait_until(lambda: counts(sql, plant)["done"] == 1000, timeout=240), (
+        counts(sql, plant),
+        listener.tail(),
+    )
+    c = counts(sql, plant)
+    assert c == {"total": 1000, "distinct": 1000, "done": 1000, "rejected": 0}
+    assert applied(sql, plant) == 1000
+    assert listener.alive
+
+
+def test_duplicate_storm_applied_once(odoo_server, odoo_env, broker, listeners, plant_cleanup, sql):
+    plant = make_plant(odoo_env, broker)
+    plant_cleanup.append(plant["backend_id"])
+    listeners().start(wait_for=plant["subscribed"])
+    pub = Publisher(broker.port, f"plant-{plant['suffix']}")
+    n = 300
+    for _round in range(3):
+        for i in range(n):
+            pub.publish(plant["topic"], payload(plant, i))
+    assert pub.wait_acked(3 * n)
+    pub.close()
+    assert wait_until(lambda: counts(sql, plant)["done"] == n, timeout=180), counts(sql, plant)
+    time.sleep(2)  # nothing more may arrive
+    assert counts(sql, plant) == {"total": n, "distinct": n, "done": n, "rejected": 0}
+    assert applied(sql, plant) == n
+
+
+def test_garbage_is_stored_rejected_and_listener_keeps_going(
+    odoo_server, odoo_env, broker, listeners, plant_cleanup, sql
+):
+    plant = make_plant(odoo_env, broker)
+    plant_cleanup.append(plant["backend_id"])
+    listener = listeners().start(wait_for=plant["subscribed"])
+    pub = Publisher(broker.port, f"plant-{plant['suffix']}")
+    rnd = random.Random(42)
+    unknown_topic = plant["topic"].rsplit("/", 1)[0] + "/no.such_type"
+    for i in range(1000):
+        garbage = bytes(rnd.getrandbits(8) for _ in range(rnd.randint(0, 300)))
+        pub.publish(plant["topic"] if i % 2 else unknown_topic, garbage)
+    for i in range(50):
+        pub.publish(plant["topic"], payload(plant, i))
+    assert pub.wait_acked(1050)
+    pub.close()
+    assert wait_until(lambda: counts(sql, plant)["done"] == 50, timeout=180), counts(sql, plant)
+    c = counts(sql, plant)
+    assert c["rejected"] == 1000 and c["total"] == 1050
+    unroutable = sql(
+        """SELECT count(*) FROM mfg_message m JOIN mfg_exchange_type t ON t.id = m.exchange_type_id
+            WHERE m.backend_id = %s AND t.code = 'mfg.unroutable'""",
+        (plant["backend_id"],),
+    )[0][0]
+    assert unroutable == 500
+    assert listener.alive
+
+
+def test_kill_9_listener_mid_stream_loses_nothing(odoo_env, broker, listeners, plant_cleanup, sql):
+    """5,000 messages; the listener is killed with SIGKILL after ~1,500 and restarted."""
+    plant = make_plant(odoo_env, broker)
+    plant_cleanup.append(plant["backend_id"])
+    name = f"crash{plant['suffix']}"
+    first = listeners(name).start(wait_for=plant["subscribed"])
+    pub = Publisher(broker.port, f"plant-{plant['suffix']}")
+    n = 5000
+
+    def produce():
+        for i in range(n):
+            pub.publish(plant["topic"], payload(plant, i))
+            if i % 100 == 0:
+                time.sleep(0.02)
+
+    producer = threading.Thread(target=produce)
+    producer.start()
+    wait_until(lambda: counts(sql, plant)["total"] >= 1500, timeout=120)
+    first.kill()  # kill -9: whatever was received but not committed is not acknowledged
+    stored_at_kill = counts(sql, plant)["total"]
+    time.sleep(2)
+    second = listeners(name).start(wait_for=plant["subscribed"])  # same name: same persistent session
+    producer.join(timeout=300)
+    assert pub.wait_acked(n)
+    pub.close()
+    assert wait_until(lambda: counts(sql, plant)["distinct"] == n, timeout=240), (
+        counts(sql, plant),
+        second.tail(),
+    )
+    time.sleep(2)
+    c = counts(sql, plant)
+    assert c["total"] == n and c["distinct"] == n, c
+    assert 0 < stored_at_kill < n
+
+
+def test_broker_limit_drops_what_exceeds_max_queued_messages(
+    tmp_path, odoo_env, listeners, plant_cleanup, sql
+):
+    """Mosquitto's default max_queued_messages (1000) drops what an offline session cannot hold.
+
+    This is why the README tells to raise it (the other tests run brokers with 0 = no limit).
+    """
+    limited = Broker(tmp_path / "limited", max_queued_messages=1000).start()
+    try:
+        plant = make_plant(odoo_env, limited)
+        plant_cleanup.append(plant["backend_id"])
+        name = f"lim{plant['suffix']}"
+        lp = listeners(name).start(wait_for=plant["subscribed"])
+        lp.stop()  # graceful: the persistent session stays on the broker, the listener is away
+        pub = Publisher(limited.port, f"plant-{plant['suffix']}")
+        for i in range(3000):
+            pub.publish(plant["topic"], payload(plant, i))
+        assert pub.wait_acked(3000)
+        pub.close()
+        listeners(name).start(wait_for=plant["subscribed"])
+        wait_until(lambda: counts(sql, plant)["total"] >= 1000, timeout=60)
+        time.sleep(3)
+        stored = counts(sql, plant)["total"]
+        assert 1000 <= stored < 3000, stored
+    finally:
+        limited.stop()
+
+
+def test_broker_restart_mid_stream_loses_nothing(odoo_env, broker, listeners, plant_cleanup, sql):
+    plant = make_plant(odoo_env, broker)
+    plant_cleanup.append(plant["backend_id"])
+    listener = listeners().start(wait_for=plant["subscribed"])
+    pub = Publisher(broker.port, f"plant-{plant['suffix']}")
+    n = 3000
+    for i in range(n // 2):
+        pub.publish(plant["topic"], payload(plant, i))
+    wait_until(lambda: counts(sql, plant)["total"] >= 500, timeout=60)
+    broker.stop()  # graceful restart: mosquitto saves sessions and queued messages
+    for i in range(n // 2, n):
+        pub.publish(plant["topic"], payload(plant, i))  # queued by the plant's client meanwhile
+    time.sleep(2)
+    broker.start()
+    assert pub.wait_acked(n, timeout=180)
+    pub.close()
+    assert wait_until(lambda: counts(sql, plant)["distinct"] == n, timeout=240), (
+        counts(sql, plant),
+        listener.tail(),
+    )
+    c = counts(sql, plant)
+    assert c["total"] == n and c["distinct"] == n, c
+    assert listener.alive
+
+
+def test_two_listeners_in_a_shared_group_split_without_duplicates(
+    odoo_server, odoo_env, broker, listeners, plant_cleanup, sql
+):
+    plant = make_plant(odoo_env, broker, shared_group=f"g{uuid.uuid4().hex[:6]}")
+    plant_cleanup.append(plant["backend_id"])
+    a = listeners(f"a{plant['suffix']}").start(wait_for=plant["subscribed"])
+    b = listeners(f"b{plant['suffix']}").start(wait_for=plant["subscribed"])
+    pub = Publisher(broker.port, f"plant-{plant['suffix']}")
+    n = 2000
+    for i in range(n):
+        pub.publish(plant["topic"], payload(plant, i))
+    assert pub.wait_acked(n)
+    pub.close()
+    assert wait_until(lambda: counts(sql, plant)["done"] == n, timeout=240), counts(sql, plant)
+    c = counts(sql, plant)
+    assert c["total"] == n and c["distinct"] == n
+    assert applied(sql, plant) == n
+    a.stop()
+    b.stop()
+    stored = []
+    for lp in (a, b):
+        line = [ln for ln in lp.log.read_text().splitlines() if "mfg mqtt: stopping (stored" in ln]
+        assert line, lp.tail()
+        stored.append(int(line[-1].split("stored ")[1].split()[0]))
+    assert sum(stored) == n and all(s > 0 for s in stored), stored
+
+
+def test_outbound_waits_for_the_broker_and_is_delivered_once(
+    odoo_server, odoo_env, broker, plant_cleanup, sql
+):
+    plant = make_plant(odoo_env, broker, outbound=True)
+    plant_cleanup.append(plant["backend_id"])
+    with odoo_env() as env:
+        env["mfg.backend"].browse(plant["backend_id"]).mqtt_enabled = False  # publisher only
+    broker.stop()
+    with odoo_env() as env:
+        msg = (
+            env["mfg.backend"]
+            .browse(plant["backend_id"])
+            ._mfg_outbox(
+                "test.order_notice", {"order": f"MO-{plant['suffix']}", "event": "released"}, ordering_key="x"
+            )
+        )
+        msg_id = msg.id
+    state = wait_until(
+        lambda: sql("SELECT state FROM mfg_message WHERE id = %s", (msg_id,))[0][0] == "retrying", timeout=60
+    )
+    assert state, sql("SELECT state, error_message FROM mfg_message WHERE id = %s", (msg_id,))
+    err = sql("SELECT error_class, error_message FROM mfg_message WHERE id = %s", (msg_id,))[0]
+    assert err[0] == "transient" and "not reachable" in err[1], err
+    broker.start()
+    sub = Subscriber(broker.port, plant["outbound_topic"], f"wms-{plant['suffix']}")
+    try:
+        assert wait_until(
+            lambda: sql("SELECT state FROM mfg_message WHERE id = %s", (msg_id,))[0][0] == "done", timeout=120
+        ), sql("SELECT state, error_message, next_attempt_at FROM mfg_message WHERE id = %s", (msg_id,))
+        assert wait_until(lambda: len(sub.messages) >= 1, timeout=10)
+        time.sleep(2)
+        assert len(sub.messages) == 1
+        body = json.loads(sub.messages[0].payload)
+        assert body["event"] == "released"
+        props = dict(sub.messages[0].properties.UserProperty)
+        assert props["message_id"] == f"{plant['code']}-{msg_id}"
+    finally:
+        sub.close()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="restarting PostgreSQL needs root")
+def test_postgresql_restart_mid_stream_loses_nothing(odoo_env, broker, listeners, plant_cleanup, sql):
+    """PostgreSQL stops while messages arrive: the listener keeps them unacknowledged, retries,
+    and stores every one once PostgreSQL is back. PostgreSQL is restarted whatever happens."""
+    import subprocess
+
+    plant = make_plant(odoo_env, broker)
+    plant_cleanup.append(plant["backend_id"])
+    listener = listeners().start(wait_for=plant["subscribed"])
+    pub = Publisher(broker.port, f"plant-{plant['suffix']}")
+    n = 2000
+    version = sorted(os.listdir("/etc/postgresql"))[-1]
+    ctl = ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main"]
+    try:
+        for i in range(n // 2):
+            pub.publish(plant["topic"], payload(plant, i))
+        wait_until(lambda: counts(sql, plant)["total"] >= 300, timeout=60)
+        subprocess.run([*ctl, "stop", "-m", "fast"], check=True, timeout=60)
+        for i in range(n // 2, n):
+            pub.publish(plant["topic"], payload(plant, i))
+        time.sleep(3)
+    finally:
+        subprocess.run([*ctl, "start"], check=False, timeout=120)
+    assert pub.wait_acked(n, timeout=180)
+    pub.close()
+    assert wait_until(lambda: _safe_counts(sql, plant)["distinct"] == n, timeout=240), listener.tail()
+    c = counts(sql, plant)
+    assert c["total"] == n and c["distinct"] == n, c
+    assert listener.alive
+    assert "could not store a batch" in listener.log.read_text()
+
+
+def _safe_counts(sql, plant):
+    try:
+        return counts(sql, plant)
+    except Exception:
+        return {"distinct": -1}
