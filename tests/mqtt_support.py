@@ -5,6 +5,7 @@ stop, kill and restart it freely without touching the machine's broker on 1883.
 """
 
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -23,17 +24,30 @@ MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
 
 class Broker:
-    def __init__(self, workdir, max_queued_messages=0, max_inflight_messages=100):
+    def __init__(self, workdir, max_queued_messages=0, max_inflight_messages=100, users=None, tls=None):
+        """``users``: {name: password} (then anonymous access is refused); ``tls``: dict with
+        cafile, certfile, keyfile (then the listener speaks TLS only)."""
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.conf = self.dir / "mosquitto.conf"
         self.log = self.dir / "mosquitto.log"
+        security = "allow_anonymous true\n"
+        if users:
+            pwfile = self.dir / "passwords"
+            pwfile.write_text("".join(f"{u}:{p}\n" for u, p in users.items()))
+            subprocess.run(["mosquitto_passwd", "-U", str(pwfile)], check=True, capture_output=True)
+            security = f"allow_anonymous false\npassword_file {pwfile}\n"
+        if tls:
+            security += f"cafile {tls['cafile']}\ncertfile {tls['certfile']}\nkeyfile {tls['keyfile']}\n"
         # max_queued_messages 0 = no limit on what is kept for an offline persistent session
         # (mosquitto's default is 1000: see README, "MQTT broker settings").
         self.conf.write_text(
             f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous true\n"
+            # mosquitto started as root drops to the 'mosquitto' user, which cannot read the
+            # test's private folders: stay the user who runs the tests.
+            f"user {pwd.getpwuid(os.geteuid()).pw_name}\n"
+            f"{security}"
             "persistence true\n"
             f"persistence_location {self.dir}/\n"
             "autosave_interval 1\n"
@@ -73,6 +87,62 @@ class Broker:
     @property
     def running(self):
         return self.proc is not None and self.proc.poll() is None
+
+
+def make_tls_files(directory):
+    """A throwaway CA and a server certificate for 127.0.0.1 / localhost (openssl CLI)."""
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+
+    def run(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=d)
+
+    run(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=mfg-test-ca",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+    )
+    (d / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    run(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    )
+    run(
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+        "-out",
+        "server.crt",
+    )
+    return {"cafile": str(d / "ca.crt"), "certfile": str(d / "server.crt"), "keyfile": str(d / "server.key")}
 
 
 class ListenerProcess:
@@ -148,8 +218,14 @@ class ListenerProcess:
 class Publisher:
     """A plant system publishing QoS 1 messages; counts PUBACKs. Survives broker restarts."""
 
-    def __init__(self, port, client_id, protocol=MQTTProtocolVersion.MQTTv5):
+    def __init__(
+        self, port, client_id, protocol=MQTTProtocolVersion.MQTTv5, username=None, password=None, cafile=None
+    ):
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol)
+        if username:
+            self.client.username_pw_set(username, password)
+        if cafile:
+            self.client.tls_set(ca_certs=cafile)
         self.client.max_inflight_messages_set(200)
         self.client.max_queued_messages_set(0)
         self.client.reconnect_delay_set(min_delay=0.2, max_delay=2)
@@ -159,7 +235,8 @@ class Publisher:
         self.connected = threading.Event()
         self.client.on_connect = lambda *a: self.connected.set()
         self.client.on_disconnect = lambda *a: self.connected.clear()
-        self.client.connect_async("127.0.0.1", port, keepalive=10, clean_start=False)
+        kwargs = {"clean_start": False} if protocol == MQTTProtocolVersion.MQTTv5 else {}
+        self.client.connect_async("127.0.0.1", port, keepalive=10, **kwargs)
         self.client.loop_start()
         if not self.connected.wait(10):
             raise RuntimeError("publisher could not connect")

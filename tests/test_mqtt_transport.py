@@ -9,7 +9,8 @@ import time
 import uuid
 
 import pytest
-from mqtt_support import Broker, ListenerProcess, Publisher, Subscriber, wait_until
+from mqtt_support import Broker, ListenerProcess, Publisher, Subscriber, make_tls_files, wait_until
+from paho.mqtt.enums import MQTTProtocolVersion
 
 
 @pytest.fixture
@@ -35,7 +36,7 @@ def listeners(odoo_settings):
         lp.kill()
 
 
-def make_plant(odoo_env, broker, shared_group=None, outbound=False):
+def make_plant(odoo_env, broker, shared_group=None, outbound=False, **backend_vals):
     suffix = uuid.uuid4().hex[:8]
     with odoo_env() as env:
         from odoo import fields
@@ -64,6 +65,7 @@ def make_plant(odoo_env, broker, shared_group=None, outbound=False):
                 "mqtt_port": broker.port,
                 "mqtt_shared_group": shared_group or False,
                 "flow_ids": flows,
+                **backend_vals,
             }
         )
         product = env["product.product"].create({"name": f"Part {suffix}", "default_code": f"PM-{suffix}"})
@@ -373,3 +375,89 @@ def _safe_counts(sql, plant):
         return counts(sql, plant)
     except Exception:
         return {"distinct": -1}
+
+
+def test_tls_and_password_from_the_backend_record(tmp_path, odoo_env, listeners, plant_cleanup, sql):
+    """The listener connects with the backend's TLS CA and user/password; a wrong password is
+    reported on the backend (mqtt_last_error) instead of crashing the listener."""
+    tls = make_tls_files(tmp_path / "tls")
+    secure = Broker(tmp_path / "secure", users={"odoo": "s3cret", "plant": "plantpw"}, tls=tls).start()
+    try:
+        plant = make_plant(
+            odoo_env,
+            secure,
+            mqtt_tls=True,
+            mqtt_ca_file=tls["cafile"],
+            mqtt_username="odoo",
+            mqtt_password="s3cret",
+            mqtt_host="localhost",
+        )
+        plant_cleanup.append(plant["backend_id"])
+        listener = listeners().start(wait_for=plant["subscribed"])
+        pub = Publisher(
+            secure.port,
+            f"plant-{plant['suffix']}",
+            username="plant",
+            password="plantpw",
+            cafile=tls["cafile"],
+        )
+        for i in range(100):
+            pub.publish(plant["topic"], payload(plant, i))
+        assert pub.wait_acked(100)
+        pub.close()
+        assert wait_until(lambda: counts(sql, plant)["total"] == 100, timeout=60), listener.tail()
+        # a wrong password: the listener says so on the backend and keeps running
+        with odoo_env() as env:
+            env["mfg.backend"].browse(plant["backend_id"]).mqtt_password = "wrong"
+
+        def status():
+            return sql(
+                "SELECT mqtt_state, coalesce(mqtt_last_error, '') FROM mfg_backend WHERE id = %s",
+                (plant["backend_id"],),
+            )[0]
+
+        assert wait_until(lambda: status()[0] == "disconnected" and status()[1], timeout=60), (
+            status(),
+            listener.tail(),
+        )
+        # the right password again: connected again, without restarting the listener
+        with odoo_env() as env:
+            env["mfg.backend"].browse(plant["backend_id"]).mqtt_password = "s3cret"
+        assert wait_until(lambda: status() == ("connected", ""), timeout=60), (status(), listener.tail())
+        assert listener.alive
+    finally:
+        secure.stop()
+
+
+def test_mqtt_311_fallback_persistent_session(odoo_env, broker, listeners, plant_cleanup, sql):
+    plant = make_plant(odoo_env, broker, mqtt_protocol="v311")
+    plant_cleanup.append(plant["backend_id"])
+    name = f"v311{plant['suffix']}"
+    lp = listeners(name).start(wait_for=plant["subscribed"])
+    lp.stop()  # the session (clean session off) keeps what arrives meanwhile
+    pub = Publisher(broker.port, f"plant-{plant['suffix']}", protocol=MQTTProtocolVersion.MQTTv311)
+    for i in range(200):
+        pub.publish(plant["topic"], payload(plant, i))
+    assert pub.wait_acked(200)
+    pub.close()
+    listeners(name).start(wait_for=plant["subscribed"])
+    assert wait_until(lambda: counts(sql, plant)["distinct"] == 200, timeout=60), counts(sql, plant)
+    assert counts(sql, plant)["total"] == 200
+
+
+def test_listener_follows_backend_changes(odoo_env, broker, listeners, plant_cleanup, sql):
+    """A backend enabled while the listener runs is served within seconds, without restart."""
+    first = make_plant(odoo_env, broker)
+    plant_cleanup.append(first["backend_id"])
+    listener = listeners().start(wait_for=first["subscribed"])
+    second = make_plant(odoo_env, broker)
+    plant_cleanup.append(second["backend_id"])
+    listener.wait_log(second["subscribed"], timeout=30)
+    pub = Publisher(broker.port, f"plant-{second['suffix']}")
+    pub.publish(second["topic"], payload(second, 1))
+    assert pub.wait_acked(1)
+    pub.close()
+    assert wait_until(lambda: counts(sql, second)["total"] == 1, timeout=30)
+    with odoo_env() as env:
+        env["mfg.backend"].browse(second["backend_id"]).mqtt_enabled = False
+    listener.wait_log(f"stopping client of backend {second['backend_id']}", timeout=30)

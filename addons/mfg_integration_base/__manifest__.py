@@ -8,7 +8,7 @@
     "author": "Manufacturing Integration Hub",
     "website": "https://github.com/mfg-integration-hub/mfg-integration-hub",
     "depends": ["queue_job", "mail", "stock", "mrp"],
-    "external_dependencies": {"python": ["jsonschema", "paho-mqtt", "requests"]},
+    "external_dependencies": {"python": ["jsonschema", "rfc3339-validator", "paho-mqtt", "requests"]},
     "data": [
         "security/groups.xml",
         "security/ir.model.access.csv",
@@ -24,6 +24,7 @@
         "wizards/mfg_message_discard_wizard_views.xml",
         "views/menus.xml",
     ],
+    "post_load": "post_load",
     "installable": True,
     "application": True,
 }

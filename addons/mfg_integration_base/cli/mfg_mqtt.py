@@ -147,3 +147,40 @@ class MfgMqtt(Command):
         signal.signal(signal.SIGINT, runner.stop)
         _logger.info("mfg mqtt: listener %s serving database %s", listener_name, db_name)
         runner.run()
+
+
+def start_in_server():
+    """One-process dev setup: run the listener as a thread of the threaded Odoo server.
+
+    Enabled by ``mqtt_listener_in_server = True`` in ``[mfg_integration]``, for the database
+    ``db_name`` (its registry is loaded at server start, which calls the addon's post_load).
+    Never in prefork servers, ``--stop-after-init``, test runs, shells or other commands:
+    production runs ``odoo mfg_mqtt`` as its own process.
+    """
+    global _inserver_thread
+    section = config.misc.get("mfg_integration", {})
+    if str(section.get("mqtt_listener_in_server", "")).lower() not in ("1", "true", "yes"):
+        return None
+    if config["stop_after_init"] or config["test_enable"] or getattr(odoo.cli, "COMMAND", None) != "server":
+        return None
+    if _inserver_thread is not None or odoo.evented or config["workers"]:
+        return None
+    db_names = config["db_name"]
+    db_name = (db_names[0] if isinstance(db_names, list) else (db_names or "").split(",")[0]).strip()
+    if not db_name:
+        _logger.warning("mfg mqtt: mqtt_listener_in_server needs db_name; listener not started")
+        return None
+    listener_name = section.get("mqtt_listener_name") or f"{socket.gethostname()}-server"
+
+    def run():
+        time.sleep(5)  # let the server load the registry first
+        runner = MqttRunner(db_name, listener_name)
+        runner.run()
+
+    _inserver_thread = threading.Thread(target=run, name="mfg-mqtt-listener", daemon=True)
+    _inserver_thread.start()
+    _logger.info("mfg mqtt: listener thread started in the server for database %s", db_name)
+    return _inserver_thread
+
+
+_inserver_thread = None

@@ -7,6 +7,7 @@ without holding a database cursor.
 
 import logging
 import ssl
+import threading
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
@@ -82,6 +83,50 @@ def connect_kwargs(settings, persistent=True):
         kwargs["clean_start"] = not persistent
         kwargs["properties"] = props
     return kwargs
+
+
+def probe(settings, client_id, timeout=5.0):
+    """Connect a throwaway client to the broker of ``settings`` and wait for its CONNACK.
+
+    Clean session, nothing subscribed or published; the client is disconnected before
+    returning. Returns ``(ok, text)``: the broker's answer, or why there was none.
+    """
+    settings = dict(settings, persistent=False)
+    answer = {}
+    answered = threading.Event()
+
+    def on_connect(_client, _userdata, _flags, reason_code, _properties):
+        answer["code"] = reason_code
+        answered.set()
+
+    def on_disconnect(_client, _userdata, _flags, reason_code, _properties):
+        answer.setdefault("lost", reason_code)
+        answered.set()
+
+    client = None
+    try:
+        client = make_client(settings, client_id)
+        client.connect_timeout = timeout
+        client.on_connect = on_connect
+        client.on_disconnect = on_disconnect
+        client.connect(**connect_kwargs(settings, persistent=False))
+        client.loop_start()
+        if not answered.wait(timeout):
+            return False, f"no answer (CONNACK) within {timeout:g} s"
+        code = answer.get("code")
+        if code is None:
+            return False, f"connection closed before the broker answered: {answer.get('lost')}"
+        if code.is_failure:
+            return False, f"connection refused by the broker: {code}"
+        return True, "connection accepted"
+    except Exception as exc:  # socket, TLS and configuration errors alike: report, do not raise
+        return False, f"{type(exc).__name__}: {exc}"
+    finally:
+        if client is not None:
+            try:
+                client.disconnect()
+            finally:
+                client.loop_stop()
 
 
 def publish_properties(settings, message_id=None, correlation_id=None, contract=None):

@@ -574,30 +574,57 @@ class MfgBackend(models.Model):
         return action
 
     def action_test_connection(self):
-        """Check that the backend's HTTP URL answers (any HTTP status counts as reachable)."""
+        """Test what is configured: the HTTP URL (any HTTP status counts as reachable) and/or,
+        when MQTT is enabled, the broker (a throwaway client must get a CONNACK). Records the
+        outcome in last_error / mqtt_last_error and reports every test in one notification."""
         self.ensure_one()
+        import uuid
+
         import requests
 
-        if not self.http_url:
-            raise UserError(self.env._("Backend %(b)s has no HTTP URL to test.", b=self.code))
-        try:
-            resp = requests.head(self.http_url, timeout=self.http_timeout or 10, allow_redirects=True)
-            text = self.env._("%(url)s answered HTTP %(status)s.", url=self.http_url, status=resp.status_code)
-            self.last_error = False
-            kind = "success"
-        except requests.RequestException as exc:
-            text = self.env._(
-                "%(url)s is not reachable: %(error)s", url=self.http_url, error=type(exc).__name__
+        from ..components import mqtt_client
+
+        _ = self.env._
+        if not self.http_url and not self.mqtt_enabled:
+            raise UserError(
+                _(
+                    "Backend %(b)s has nothing to test: set its HTTP URL or enable MQTT "
+                    "(broker host and port) on the Connection and MQTT tabs.",
+                    b=self.code,
+                )
             )
-            self.last_error = text
-            kind = "danger"
+        lines, all_ok = [], True
+        if self.http_url:
+            try:
+                resp = requests.head(self.http_url, timeout=self.http_timeout or 10, allow_redirects=True)
+                text = _("%(url)s answered HTTP %(status)s.", url=self.http_url, status=resp.status_code)
+                self.last_error = False
+            except requests.RequestException as exc:
+                text = _("%(url)s is not reachable: %(error)s", url=self.http_url, error=type(exc).__name__)
+                self.last_error = text
+                all_ok = False
+            lines.append(text)
+        if self.mqtt_enabled:
+            settings = self._mfg_mqtt_settings()
+            broker = f"{settings['host']}:{settings['port']}"
+            client_id = f"odoo-test-{self.code}-{uuid.uuid4().hex[:12]}"
+            ok, detail = mqtt_client.probe(settings, client_id, timeout=5.0)
+            if ok:
+                text = _("MQTT broker %(broker)s accepted the connection.", broker=broker)
+                self.mqtt_last_error = False
+            else:
+                text = _("MQTT broker %(broker)s: %(error)s", broker=broker, error=detail)
+                self.mqtt_last_error = text[:250]
+                all_ok = False
+            lines.append(text)
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
             "params": {
-                "title": self.env._("Connection test"),
-                "message": text,
-                "type": kind,
+                "title": _("Connection test"),
+                "message": "\n".join(lines),
+                "type": "success" if all_ok else "danger",
+                "className": "text-prewrap",
                 "sticky": False,
             },
         }
@@ -618,9 +645,12 @@ class MfgBackend(models.Model):
     # ------------------------------------------------------------------ demo
     @api.model
     def _mfg_load_demo_plant(self):
-        """Demo plant for setup/run: one MES backend with the demo exchange types enabled."""
+        """Demo plant for setup/run: an MES backend on the local MQTT broker, its flows, and a
+        few processed messages so that the screens are not empty. Idempotent."""
+        from odoo.tools import config
+
+        section = config.misc.get("mfg_integration", {})
         backend = self.search([("code", "=", "plant1-mes")], limit=1)
-        types = self.env["mfg.exchange.type"].search([])
         if not backend:
             backend = self.create(
                 {
@@ -629,13 +659,34 @@ class MfgBackend(models.Model):
                     "plant_code": "P01",
                     "system_kind": "mes",
                     "warehouse_id": self.env["stock.warehouse"].search([], limit=1).id,
-                    "http_url": "http://127.0.0.1:9/plant1-mes",
+                    "mqtt_enabled": True,
+                    "mqtt_host": section.get("mqtt_host", "127.0.0.1"),
+                    "mqtt_port": int(section.get("mqtt_port", 1883)),
                 }
             )
+        unroutable = self.env.ref("mfg_integration_base.exchange_type_unroutable")
+        types = self.env["mfg.exchange.type"].search([("id", "!=", unroutable.id)])
         for etype in types:
             if not backend._mfg_flow(etype):
                 self.env["mfg.backend.flow"].create({"backend_id": backend.id, "exchange_type_id": etype.id})
-        return f"backend {backend.code} with {len(backend.flow_ids)} flow(s)"
+        Message = self.env["mfg.message"]
+        if not Message.search_count([("backend_id", "=", backend.id)]):
+            heartbeat = self.env.ref("mfg_integration_base.exchange_type_plant_heartbeat")
+            now = fields.Datetime.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+            samples = [
+                {"message_id": "demo-hb-1", "sent_at": now, "status": "running"},
+                {"message_id": "demo-hb-2", "sent_at": now, "status": "degraded", "detail": "Line 2 paused"},
+                {"message_id": "demo-hb-3", "sent_at": "yesterday", "status": "on fire"},
+            ]
+            Message._mfg_receive(
+                backend, heartbeat, [{"payload": json.dumps(p)} for p in samples], transport="demo"
+            )
+            backend.with_context(mfg_single_transaction=True)._mfg_drain("inbound", heartbeat.channel)
+        return (
+            f"backend {backend.code} with {len(backend.flow_ids)} flow(s); "
+            f"MQTT topics {backend.mqtt_inbound_topic}; "
+            f"{Message.search_count([('backend_id', '=', backend.id)])} message(s)"
+        )
 
 
 # Keep MAPPING_KINDS importable from here for handlers that build their own lookups.

@@ -45,6 +45,15 @@ class TestContract(BaseCase):
         self.assertIn('"ten"', exc.message)
         self.assertEqual(exc.error_class, "validation")
 
+    def test_date_time_format_is_checked(self):
+        schema = json.dumps(
+            {"type": "object", "properties": {"at": {"type": "string", "format": "date-time"}}}
+        )
+        self.assertIsNone(contract.validate(schema, {"at": "2026-11-28T10:00:00Z"}))
+        exc = self._error({"at": "yesterday"}, schema)
+        self.assertEqual(exc.path, "/at")
+        self.assertIn("is not a 'date-time'", exc.message)
+
     def test_error_in_list_item_names_the_index(self):
         exc = self._error({"order": "A", "quantity": 1, "lines": [{"qty": 1}, {"qty": "x"}]})
         self.assertEqual(exc.path, "/lines/1/qty")
