@@ -53,6 +53,8 @@ class MqttRunner:
     # -- called from the writer thread
     def _store(self, batch):
         with self.registry.cursor() as cr:
+            # Inserts only: READ COMMITTED lets listeners of one backend commit side by side.
+            cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
             env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
             env["mfg.message"]._mfg_receive_mqtt(batch)
         # leaving the block committed the batch

@@ -8,7 +8,7 @@ from odoo.modules import module as odoo_module
 
 from ..exceptions import MfgMappingError
 from .mfg_code_mapping import MAPPING_KINDS
-from .mfg_message import PENDING_STATES, claim_lease_seconds
+from .mfg_message import PENDING_STATES, claim_lease_seconds, drain_partitions
 
 _logger = logging.getLogger(__name__)
 
@@ -295,6 +295,35 @@ class MfgBackend(models.Model):
         kinds = self.env["mfg.code.mapping"]._mfg_kinds()
         label, model, fallback_field = kinds.get(kind, (kind, None, None))
         code = "" if code is None else str(code).strip()
+        # Within one drain batch, found codes are remembered (a batch resolves the same product
+        # hundreds of times); misses are not, so a mapping added meanwhile counts.
+        cache = self.env.cr.cache.get("mfg_resolve")
+        if cache is None:
+            cache = {}
+        hit = cache.get((self.id, kind, code))
+        if hit is not None:
+            return self.env[hit[0]].browse(hit[1]) if isinstance(hit, tuple) else hit
+        found = self._mfg_resolve_uncached(kind, code, model, fallback_field)
+        if found is not None:
+            cache[(self.id, kind, code)] = (
+                (found._name, found.id) if isinstance(found, models.BaseModel) else found
+            )
+            return found
+        if not required:
+            return None
+        raise MfgMappingError(
+            self.env._(
+                "Unknown %(kind)s code '%(code)s' for backend '%(backend)s': add a code mapping "
+                "(Integration > Configuration > Code mappings), then retry the message.",
+                kind=label.lower(),
+                code=code,
+                backend=self.code,
+            ),
+            kind=kind,
+            code=code,
+        )
+
+    def _mfg_resolve_uncached(self, kind, code, model, fallback_field):
         if code:
             mapping = self.env["mfg.code.mapping"].search(
                 [("backend_id", "=", self.id), ("kind", "=", kind), ("external_code", "=", code)], limit=1
@@ -312,19 +341,7 @@ class MfgBackend(models.Model):
                 found = Model.search(domain, limit=2)
                 if len(found) == 1:
                     return found
-        if not required:
-            return None
-        raise MfgMappingError(
-            self.env._(
-                "Unknown %(kind)s code '%(code)s' for backend '%(backend)s': add a code mapping "
-                "(Integration > Configuration > Code mappings), then retry the message.",
-                kind=label.lower(),
-                code=code,
-                backend=self.code,
-            ),
-            kind=kind,
-            code=code,
-        )
+        return None
 
     # ------------------------------------------------------------------ outbox
     def _mfg_outbox(self, exchange_type_code, payload, ordering_key=None, correlation_id=None, headers=None):
@@ -362,92 +379,132 @@ class MfgBackend(models.Model):
         return msg
 
     # ------------------------------------------------------------------ drain jobs
-    def _mfg_enqueue_drain(self, direction, channel, eta=None, sync_class="realtime"):
-        """Start a drain job for this backend and channel, unless one is already waiting.
+    def _mfg_enqueue_drain(self, direction, channel, eta=None, sync_class="realtime", partition=None):
+        """Start drain jobs for this backend and channel (one per partition, or the given
+        partition only), unless one is already waiting for that partition.
 
         ``sync_class``: 'realtime' drains real-time types only (batch types wait for their
         cron), 'all' drains every type (retries, manual actions, the batch cron).
         """
         self.ensure_one()
         if sync_class == "batch":
-            return None
-        key = f"mfg_drain:{self.id}:{direction}:{channel}:{sync_class}"
-        if eta:
-            key += f":{fields.Datetime.to_datetime(eta):%Y%m%d%H%M}"
-        return self.with_delay(
-            channel=channel,
-            eta=eta,
-            identity_key=key,
-            description=f"Drain {direction} messages of {self.code} ({channel})",
-        )._mfg_drain(direction, channel, sync_class == "all")
+            return []
+        partitions = drain_partitions()
+        jobs = []
+        for part in range(partitions) if partition is None else [partition]:
+            key = f"mfg_drain:{self.id}:{direction}:{channel}:{sync_class}:p{part}of{partitions}"
+            if eta:
+                key += f":{fields.Datetime.to_datetime(eta):%Y%m%d%H%M}"
+            jobs.append(
+                self.with_delay(
+                    channel=channel,
+                    eta=eta,
+                    identity_key=key,
+                    description=f"Drain {direction} messages of {self.code} ({channel}, part {part + 1}/{partitions})",
+                )._mfg_drain(direction, channel, sync_class == "all", DRAIN_BATCH, part, partitions)
+            )
+        return jobs
 
-    def _mfg_drain(self, direction="inbound", channel="root.mfg", include_batch=False, limit=DRAIN_BATCH):
+    def _mfg_drain(
+        self,
+        direction="inbound",
+        channel="root.mfg",
+        include_batch=False,
+        limit=DRAIN_BATCH,
+        partition=0,
+        partitions=1,
+    ):
         """Job: claim a batch of due messages, process each in its own savepoint, commit.
 
         The claim is its own short READ COMMITTED transaction (``SKIP LOCKED``: concurrent
         drains on other workers or hosts never share a message); the batch is then processed
-        in a fresh transaction, whose snapshot already sees the claim. A follow-up drain is
-        enqueued while work remains. Under Odoo's test runner everything runs in the test's
-        transaction instead.
+        in a fresh transaction, whose snapshot already sees the claim. After that commit, a
+        follow-up drain is enqueued if claimable messages remain. ``partition``/``partitions``:
+        this drain takes only the ordering keys of its partition, so that drains of other
+        partitions apply other keys at the same time. Under Odoo's test runner everything runs
+        in the test's transaction instead.
         """
         self.ensure_one()
-        types = (
-            self.env["mfg.exchange.type"].with_context(active_test=False).search([("channel", "=", channel)])
-        )
-        if not include_batch:
-            types = types.filtered(lambda t: t.sync_class == "realtime")
-        if not types:
+        type_ids = self._mfg_drain_type_ids(channel, include_batch)
+        if not type_ids:
             return "claimed 0, no exchange type on this channel"
         job_uuid = self.env.context.get("job_uuid")
+        sync_class = "all" if include_batch else "realtime"
+        part = {"partition": partition, "partitions": partitions}
+        # A follow-up takes the same partition, unless this drain did not run as one of the
+        # configured partitions (a direct call): then every partition gets one.
+        own_partition = partition if partitions == drain_partitions() else None
+        Message = self.env["mfg.message"].sudo()
         if self._mfg_single_transaction():
-            messages, token = self.env["mfg.message"].sudo()._mfg_claim(self, direction, types.ids, limit)
-            stats = self._mfg_process_claimed(messages, token, job_uuid)
-        else:
-            registry = self.env.registry
-            with registry.cursor() as cr:
-                cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
-                env = self.env(cr=cr)
-                messages, token = (
-                    env["mfg.message"].sudo()._mfg_claim(self.with_env(env), direction, types.ids, limit)
-                )
-                ids = messages.ids
-            stats = {"claimed": 0, "done": 0, "held": 0}
-            if ids:
-                try:
-                    with registry.cursor() as cr:
-                        env = self.env(cr=cr)
-                        messages = env["mfg.message"].sudo().browse(ids)
-                        stats = self.with_env(env)._mfg_process_claimed(messages, token, job_uuid)
-                except Exception:
-                    with registry.cursor() as cr:
-                        self.env(cr=cr)["mfg.message"]._mfg_release(ids, token)
-                    raise
-        if stats["claimed"] >= limit:
-            self._mfg_enqueue_drain(direction, channel, sync_class="all" if include_batch else "realtime")
-        elif stats["held"]:
-            # Messages held behind a key another drain is applying: look again shortly.
-            eta = fields.Datetime.now() + timedelta(seconds=2)
-            self._mfg_enqueue_drain(direction, channel, eta=eta, sync_class="all")
+            messages, token = Message._mfg_claim(self, direction, type_ids, limit, job_uuid=job_uuid, **part)
+            stats = self._mfg_process_claimed(messages, token)
+            if stats["claimed"] >= limit:
+                self._mfg_enqueue_drain(direction, channel, sync_class=sync_class, partition=own_partition)
+            return "claimed {claimed}, done {done}, held by ordering key {held}".format(**stats)
+        registry = self.env.registry
+        with registry.cursor() as cr:
+            cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            env = self.env(cr=cr)
+            messages, token = (
+                env["mfg.message"]
+                .sudo()
+                ._mfg_claim(self.with_env(env), direction, type_ids, limit, job_uuid=job_uuid, **part)
+            )
+            ids = messages.ids
+        stats = {"claimed": 0, "done": 0, "held": 0}
+        if ids:
+            try:
+                with registry.cursor() as cr:
+                    env = self.env(cr=cr)
+                    stats = self.with_env(env)._mfg_process_claimed(
+                        env["mfg.message"].sudo().browse(ids), token
+                    )
+            except Exception:
+                with registry.cursor() as cr:
+                    self.env(cr=cr)["mfg.message"]._mfg_release(ids, token)
+                raise
+        # Committed. Is there more to do in this partition that no other drain will pick up?
+        # (Checked in a new transaction, so that it sees every commit, other drains' included.)
+        with registry.cursor() as cr:
+            cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            env = self.env(cr=cr)
+            backend = self.with_env(env)
+            if env["mfg.message"]._mfg_claimable_count(backend, direction, type_ids, **part):
+                backend._mfg_enqueue_drain(direction, channel, sync_class=sync_class, partition=own_partition)
         return "claimed {claimed}, done {done}, held by ordering key {held}".format(**stats)
+
+    def _mfg_drain_type_ids(self, channel, include_batch):
+        domain = [("channel", "=", channel)]
+        if not include_batch:
+            domain.append(("sync_class", "=", "realtime"))
+        return self.env["mfg.exchange.type"].with_context(active_test=False).search(domain).ids
 
     def _mfg_single_transaction(self):
         """Odoo's test runner: one transaction (the test's), no extra cursors."""
         return bool(self.env.context.get("mfg_single_transaction") or odoo_module.current_test)
 
-    def _mfg_process_claimed(self, messages, token, job_uuid=None):
-        done = held = 0
+    def _mfg_process_claimed(self, messages, token):
+        """Apply claimed messages in arrival order; give back those their key holds."""
+        held_back = messages._mfg_held_back(token)
+        blocked_keys = set()
+        done = 0
         skipped = []
-        for msg in messages:
-            if msg.ordering_key and not msg._mfg_key_free():
-                held += 1
-                skipped.append(msg.id)
-                continue
-            if job_uuid:
-                msg.job_uuid = job_uuid
-            if msg._mfg_process():
-                done += 1
+        self.env.cr.cache["mfg_resolve"] = {}  # code look-ups shared by the batch (see _mfg_resolve)
+        try:
+            for msg in messages:
+                key = msg.ordering_key
+                if key and (msg.id in held_back or key in blocked_keys):
+                    blocked_keys.add(key)
+                    skipped.append(msg.id)
+                    continue
+                if msg._mfg_process():
+                    done += 1
+                elif key:
+                    blocked_keys.add(key)  # failed or retrying: the rest of its key waits
+        finally:
+            self.env.cr.cache.pop("mfg_resolve", None)
         self.env["mfg.message"]._mfg_release(skipped, token)
-        return {"claimed": len(messages), "done": done, "held": held}
+        return {"claimed": len(messages), "done": done, "held": len(skipped)}
 
     @api.model
     def _cron_mfg_drain_due(self):

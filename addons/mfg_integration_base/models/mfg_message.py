@@ -56,6 +56,28 @@ def claim_lease_seconds():
         return DEFAULT_CLAIM_LEASE
 
 
+DEFAULT_DRAIN_PARTITIONS = 2  # [mfg_integration] drain_partitions
+
+
+def drain_partitions():
+    """Drain jobs per backend, channel and direction that may run side by side. Messages are
+    spread over them by ordering key (all messages of a key in one partition, so the key's
+    order holds), so that several workers apply different keys at the same time."""
+    try:
+        return max(
+            1, int(config.misc.get("mfg_integration", {}).get("drain_partitions", DEFAULT_DRAIN_PARTITIONS))
+        )
+    except (TypeError, ValueError):
+        return DEFAULT_DRAIN_PARTITIONS
+
+
+# SQL: the partition of message m (by ordering key, or by id when it has none).
+PARTITION_SQL = (
+    "mod(CASE WHEN m.ordering_key IS NULL THEN m.id "
+    "ELSE hashtext(m.ordering_key)::bigint + 2147483648 END, %(partitions)s) = %(partition)s"
+)
+
+
 TRANSIENT_PGCODES = {
     psycopg2.errorcodes.SERIALIZATION_FAILURE,
     psycopg2.errorcodes.DEADLOCK_DETECTED,
@@ -83,7 +105,9 @@ class MfgMessage(models.Model):
         "mfg.exchange.type", string="Exchange type", required=True, ondelete="restrict", index=True
     )
     company_id = fields.Many2one("res.company", required=True, index=True)
-    state = fields.Selection(STATES, required=True, default="received", index=True, tracking=True)
+    # Not tracked: the pipeline changes states by the thousand; manual actions (Retry, Replay,
+    # Discard) write their own chatter line naming the user.
+    state = fields.Selection(STATES, required=True, default="received", index=True)
     payload = fields.Text(help="The payload exactly as received or sent.")
     payload_pretty = fields.Text(string="Payload (formatted)", compute="_compute_payload_pretty")
     headers = fields.Text(help="Transport headers (JSON).")
@@ -434,18 +458,31 @@ class MfgMessage(models.Model):
             "attempts": attempts,
             "processed_at": fields.Datetime.now(),
             "duration_ms": int((time.monotonic() - start) * 1000),
-            "next_attempt_at": False,
-            "claim_token": False,
-            "error_class": False,
-            "error_message": False,
-            "error_path": False,
+            "next_attempt_at": None,
+            "claim_token": None,
+            "error_class": None,
+            "error_message": None,
+            "error_path": None,
         }
         if self.direction == "outbound" and isinstance(result, str):
             vals["response"] = result[:10000]
         elif result is not None:
             self._mfg_link(result)
-        self.sudo().write(vals)
+        self._mfg_write_outcome(vals)
         return True
+
+    def _mfg_write_outcome(self, vals):
+        """Record a processing outcome with one UPDATE (no ORM write, no tracking, no flush):
+        the drain does this for every message."""
+        self.ensure_one()
+        columns = sorted(vals)
+        self.env.cr.execute(
+            "UPDATE mfg_message SET {}, write_date = now() AT TIME ZONE 'UTC', write_uid = %s WHERE id = %s".format(
+                ", ".join(f'"{c}" = %s' for c in columns)
+            ),
+            [vals[c] for c in columns] + [self.env.uid, self.id],
+        )
+        self.invalidate_recordset(columns + ["write_date", "write_uid"])
 
     @api.model
     def _mfg_classify(self, exc):
@@ -471,13 +508,13 @@ class MfgMessage(models.Model):
             "duration_ms": int((time.monotonic() - start) * 1000),
             "error_class": error_class,
             "error_message": str(text)[:10000],
-            "error_path": getattr(exc, "path", None) or False,
+            "error_path": getattr(exc, "path", None) or None,
             "error_detail": "".join(traceback.format_exception(exc))[-20000:],
-            "claim_token": False,
+            "claim_token": None,
         }
         etype = self.exchange_type_id
         if error_class == "validation":
-            vals.update(state="rejected", next_attempt_at=False)
+            vals.update(state="rejected", next_attempt_at=None)
         elif transient and attempts < etype.max_attempts:
             delay = retry_delay(
                 attempts, etype.retry_delay, etype.retry_backoff, etype.retry_jitter, etype.retry_max_delay
@@ -487,14 +524,16 @@ class MfgMessage(models.Model):
                 delay = min(delay, retry_delay(attempts, 1, 2, 0.5, 30))
             next_at = fields.Datetime.now() + timedelta(seconds=delay)
             vals.update(state="retrying", next_attempt_at=next_at)
-            self.backend_id._mfg_enqueue_drain(self.direction, etype.channel, eta=next_at, sync_class="all")
+            self.backend_id._mfg_enqueue_drain(
+                self.direction, etype.channel, eta=next_at, sync_class="all", partition=self._mfg_partition()
+            )
         elif transient:
-            vals.update(state="dead", next_attempt_at=False)
+            vals.update(state="dead", next_attempt_at=None)
             vals["error_message"] = self.env._(
                 "Gave up after %(n)s attempts. Last error: %(text)s", n=attempts, text=vals["error_message"]
             )
         else:
-            vals.update(state="failed", next_attempt_at=False)
+            vals.update(state="failed", next_attempt_at=None)
         _logger.info(
             "mfg message %s (%s) %s after attempt %s: %s",
             self.id,
@@ -503,28 +542,50 @@ class MfgMessage(models.Model):
             attempts,
             error_class,
         )
-        self.sudo().write(vals)
+        self._mfg_write_outcome(vals)
 
     def _mfg_link(self, records):
         """Remember the Odoo records a message created or changed (shown on the message)."""
         self.ensure_one()
         if isinstance(records, models.BaseModel):
             records = [records]
-        vals = []
-        known = {(r.res_model, r.res_id) for r in self.record_ids}
+        rows = []
+        known = set()
         for recs in records or []:
             if not isinstance(recs, models.BaseModel):
                 continue
             for rec in recs:
                 if (rec._name, rec.id) not in known and rec.id:
                     known.add((rec._name, rec.id))
-                    vals.append({"message_id": self.id, "res_model": rec._name, "res_id": rec.id})
-        if vals:
-            self.env["mfg.message.record"].sudo().create(vals)
+                    rows.append((self.id, rec._name, rec.id, self.env.uid, self.env.uid))
+        if rows:
+            # Plain INSERT: one per message processed; skip links a replay/retry already has.
+            execute_values(
+                self.env.cr,
+                """INSERT INTO mfg_message_record (message_id, res_model, res_id, create_uid, write_uid,
+                                                   create_date, write_date)
+                   SELECT v.message_id, v.res_model, v.res_id, v.create_uid, v.write_uid,
+                          now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC'
+                     FROM (VALUES %s) AS v(message_id, res_model, res_id, create_uid, write_uid)
+                    WHERE NOT EXISTS (SELECT 1 FROM mfg_message_record r WHERE r.message_id = v.message_id
+                                        AND r.res_model = v.res_model AND r.res_id = v.res_id)""",
+                rows,
+            )
+            self.invalidate_recordset(["record_ids"])
 
     # ------------------------------------------------------------------ claim
     @api.model
-    def _mfg_claim(self, backend, direction, type_ids, limit, lease_seconds=None):
+    def _mfg_claim(
+        self,
+        backend,
+        direction,
+        type_ids,
+        limit,
+        lease_seconds=None,
+        job_uuid=None,
+        partition=0,
+        partitions=1,
+    ):
         """Claim up to ``limit`` due messages for one drain: ``UPDATE ... SET state = 'processing'``
         over ``SELECT ... FOR UPDATE SKIP LOCKED``, so concurrent drains never share a message.
 
@@ -537,13 +598,15 @@ class MfgMessage(models.Model):
         token = str(uuid.uuid4())
         lease = lease_seconds if lease_seconds is not None else claim_lease_seconds()
         self.env.cr.execute(
-            """
+            f"""
             UPDATE mfg_message SET state = 'processing', claim_token = %(token)s,
-                   claimed_at = now() AT TIME ZONE 'UTC', write_date = now() AT TIME ZONE 'UTC'
+                   claimed_at = now() AT TIME ZONE 'UTC', write_date = now() AT TIME ZONE 'UTC',
+                   job_uuid = coalesce(%(job_uuid)s, job_uuid)
              WHERE id IN (
                 SELECT m.id FROM mfg_message m
                  WHERE m.backend_id = %(backend)s AND m.direction = %(direction)s
                    AND m.exchange_type_id = ANY(%(types)s)
+                   AND {PARTITION_SQL}
                    AND (
                         (m.state IN %(claimable)s
                          AND (m.next_attempt_at IS NULL OR m.next_attempt_at <= (now() AT TIME ZONE 'UTC')))
@@ -561,6 +624,8 @@ class MfgMessage(models.Model):
             RETURNING id
             """,
             {
+                "partition": partition,
+                "partitions": partitions,
                 "backend": backend.id,
                 "direction": direction,
                 "claimable": CLAIMABLE_STATES,
@@ -569,11 +634,53 @@ class MfgMessage(models.Model):
                 "limit": limit,
                 "lease": lease,
                 "token": token,
+                "job_uuid": job_uuid,
             },
         )
         ids = sorted(r[0] for r in self.env.cr.fetchall())
-        self.invalidate_model(["state", "claim_token", "claimed_at"])
+        self.invalidate_model(["state", "claim_token", "claimed_at", "job_uuid"])
         return self.browse(ids), token
+
+    @api.model
+    def _mfg_claimable_count(self, backend, direction, type_ids, partition=0, partitions=1):
+        """1 when a drain would find something to claim now (same rules as _mfg_claim), else 0."""
+        self.env.cr.execute(
+            f"""
+            SELECT 1 FROM mfg_message m
+             WHERE m.backend_id = %(backend)s AND m.direction = %(direction)s
+               AND m.exchange_type_id = ANY(%(types)s)
+               AND {PARTITION_SQL}
+               AND m.state IN %(claimable)s
+               AND (m.next_attempt_at IS NULL OR m.next_attempt_at <= (now() AT TIME ZONE 'UTC'))
+               AND (m.ordering_key IS NULL OR NOT EXISTS (
+                    SELECT 1 FROM mfg_message p
+                     WHERE p.backend_id = m.backend_id AND p.direction = m.direction
+                       AND p.ordering_key = m.ordering_key AND p.id < m.id
+                       AND p.state IN %(blocking)s))
+             LIMIT 1
+            """,
+            {
+                "partition": partition,
+                "partitions": partitions,
+                "backend": backend.id,
+                "direction": direction,
+                "types": list(type_ids),
+                "claimable": CLAIMABLE_STATES,
+                "blocking": BLOCKING_STATES,
+            },
+        )
+        return len(self.env.cr.fetchall())
+
+    def _mfg_partition(self, partitions=None):
+        """The drain partition of this message (see PARTITION_SQL)."""
+        self.ensure_one()
+        partitions = partitions or drain_partitions()
+        self.env.cr.execute(
+            """SELECT mod(CASE WHEN %(key)s::varchar IS NULL THEN %(id)s
+                               ELSE hashtext(%(key)s)::bigint + 2147483648 END, %(partitions)s)""",
+            {"key": self.ordering_key or None, "id": self.id, "partitions": partitions},
+        )
+        return self.env.cr.fetchone()[0]
 
     @api.model
     def _mfg_release(self, ids, token):
@@ -588,38 +695,31 @@ class MfgMessage(models.Model):
         self.invalidate_model(["state", "claim_token", "claimed_at"])
         return self.env.cr.rowcount
 
-    def _mfg_key_free(self):
-        """True when this message may be applied now with respect to its ordering key.
+    def _mfg_held_back(self, token):
+        """Ids of these claimed messages (one claim, token ``token``) that must wait: an earlier
+        message of their ordering key is still open and is not part of this claim.
 
-        Holds the key's transaction-level advisory lock (no other drain applies a message of
-        the same key until we commit) and checks, after taking it, that no earlier message of
-        the key is still waiting, whoever holds it: messages are applied in arrival order.
+        One query per batch. Within the batch, the drain applies messages in id order and skips
+        the rest of a key once one of its messages did not end done. Together with the claim
+        (which never takes a key's message while an earlier one is processing elsewhere), only
+        the drain holding a key's earliest open message applies that key: in arrival order.
         """
-        self.ensure_one()
-        if not self.ordering_key:
-            return True
-        cr = self.env.cr
-        cr.execute(
-            "SELECT pg_try_advisory_xact_lock(%s, hashtext(%s))",
-            (self.backend_id.id, f"mfg:{self.direction}:{self.ordering_key}"),
+        keyed = self.filtered("ordering_key")
+        if not keyed:
+            return set()
+        self.env.cr.execute(
+            """
+            SELECT m.id FROM mfg_message m
+             WHERE m.id IN %s
+               AND EXISTS (SELECT 1 FROM mfg_message p
+                            WHERE p.backend_id = m.backend_id AND p.direction = m.direction
+                              AND p.ordering_key = m.ordering_key AND p.id < m.id
+                              AND p.state IN %s
+                              AND p.claim_token IS DISTINCT FROM %s)
+            """,
+            (tuple(keyed.ids), ("received", "queued", "processing", "retrying", "failed", "dead"), token),
         )
-        if not cr.fetchone()[0]:
-            return False
-        # Earlier messages of the key this drain just processed are written through the ORM.
-        self.flush_model(["state"])
-        cr.execute(
-            """SELECT 1 FROM mfg_message
-                WHERE backend_id = %s AND direction = %s AND ordering_key = %s AND id < %s
-                  AND state IN %s LIMIT 1""",
-            (
-                self.backend_id.id,
-                self.direction,
-                self.ordering_key,
-                self.id,
-                ("received", "queued", "processing", "retrying", "failed", "dead"),
-            ),
-        )
-        return not cr.fetchone()
+        return {r[0] for r in self.env.cr.fetchall()}
 
     # ------------------------------------------------------------------ manual actions
     def _mfg_check_manager(self, action):

@@ -8,6 +8,7 @@ from odoo.tests import tagged
 from odoo.tools import mute_logger
 
 from odoo.addons.mfg_integration_base.components import signing
+from odoo.addons.mfg_integration_base.models.mfg_message import drain_partitions
 
 from .common import MfgPipelineCase
 
@@ -50,7 +51,7 @@ class TestOutbox(MfgPipelineCase):
             with self.env.cr.savepoint():
                 msg = self.backend._mfg_outbox("test.order_notice", {"order": "A", "status": "released"})
                 self.assertTrue(msg.exists())
-                self.assertEqual(len(self._drain_jobs("outbound")), 1)
+                self.assertEqual(len(self._drain_jobs("outbound")), drain_partitions())
                 raise BusinessError("the business change failed after writing the message")
         except BusinessError:
             raised = True
@@ -69,15 +70,19 @@ class TestOutbox(MfgPipelineCase):
         self.assertEqual(json.loads(msg.payload), {"order": "A", "status": "released"})
         self.assertEqual((msg.ordering_key, msg.correlation_id), ("A", "c-1"))
         jobs = self._drain_jobs("outbound")
-        self.assertEqual(len(jobs), 1)
-        self.assertEqual(jobs.identity_key, f"mfg_drain:{self.backend.id}:outbound:root.mfg:realtime")
-        self.assertEqual(jobs.state, "pending")
-        self.assertEqual(jobs.channel, "root.mfg")
+        n = drain_partitions()
+        self.assertEqual(len(jobs), n, "one drain job per partition")
+        self.assertEqual(
+            sorted(jobs.mapped("identity_key")),
+            [f"mfg_drain:{self.backend.id}:outbound:root.mfg:realtime:p{p}of{n}" for p in range(n)],
+        )
+        self.assertEqual(set(jobs.mapped("state")), {"pending"})
+        self.assertEqual(set(jobs.mapped("channel")), {"root.mfg"})
 
-        # A second message reuses the waiting job instead of stacking another.
+        # A second message reuses the waiting jobs instead of stacking more.
         self.backend._mfg_outbox("test.order_notice", {"order": "B", "status": "released"})
         self.assertEqual(len(self._outbound()), 2)
-        self.assertEqual(len(self._drain_jobs("outbound")), 1)
+        self.assertEqual(len(self._drain_jobs("outbound")), n)
 
     def test_outbox_refuses_unknown_or_inbound_type(self):
         with self.assertRaisesMatch(UserError, "Unknown exchange type test.nothing"):

@@ -9,6 +9,8 @@ from odoo.fields import Command
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
+from odoo.addons.mfg_integration_base.models.mfg_message import drain_partitions
+
 from .common import MfgPipelineCase
 
 LOG_MESSAGE = "odoo.addons.mfg_integration_base.models.mfg_message"
@@ -27,7 +29,9 @@ class TestStates(MfgPipelineCase):
         self.assertEqual(msg.ordering_key, "A")
         self.assertEqual(msg.company_id, self.backend.company_id)
         self.assertFalse(self._order("A"), "nothing is applied before the drain")
-        self.assertEqual(len(self._drain_jobs()), 1, "receiving starts a drain job")
+        self.assertEqual(
+            len(self._drain_jobs()), drain_partitions(), "receiving starts a drain job per partition"
+        )
 
         result = self._drain()
 
@@ -529,39 +533,66 @@ class TestOrderingKey(MfgPipelineCase):
         self.assertEqual(l2.state, "done")
         self.assertEqual(self._order("L").history, "l2")
 
-    def test_key_busy_in_another_transaction_is_left_alone(self):
+    def _claimed_elsewhere(self, messages, token="another-drain"):
+        """What another drain's committed claim leaves: its messages 'processing' with its token."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            "UPDATE mfg_message SET state = 'processing', claim_token = %s, claimed_at = now() WHERE id IN %s",
+            (token, tuple(messages.ids)),
+        )
+        self.env.invalidate_all()
+
+    def test_key_busy_in_another_drain_is_left_alone(self):
         res = self._receive(
+            self._payload("N0", order="N", step="n0"),
             self._payload("N1", order="N", step="n1"),
             self._payload("N2", order="N", step="n2"),
             self._payload("O1", order="O", step="o1"),
         )
-        n1, n2, o1 = self.Message.browse([r["id"] for r in res])
-        # Another drain (another database connection) is applying a message of key N.
-        with self.env.registry.cursor() as other_cr:
-            other_cr.execute(
-                "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (self.backend.id, "mfg:inbound:N")
-            )
-            result = self._drain()
-            self.assertIn("held by ordering key 2", result)
-            self.assertEqual((n1.state, n2.state), ("queued", "queued"), "held, given back for later")
-            self.assertEqual(o1.state, "done", "other keys go on")
-            other_cr.rollback()
+        n0, n1, n2, o1 = self.Message.browse([r["id"] for r in res])
+        # Another drain is applying N0: nothing of key N may be applied here meanwhile.
+        self._claimed_elsewhere(n0)
+        result = self._drain()
+        self.assertIn("claimed 1,", result, "the claim leaves key N alone")
+        self.assertEqual((n1.state, n2.state), ("received", "received"), "not even claimed")
+        self.assertEqual(o1.state, "done", "other keys go on")
+        # The other drain finishes N0: N1 and N2 follow, in order.
+        n0._mfg_process()
+        self.assertEqual(n0.state, "done")
         self._drain()
         self.assertEqual((n1.state, n2.state), ("done", "done"))
-        self.assertEqual(self._order("N").history, "n1,n2")
+        self.assertEqual(self._order("N").history, "n0,n1,n2")
 
     def test_later_message_waits_for_an_earlier_one_claimed_elsewhere(self):
         res = self._receive(
             self._payload("P1", order="P", step="p1"),
             self._payload("P2", order="P", step="p2"),
+            self._payload("Q1", order="Q", step="q1"),
         )
-        p1, p2 = self.Message.browse([r["id"] for r in res])
-        # A drain that skipped P1 (row locked by another drain) and claimed P2 must not apply it.
-        self.assertFalse(p2._mfg_key_free())
-        self.assertTrue(p1._mfg_key_free())
+        p1, p2, q1 = self.Message.browse([r["id"] for r in res])
+        # Two claims raced: another drain holds P1, this one got P2 and Q1.
+        self._claimed_elsewhere(p1, "other")
+        self._claimed_elsewhere(p2 | q1, "mine")
+        self.assertEqual((p2 | q1)._mfg_held_back("mine"), {p2.id}, "P2 must wait for P1, Q1 need not")
+        stats = self.backend._mfg_process_claimed(p2 | q1, "mine")
+        self.env.invalidate_all()
+        self.assertEqual(stats, {"claimed": 2, "done": 1, "held": 1})
+        self.assertEqual((p2.state, q1.state), ("queued", "done"), "P2 given back for a later drain")
         p1._mfg_process()
-        self.assertEqual(p1.state, "done")
-        self.assertTrue(p2._mfg_key_free())
+        self._drain()
+        self.assertEqual(self._order("P").history, "p1,p2")
+
+    def test_messages_of_one_key_in_one_batch_apply_in_order_and_stop_at_a_failure(self):
+        res = self._receive(
+            self._payload("K1", order="K", step="k1"),
+            self._payload("K2", order="K", step="k2", fail="business"),
+            self._payload("K3", order="K", step="k3"),
+        )
+        k1, k2, k3 = self.Message.browse([r["id"] for r in res])
+        result = self._drain()
+        self.assertIn("claimed 3, done 1, held by ordering key 1", result)
+        self.assertEqual((k1.state, k2.state, k3.state), ("done", "failed", "queued"))
+        self.assertEqual(self._order("K").history, "k1")
 
 
 @tagged("post_install", "-at_install")
@@ -693,3 +724,31 @@ class TestExchangeTypeValidation(MfgPipelineCase):
         with mute_logger("odoo.sql_db"), self.assertRaises(UniqueViolation):
             self.backend.write({"flow_ids": [Command.create({"exchange_type_id": self.etype_in.id})]})
             self.env.flush_all()
+
+
+@tagged("post_install", "-at_install")
+class TestSyncClass(MfgPipelineCase):
+    """Batch flows wait for the scheduled drain; real-time flows start a drain at once."""
+
+    def test_batch_flow_waits_for_the_cron(self):
+        self.etype_in.sync_class = "batch"
+        jobs_before = self._drain_jobs()
+        msg = self._receive_one(self._payload("batch-1", order="B1"))
+        self.assertEqual(self._drain_jobs(), jobs_before, "no drain job for a batch flow at receive")
+        self._drain()  # a real-time drain leaves batch flows alone
+        self.assertEqual(msg.state, "received")
+        self.assertFalse(self._order("B1"))
+        self.env["mfg.backend"]._cron_mfg_drain_due()
+        new_jobs = self._drain_jobs() - jobs_before
+        self.assertEqual(len(new_jobs), drain_partitions(), "the cron starts drains that include batch flows")
+        self.assertTrue(all(":all:" in key for key in new_jobs.mapped("identity_key")))
+        self.env.flush_all()
+        self.backend._mfg_drain("inbound", "root.mfg", include_batch=True)
+        self.env.invalidate_all()
+        self.assertEqual(msg.state, "done")
+        self.assertEqual(self._order("B1").applied_count, 1)
+
+    def test_realtime_flow_starts_a_drain_at_receive(self):
+        jobs_before = self._drain_jobs()
+        self._receive_one(self._payload("rt-1", order="R1"))
+        self.assertEqual(len(self._drain_jobs() - jobs_before), drain_partitions())
