@@ -8,7 +8,16 @@
     "author": "Manufacturing Integration Hub",
     "website": "https://github.com/mfg-integration-hub/mfg-integration-hub",
     "depends": ["mfg_integration_base"],
-    "data": [],
+    "data": [
+        "security/ir.model.access.csv",
+        "security/rules.xml",
+        "data/ir_sequence_data.xml",
+        "data/mfg_exchange_type_data.xml",
+        "views/mfg_quality_inspection_views.xml",
+        "views/mfg_nonconformance_views.xml",
+        "views/stock_lot_views.xml",
+        "views/menus.xml",
+    ],
     "installable": True,
     "application": False,
 }

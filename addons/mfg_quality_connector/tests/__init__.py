@@ -1,0 +1,1 @@
+from . import test_quality_pipeline, test_release_status_api

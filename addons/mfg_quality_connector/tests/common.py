@@ -1,0 +1,161 @@
+import json
+
+from odoo.fields import Command
+from odoo.tests import TransactionCase
+
+
+class MfgQualityCase(TransactionCase):
+    """A quality backend with the four qms flows and the lot status webhook, a lot-tracked
+    product with lots L-100 and L-200 in stock, and helpers to feed and drain the pipeline."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.Message = cls.env["mfg.message"]
+        ref = cls.env.ref
+        cls.etype_inspection = ref("mfg_quality_connector.exchange_type_inspection_result")
+        cls.etype_nc = ref("mfg_quality_connector.exchange_type_nonconformance")
+        cls.etype_hold = ref("mfg_quality_connector.exchange_type_lot_hold")
+        cls.etype_release = ref("mfg_quality_connector.exchange_type_lot_release")
+        cls.etype_status = ref("mfg_quality_connector.exchange_type_lot_status_changed")
+        cls.backend = cls.env["mfg.backend"].create(
+            {
+                "name": "Test QMS",
+                "code": "test-qms",
+                "system_kind": "quality",
+                "http_url": "http://qms.invalid/hook",
+                "hmac_secret": "s3cret",
+                "flow_ids": [
+                    Command.create({"exchange_type_id": t.id})
+                    for t in (
+                        cls.etype_inspection,
+                        cls.etype_nc,
+                        cls.etype_hold,
+                        cls.etype_release,
+                        cls.etype_status,
+                    )
+                ],
+            }
+        )
+        cls.warehouse = cls.env["stock.warehouse"].search([("company_id", "=", cls.env.company.id)], limit=1)
+        cls.stock = cls.warehouse.lot_stock_id
+        cls.customers = cls.env.ref("stock.stock_location_customers")
+        cls.product = cls.env["product.product"].create(
+            {"name": "Resin", "default_code": "RES-1", "is_storable": True, "tracking": "lot"}
+        )
+        Lot = cls.env["stock.lot"]
+        cls.lot = Lot.create(
+            {"name": "L-100", "product_id": cls.product.id, "company_id": cls.env.company.id}
+        )
+        cls.lot2 = Lot.create(
+            {"name": "L-200", "product_id": cls.product.id, "company_id": cls.env.company.id}
+        )
+        Quant = cls.env["stock.quant"]
+        Quant._update_available_quantity(cls.product, cls.stock, 10, lot_id=cls.lot)
+        Quant._update_available_quantity(cls.product, cls.stock, 10, lot_id=cls.lot2)
+
+    # ------------------------------------------------------------------ pipeline helpers
+    def _receive(self, etype, data, **kw):
+        (result,) = self.Message._mfg_receive(
+            self.backend, etype, [{"payload": json.dumps(data)}], transport="test"
+        )
+        return self.Message.browse(result["id"])
+
+    def _drain(self):
+        self.env.flush_all()
+        res = self.backend._mfg_drain("inbound", "root.mfg")
+        self.env.invalidate_all()
+        return res
+
+    def _inspection(self, message_id, verdict="fail", lot="L-100", at="2026-03-01T10:00:00Z", **extra):
+        data = {
+            "message_id": message_id,
+            "inspection_id": f"INSP-{message_id}",
+            "lot": lot,
+            "product": "RES-1",
+            "evaluated_at": at,
+            "verdict": verdict,
+            "inspector": "Q. Inspector",
+            "test_specification": "TS-RESIN-01",
+            "characteristics": [
+                {
+                    "characteristic": "viscosity",
+                    "value": 512.5,
+                    "unit": "mPa.s",
+                    "lower_limit": 400,
+                    "upper_limit": 500,
+                    "result": "fail" if verdict == "fail" else "pass",
+                },
+                {"characteristic": "colour", "value": "clear", "result": "pass"},
+            ],
+        }
+        data.update(extra)
+        return data
+
+    def _hold(self, message_id, at, lot="L-100", **extra):
+        data = {
+            "message_id": message_id,
+            "lot": lot,
+            "product": "RES-1",
+            "event_at": at,
+            "reason": "Suspect batch",
+        }
+        data.update(extra)
+        return data
+
+    def _release(self, message_id, at, lot="L-100", **extra):
+        data = {
+            "message_id": message_id,
+            "lot": lot,
+            "product": "RES-1",
+            "event_at": at,
+            "reason": "Retest passed",
+        }
+        data.update(extra)
+        return data
+
+    def _status_messages(self):
+        return self.Message.search(
+            [("backend_id", "=", self.backend.id), ("exchange_type_id", "=", self.etype_status.id)],
+            order="id",
+        )
+
+    # ------------------------------------------------------------------ stock helpers
+    def _delivery(self, lot, qty=1.0):
+        """A confirmed delivery of ``qty`` of ``lot`` from stock, picked and ready to validate."""
+        picking = self.env["stock.picking"].create(
+            {
+                "picking_type_id": self.warehouse.out_type_id.id,
+                "location_id": self.stock.id,
+                "location_dest_id": self.customers.id,
+                "move_ids": [
+                    Command.create(
+                        {
+                            "name": self.product.name,
+                            "product_id": self.product.id,
+                            "product_uom_qty": qty,
+                            "product_uom": self.product.uom_id.id,
+                            "location_id": self.stock.id,
+                            "location_dest_id": self.customers.id,
+                        }
+                    )
+                ],
+            }
+        )
+        picking.action_confirm()
+        move = picking.move_ids
+        move.move_line_ids.unlink()
+        self.env["stock.move.line"].create(
+            {
+                "move_id": move.id,
+                "picking_id": picking.id,
+                "product_id": self.product.id,
+                "lot_id": lot.id,
+                "quantity": qty,
+                "product_uom_id": self.product.uom_id.id,
+                "location_id": self.stock.id,
+                "location_dest_id": self.customers.id,
+            }
+        )
+        move.picked = True
+        return picking

@@ -1,0 +1,1 @@
+from . import mfg_lot_hold_wizard
