@@ -8,7 +8,10 @@
     "author": "Manufacturing Integration Hub",
     "website": "https://github.com/mfg-integration-hub/mfg-integration-hub",
     "depends": ["mfg_integration_base"],
-    "data": [],
+    "data": [
+        "data/mfg_exchange_type_data.xml",
+        "views/mrp_production_views.xml",
+    ],
     "installable": True,
     "application": False,
 }

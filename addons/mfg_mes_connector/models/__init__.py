@@ -1,0 +1,3 @@
+from . import mfg_code_mapping
+from . import mrp_production
+from . import mfg_mes_handlers

@@ -1,0 +1,381 @@
+from datetime import datetime, timedelta, timezone
+
+from odoo import models
+from odoo.tools import float_compare, float_is_zero
+
+from odoo.addons.mfg_integration_base.exceptions import MfgPermanentError
+
+from .mrp_production import OPEN_STATES
+
+
+def _naive_utc(text):
+    """An RFC 3339 date-time (validated by the schema) as Odoo's naive UTC datetime."""
+    value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    if value.tzinfo:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value.replace(microsecond=0)
+
+
+class MfgMesHandlers(models.AbstractModel):
+    """Handlers of the inbound MES contracts (mes.*.v1): each finds the manufacturing order
+    named in /work_order, applies the message the way a user would in Odoo, and returns the
+    records it created or changed (linked on the message)."""
+
+    _name = "mfg.mes.handlers"
+    _description = "MES message handlers"
+
+    # ------------------------------------------------------------------ inbound helpers
+    def _mfg_mes_production(self, message, data, states=OPEN_STATES):
+        """The MO named in the payload, among the backend's company."""
+        backend = message.backend_id
+        name = data["work_order"]
+        production = self.env["mrp.production"].search(
+            [("name", "=", name), ("company_id", "=", backend.company_id.id)], limit=1
+        )
+        if not production:
+            raise MfgPermanentError(
+                self.env._(
+                    "Unknown manufacturing order '%(mo)s' in company %(company)s (backend %(backend)s): "
+                    "check the work order name the MES sent.",
+                    mo=name,
+                    company=backend.company_id.name,
+                    backend=backend.code,
+                ),
+                path="/work_order",
+            )
+        if states and production.state not in states:
+            raise MfgPermanentError(
+                self.env._(
+                    "Manufacturing order %(mo)s is %(state)s: it cannot take this message. "
+                    "Discard the message or reopen the order.",
+                    mo=name,
+                    state=dict(production._fields["state"].selection).get(production.state),
+                ),
+                path="/work_order",
+            )
+        return production
+
+    def _mfg_mes_quantity(self, backend, quantity, uom_code, product, to_uom, path):
+        """``quantity`` in the plant's unit ``uom_code`` converted into ``to_uom``."""
+        uom = backend._mfg_resolve("uom", uom_code)
+        if uom.category_id != to_uom.category_id:
+            raise MfgPermanentError(
+                self.env._(
+                    "Unit '%(uom)s' cannot measure product %(product)s (unit %(to)s, category %(cat)s): "
+                    "send a unit of the same category or fix the 'uom' code mapping.",
+                    uom=uom_code,
+                    product=product.display_name,
+                    to=to_uom.name,
+                    cat=to_uom.category_id.name,
+                ),
+                path=path,
+            )
+        return uom._compute_quantity(quantity, to_uom, rounding_method="HALF-UP")
+
+    def _mfg_mes_lot(self, backend, code, product, path, create=False):
+        """The lot/serial ``code`` of ``product`` (code mapping first, then its name)."""
+        if not code:
+            if product.tracking == "none":
+                return self.env["stock.lot"]
+            raise MfgPermanentError(
+                self.env._(
+                    "Product %(product)s is tracked by %(tracking)s: the message must give its lot.",
+                    product=product.display_name,
+                    tracking=product.tracking,
+                ),
+                path=path,
+            )
+        if product.tracking == "none":
+            return self.env["stock.lot"]
+        lot = backend._mfg_resolve("lot", code, required=False)
+        if not lot or lot.product_id != product:
+            lot = self.env["stock.lot"].search(
+                [
+                    ("name", "=", code),
+                    ("product_id", "=", product.id),
+                    ("company_id", "in", [False, backend.company_id.id]),
+                ],
+                limit=1,
+            )
+        if not lot and create:
+            lot = self.env["stock.lot"].create(
+                {"name": code, "product_id": product.id, "company_id": backend.company_id.id}
+            )
+        if not lot:
+            raise MfgPermanentError(
+                self.env._(
+                    "Unknown lot '%(lot)s' of product %(product)s for backend '%(backend)s': create the lot "
+                    "in Odoo or add a 'lot' code mapping, then retry the message.",
+                    lot=code,
+                    product=product.display_name,
+                    backend=backend.code,
+                ),
+                path=path,
+            )
+        return lot
+
+    # ------------------------------------------------------------------ inbound: material consumption
+    def _mfg_handle_mes_material_consumption(self, message, data):
+        """mes.material_consumption.v1: add picked move lines to the MO's raw-material moves."""
+        backend = message.backend_id
+        production = self._mfg_mes_production(message, data)
+        changed = self.env["stock.move.line"]
+        for index, line in enumerate(data["lines"]):
+            path = f"/lines/{index}"
+            product = backend._mfg_resolve("product", line["component"])
+            move = production.move_raw_ids.filtered(
+                lambda m, p=product: m.product_id == p and m.state not in ("done", "cancel")
+            )[:1]
+            if not move:
+                raise MfgPermanentError(
+                    self.env._(
+                        "Product %(product)s (code '%(code)s') is not an open component of manufacturing "
+                        "order %(mo)s: add it to the order's components, then retry the message.",
+                        product=product.display_name,
+                        code=line["component"],
+                        mo=production.name,
+                    ),
+                    path=f"{path}/component",
+                )
+            quantity = self._mfg_mes_quantity(
+                backend, line["quantity"], line["uom"], product, move.product_uom, f"{path}/uom"
+            )
+            lot = self._mfg_mes_lot(backend, line.get("lot"), product, f"{path}/lot")
+            changed |= self._mfg_mes_consume(move, quantity, lot)
+        return [production, changed.move_id, changed]
+
+    def _mfg_mes_consume(self, move, quantity, lot):
+        """Record ``quantity`` (move unit) of ``lot`` as consumed on ``move``: the first report
+        replaces the reservation by what was actually consumed, later ones add to it."""
+        if not move.picked:
+            move.move_line_ids.filtered(lambda ml: not ml.picked).unlink()
+        move_line = move.move_line_ids.filtered(lambda ml: ml.picked and ml.lot_id == lot)[:1]
+        if move_line:
+            qty_ml = move.product_uom._compute_quantity(quantity, move_line.product_uom_id)
+            move_line.quantity += qty_ml
+        else:
+            move_line = self.env["stock.move.line"].create(
+                {
+                    "move_id": move.id,
+                    "product_id": move.product_id.id,
+                    "product_uom_id": move.product_uom.id,
+                    "quantity": quantity,
+                    "lot_id": lot.id or False,
+                    "location_id": move.location_id.id,
+                    "location_dest_id": move.location_dest_id.id,
+                    "company_id": move.company_id.id,
+                    "picked": True,
+                }
+            )
+        # Manual + picked: Odoo keeps this quantity when the finished quantity is set (no backflush).
+        move.write({"manual_consumption": True, "picked": True})
+        return move_line
+
+    # ------------------------------------------------------------------ inbound: production completion
+    def _mfg_handle_mes_production_completion(self, message, data):
+        """mes.production_completion.v1: set the quantity producing and lot, mark the MO done
+        (with a backorder for the rest when the completion is partial and not final)."""
+        backend = message.backend_id
+        production = self._mfg_mes_production(message, data)
+        product = production.product_id
+        quantity = self._mfg_mes_quantity(
+            backend, data["quantity"], data["uom"], product, production.product_uom_id, "/uom"
+        )
+        rounding = production.product_uom_id.rounding
+        if float_is_zero(quantity, precision_rounding=rounding):
+            raise MfgPermanentError(
+                self.env._(
+                    "Quantity %(qty)s %(uom)s rounds to zero in %(to)s for %(mo)s: send a larger quantity.",
+                    qty=data["quantity"],
+                    uom=data["uom"],
+                    to=production.product_uom_id.name,
+                    mo=production.name,
+                ),
+                path="/quantity",
+            )
+        lot = self._mfg_mes_lot(backend, data.get("lot"), product, "/lot", create=True)
+        vals = {"qty_producing": quantity}
+        if lot:
+            vals["lot_producing_id"] = lot.id
+        production.write(vals)
+        # What the form's onchange does: finished move and not-reported components follow the
+        # quantity producing; components the MES reported (manual + picked) keep their quantity.
+        production._set_qty_producing(False)
+        remaining = float_compare(quantity, production.product_qty, precision_rounding=rounding) < 0
+        backorder = remaining and not data["final"]
+        # The backorder wizard's semantics (mrp.production.backorder): "Create backorder" or
+        # "No backorder". The MES reports what was really consumed: no consumption warning.
+        ctx = {
+            "skip_backorder": True,
+            "mo_ids_to_backorder": production.ids if backorder else [],
+            "skip_consumption": True,
+            "skip_redirection": True,
+        }
+        before = production.procurement_group_id.mrp_production_ids
+        production.with_context(**ctx).button_mark_done()
+        if production.state != "done":
+            raise MfgPermanentError(
+                self.env._(
+                    "Manufacturing order %(mo)s could not be marked done (state %(state)s): "
+                    "open it, finish it by hand, then discard the message.",
+                    mo=production.name,
+                    state=production.state,
+                )
+            )
+        backorders = production.procurement_group_id.mrp_production_ids - before
+        return [production | backorders, lot]
+
+    # ------------------------------------------------------------------ inbound: scrap
+    def _mfg_handle_mes_scrap(self, message, data):
+        """mes.scrap.v1: a validated stock.scrap linked to the MO."""
+        backend = message.backend_id
+        production = self._mfg_mes_production(message, data, states=None)
+        if production.state == "cancel":
+            raise MfgPermanentError(
+                self.env._(
+                    "Manufacturing order %(mo)s is cancelled: it cannot take scrap.", mo=production.name
+                ),
+                path="/work_order",
+            )
+        product = backend._mfg_resolve("product", data["product"])
+        uom = backend._mfg_resolve("uom", data["uom"])
+        # Checks the unit's category (the scrap keeps the plant's unit).
+        self._mfg_mes_quantity(backend, data["quantity"], data["uom"], product, product.uom_id, "/uom")
+        lot = self._mfg_mes_lot(backend, data.get("lot"), product, "/lot")
+        reason = backend._mfg_resolve("scrap_reason", data["reason"]) if data.get("reason") else None
+        scrap = self.env["stock.scrap"].create(
+            {
+                "production_id": production.id,
+                "product_id": product.id,
+                "product_uom_id": uom.id,
+                "scrap_qty": data["quantity"],
+                "lot_id": lot.id or False,
+                "company_id": production.company_id.id,
+                "origin": production.name,
+                "scrap_reason_tag_ids": [(6, 0, reason.ids)] if reason else [],
+            }
+        )
+        # The material is physically gone: confirm even when Odoo's stock says it is short
+        # (what the "insufficient quantity" dialog's Confirm does).
+        scrap.action_validate()
+        if scrap.state != "done":
+            scrap.do_scrap()
+        return [production, scrap, scrap.move_ids]
+
+    # ------------------------------------------------------------------ inbound: downtime
+    def _mfg_handle_mes_downtime(self, message, data):
+        """mes.downtime.v1: a work center productivity (time log) line with its loss reason."""
+        backend = message.backend_id
+        production = self._mfg_mes_production(message, data, states=None)
+        workcenter = backend._mfg_resolve("workcenter", data["workcenter"])
+        loss = backend._mfg_resolve("loss_reason", data["reason"])
+        start, end = _naive_utc(data["start"]), _naive_utc(data["end"])
+        if end <= start:
+            raise MfgPermanentError(
+                self.env._(
+                    "Downtime end %(end)s is not after its start %(start)s: fix the times in the MES.",
+                    end=data["end"],
+                    start=data["start"],
+                ),
+                path="/end",
+            )
+        workorder = production.workorder_ids.filtered(lambda w: w.workcenter_id == workcenter)[:1]
+        line = self.env["mrp.workcenter.productivity"].create(
+            {
+                "workcenter_id": workcenter.id,
+                "workorder_id": workorder.id or False,
+                "loss_id": loss.id,
+                "date_start": start,
+                "date_end": end,
+                "description": data.get("description") or production.name,
+                "company_id": (workcenter.company_id or production.company_id).id,
+            }
+        )
+        return [production, line]
+
+    # ------------------------------------------------------------------ inbound: operation status
+    def _mfg_mes_workorder(self, backend, production, operation):
+        workorders = production.workorder_ids
+        if isinstance(operation, int):
+            found = workorders.filtered(lambda w: w.sequence == operation)
+            label = self.env._("sequence %(seq)s", seq=operation)
+        else:
+            workcenter = backend._mfg_resolve("workcenter", operation)
+            found = workorders.filtered(lambda w: w.workcenter_id == workcenter)
+            label = self.env._("work center '%(code)s'", code=operation)
+        if len(found) != 1:
+            raise MfgPermanentError(
+                self.env._(
+                    "Manufacturing order %(mo)s has %(n)s operations with %(label)s (one expected): "
+                    "send the operation's sequence or a work center used by exactly one operation.",
+                    mo=production.name,
+                    n=len(found),
+                    label=label,
+                ),
+                path="/operation",
+            )
+        return found
+
+    def _mfg_mes_close_timers(self, timers, at):
+        """mrp.workcenter.productivity._close() at ``at`` instead of now: time beyond the
+        work order's expected duration goes to a 'performance' loss line, as Odoo does."""
+        Productivity = self.env["mrp.workcenter.productivity"]
+        performance = self.env["mrp.workcenter.productivity.loss"].search(
+            [("loss_type", "=", "performance")], limit=1
+        )
+        closed = Productivity
+        for timer in timers:
+            end = max(at, timer.date_start)
+            timer.write({"date_end": end})
+            closed |= timer
+            workorder = timer.workorder_id
+            if not workorder or not performance or workorder.duration <= workorder.duration_expected:
+                continue
+            productive_end = end - timedelta(minutes=workorder.duration - workorder.duration_expected)
+            if productive_end <= timer.date_start:
+                timer.loss_id = performance
+            else:
+                closed |= timer.copy({"date_start": productive_end, "loss_id": performance.id})
+                timer.write({"date_end": productive_end})
+        return closed
+
+    def _mfg_handle_mes_operation_status(self, message, data):
+        """mes.operation_status.v1: start, pause, resume or finish the matching work order,
+        with the plant's time on the work order and its time log."""
+        backend = message.backend_id
+        production = self._mfg_mes_production(message, data)
+        workorder = self._mfg_mes_workorder(backend, production, data["operation"])
+        at = _naive_utc(data["at"])
+        status = data["status"]
+        if workorder.state in ("done", "cancel"):
+            raise MfgPermanentError(
+                self.env._(
+                    "Operation %(wo)s of %(mo)s is already %(state)s: it cannot be %(status)s.",
+                    wo=workorder.name,
+                    mo=production.name,
+                    state=workorder.state,
+                    status=status,
+                ),
+                path="/status",
+            )
+        open_before = workorder.time_ids.filtered(lambda t: not t.date_end)
+        if status in ("started", "resumed"):
+            first_start = workorder.state != "progress"
+            workorder.button_start()
+            new_lines = workorder.time_ids.filtered(lambda t: not t.date_end) - open_before
+            new_lines.write({"date_start": at})
+            if first_start and status == "started":
+                workorder.with_context(bypass_duration_calculation=True).write({"date_start": at})
+            return [production, workorder, new_lines]
+        # Close the running time logs at the plant's time (Odoo's buttons would use "now").
+        closed = self._mfg_mes_close_timers(open_before, at)
+        if status == "paused":
+            workorder.button_pending()
+            return [production, workorder, closed]
+        # finished
+        workorder.button_finish()
+        vals = {"date_finished": at}
+        if workorder.date_start and workorder.date_start > at:
+            vals["date_start"] = at
+        workorder.with_context(bypass_duration_calculation=True).write(vals)
+        return [production, workorder, closed]

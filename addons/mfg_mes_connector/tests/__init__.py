@@ -1,0 +1,2 @@
+from . import test_mes_inbound
+from . import test_mes_release
