@@ -113,5 +113,23 @@ def resolve_pointer(data, pointer):
     return node
 
 
+def split_pointers(text):
+    """``"/lot, /product"`` → ``["/lot", "/product"]``: a key made of several payload values."""
+    return [p.strip() for p in (text or "").split(",") if p.strip()]
+
+
 def valid_pointer(pointer):
-    return not pointer or pointer.startswith("/")
+    return all(p.startswith("/") for p in split_pointers(pointer))
+
+
+def composite_key(data, pointers_text, separator="|"):
+    """The values at one or more comma-separated JSON pointers, joined (None if one is missing).
+
+    Scalars only: an object or a list is no key."""
+    values = []
+    for pointer in split_pointers(pointers_text):
+        value = resolve_pointer(data, pointer)
+        if value is None or isinstance(value, dict | list):
+            return None
+        values.append(str(value))
+    return separator.join(values) if values else None

@@ -53,8 +53,9 @@ class MfgExchangeType(models.Model):
     ordering_key_pointer = fields.Char(
         string="Ordering key",
         tracking=True,
-        help="JSON pointer into the payload (e.g. /work_order). Messages of one backend that "
-        "share the value are applied in order of arrival; a failed one holds the later ones "
+        help="JSON pointer into the payload (e.g. /work_order), or several separated by commas "
+        "(e.g. /lot, /product) for a key made of several values. Messages of one backend that "
+        "share the key are applied in order of arrival; a failed one holds the later ones "
         "of its key, and only those.",
     )
     external_id_pointer = fields.Char(
@@ -140,8 +141,8 @@ class MfgExchangeType(models.Model):
                 if not contract.valid_pointer(rec[fname]):
                     raise ValidationError(
                         self.env._(
-                            "%(field)s %(value)r is not a JSON pointer: it must start with '/', "
-                            "like /work_order.",
+                            "%(field)s %(value)r is not a JSON pointer: each pointer must start with '/', "
+                            "like /work_order (several: /lot, /product).",
                             field=rec._fields[fname].string,
                             value=rec[fname],
                         )

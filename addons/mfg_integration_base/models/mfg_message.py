@@ -264,7 +264,7 @@ class MfgMessage(models.Model):
                 and _as_key(contract.resolve_pointer(data, exchange_type.correlation_id_pointer))
             )
             ordering_key = data is not None and _as_key(
-                contract.resolve_pointer(data, exchange_type.ordering_key_pointer)
+                contract.composite_key(data, exchange_type.ordering_key_pointer)
             )
             headers = item.get("headers")
             rows.append(

@@ -45,6 +45,16 @@ class TestContract(BaseCase):
         self.assertIn('"ten"', exc.message)
         self.assertEqual(exc.error_class, "validation")
 
+    def test_composite_ordering_key(self):
+        data = {"lot": "L-1", "product": "RES-1", "qty": 2, "lines": [{"a": 1}]}
+        self.assertEqual(contract.composite_key(data, "/lot"), "L-1")
+        self.assertEqual(contract.composite_key(data, "/lot, /product"), "L-1|RES-1")
+        self.assertIsNone(contract.composite_key(data, "/lot,/missing"), "a missing part: no key")
+        self.assertIsNone(contract.composite_key(data, "/lines"), "a list is no key")
+        self.assertIsNone(contract.composite_key(data, ""))
+        self.assertTrue(contract.valid_pointer("/lot, /product"))
+        self.assertFalse(contract.valid_pointer("/lot, product"))
+
     def test_date_time_format_is_checked(self):
         schema = json.dumps(
             {"type": "object", "properties": {"at": {"type": "string", "format": "date-time"}}}

@@ -67,7 +67,9 @@ class TestQualityPipeline(MfgQualityCase):
         hold = self._receive(self.etype_hold, self._hold("h-1", "2026-03-01T10:00:00Z"))
         release = self._receive(self.etype_release, self._release("r-1", "2026-03-01T11:00:00+00:00"))
         stale = self._receive(self.etype_hold, self._hold("h-0", "2026-03-01T10:00:00+01:00"))  # 09:00 UTC
-        self.assertEqual(hold.ordering_key, "L-100")
+        self.assertEqual(
+            hold.ordering_key, "L-100|RES-1", "lot and product: same lot name, other product, other key"
+        )
         self._drain()
         self.assertEqual((hold | release | stale).mapped("state"), ["done"] * 3)
         self.assertEqual(self.lot.mfg_hold_state, "released")
