@@ -323,6 +323,25 @@ class MfgBackend(models.Model):
             code=code,
         )
 
+    def _mfg_code_for(self, kind, record, default=None):
+        """The other way round: the plant's code of an Odoo ``record`` for this backend (for
+        outbound payloads): its code mapping of ``kind`` if there is one, else ``default``
+        (usually the Odoo code)."""
+        self.ensure_one()
+        mapping = (
+            self.env["mfg.code.mapping"]
+            .sudo()
+            .search(
+                [
+                    ("backend_id", "=", self.id),
+                    ("kind", "=", kind),
+                    ("target", "=", f"{record._name},{record.id}"),
+                ],
+                limit=1,
+            )
+        )
+        return mapping.external_code if mapping else default
+
     def _mfg_resolve_uncached(self, kind, code, model, fallback_field):
         if code:
             mapping = self.env["mfg.code.mapping"].search(

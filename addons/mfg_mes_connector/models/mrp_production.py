@@ -72,19 +72,7 @@ class MrpProduction(models.Model):
 
     def _mfg_mes_code(self, backend, kind, record, odoo_code):
         """The plant's code of an Odoo record: the backend's code mapping, else the Odoo code."""
-        mapping = (
-            self.env["mfg.code.mapping"]
-            .sudo()
-            .search(
-                [
-                    ("backend_id", "=", backend.id),
-                    ("kind", "=", kind),
-                    ("target", "=", f"{record._name},{record.id}"),
-                ],
-                limit=1,
-            )
-        )
-        code = mapping.external_code or odoo_code
+        code = backend._mfg_code_for(kind, record, odoo_code)
         if not code:
             raise UserError(
                 self.env._(

@@ -218,21 +218,6 @@ class StockLot(models.Model):
             )
         return sent
 
-    def _mfg_external_code(self, backend, kind, record, default):
-        mapping = (
-            self.env["mfg.code.mapping"]
-            .sudo()
-            .search(
-                [
-                    ("backend_id", "=", backend.id),
-                    ("kind", "=", kind),
-                    ("target", "=", f"{record._name},{record.id}"),
-                ],
-                limit=1,
-            )
-        )
-        return mapping.external_code if mapping else default
-
     def _mfg_status_payload(self, backend=None):
         """The lot's release status as sent (erp.lot_status_changed.v1) and answered by the
         release-status API. Codes are the backend's when it has a code mapping for them."""
@@ -241,8 +226,8 @@ class StockLot(models.Model):
         product_code = product.default_code or product.display_name
         lot_code = self.name
         if backend:
-            product_code = self._mfg_external_code(backend, "product", product, product_code)
-            lot_code = self._mfg_external_code(backend, "lot", self, lot_code)
+            product_code = backend._mfg_code_for("product", product, product_code)
+            lot_code = backend._mfg_code_for("lot", self, lot_code)
         nc = self.mfg_hold_nonconformance_id
         return {
             "message_id": str(uuid.uuid4()),
