@@ -253,6 +253,22 @@ class MfgBackend(models.Model):
         self.ensure_one()
         return self.flow_ids.filtered(lambda f: f.exchange_type_id == exchange_type and f.active)[:1]
 
+    @api.model
+    def _mfg_backends_with_flow(self, exchange_type_code, domain=None):
+        """Active backends (sudo) with an active flow of ``exchange_type_code``, narrowed by a
+        backend ``domain`` (e.g. the company or the plant warehouse): who gets an outbound message."""
+        etype = self.env["mfg.exchange.type"].sudo()._find(exchange_type_code)
+        if not etype:
+            return self.sudo().browse()
+        flows = (
+            self.env["mfg.backend.flow"]
+            .sudo()
+            .search(
+                [("exchange_type_id", "=", etype.id), ("active", "=", True), ("backend_id.active", "=", True)]
+            )
+        )
+        return flows.backend_id.filtered_domain(domain or [])
+
     def _mfg_check_flow(self, exchange_type, direction):
         """Refuse a message of a type this backend is not enabled for (system-of-record policy)."""
         self.ensure_one()

@@ -53,11 +53,9 @@ class MrpProduction(models.Model):
         self.ensure_one()
         Backend = self.env["mfg.backend"].sudo()
         warehouse = self.picking_type_id.warehouse_id
-        etype = self.env["mfg.exchange.type"].sudo()._find(RELEASE_TYPE)
-        if not warehouse or not etype:
+        if not warehouse:
             return Backend
-        backends = Backend.search([("warehouse_id", "=", warehouse.id), ("active", "=", True)])
-        return backends.filtered(lambda b: b._mfg_flow(etype))
+        return Backend._mfg_backends_with_flow(RELEASE_TYPE, [("warehouse_id", "=", warehouse.id)])
 
     def _mfg_mes_release(self):
         """Write one erp.work_order_release message per matching backend in the outbox."""

@@ -191,24 +191,12 @@ class StockLot(models.Model):
         """Queue erp.lot_status_changed (transactional outbox) to every backend of the lot's
         company that has the outbound flow enabled."""
         self.ensure_one()
-        etype = self.env["mfg.exchange.type"].sudo()._find(STATUS_EXCHANGE_TYPE)
-        if not etype:
-            return self.env["mfg.message"]
         company = self.company_id or (message.company_id if message else self.env.company)
-        flows = (
-            self.env["mfg.backend.flow"]
-            .sudo()
-            .search(
-                [
-                    ("exchange_type_id", "=", etype.id),
-                    ("active", "=", True),
-                    ("backend_id.active", "=", True),
-                    ("backend_id.company_id", "=", company.id),
-                ]
-            )
+        backends = self.env["mfg.backend"]._mfg_backends_with_flow(
+            STATUS_EXCHANGE_TYPE, [("company_id", "=", company.id)]
         )
         sent = self.env["mfg.message"]
-        for backend in flows.backend_id:
+        for backend in backends:
             payload = self._mfg_status_payload(backend)
             sent |= backend._mfg_outbox(
                 STATUS_EXCHANGE_TYPE,
