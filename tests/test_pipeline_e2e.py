@@ -117,6 +117,49 @@ def test_rest_to_done_through_queue_job_runner(odoo_server, plant, sql):
     assert jobs[0][0] >= 1
 
 
+def test_a_drain_that_ran_before_the_receive_committed_is_followed_by_another(
+    odoo_server, plant, odoo_env, sql
+):
+    """The race of a reused waiting drain: it starts and finds nothing while the receiving
+    transaction is still open. The messages must not wait for the 5-minute safety cron."""
+    from odoo.addons.mfg_integration_base.models.mfg_message import drain_partitions
+
+    # drain jobs waiting under the identity keys a receive reuses; they start in 3 s, while
+    # the receiving transaction below is still open
+    with odoo_env() as env:
+        backend = env["mfg.backend"].browse(plant["backend_id"])
+        partitions = drain_partitions()
+        jobs = [
+            backend.with_delay(
+                channel="root.mfg",
+                eta=3,
+                identity_key=f"mfg_drain:{backend.id}:inbound:root.mfg:realtime:p{part}of{partitions}",
+            )._mfg_drain("inbound", "root.mfg", False, 100, part, partitions)
+            for part in range(partitions)
+        ]
+        uuids = [job.uuid for job in jobs]
+    with odoo_env() as env:
+        backend = env["mfg.backend"].browse(plant["backend_id"])
+        etype = env.ref("test_mfg_integration.exchange_type_order_report")
+        payload = {
+            "message_id": f"race-{plant['code']}",
+            "order": f"RO-{plant['code']}",
+            "product": plant["product"],
+            "quantity": 1,
+        }
+        [result] = env["mfg.message"]._mfg_receive(backend, etype, [{"payload": json.dumps(payload)}])
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            left = sql("SELECT count(*) FROM queue_job WHERE uuid = ANY(%s) AND state != 'done'", (uuids,))
+            if not left[0][0]:
+                break
+            time.sleep(0.2)
+        assert not left[0][0], "the waiting drains did not run"
+    # committed now, after every waiting drain ran and found nothing
+    states = _wait_states(sql, [result["id"]], {"done"}, timeout=30)
+    assert states == {result["id"]: "done"}, states
+
+
 def test_two_concurrent_drains_never_apply_a_message_twice(plant, odoo_env, odoo_registry, sql):
     """Two drain transactions at once (SKIP LOCKED + key locks): every message applied exactly once."""
     n_orders, per_order = 30, 5

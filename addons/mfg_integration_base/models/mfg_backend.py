@@ -416,14 +416,46 @@ class MfgBackend(models.Model):
     # ------------------------------------------------------------------ drain jobs
     def _mfg_enqueue_drain(self, direction, channel, eta=None, sync_class="realtime", partition=None):
         """Start drain jobs for this backend and channel (one per partition, or the given
-        partition only), unless one is already waiting for that partition.
+        partition only), unless one is already waiting for that partition — once this
+        transaction has committed.
 
         ``sync_class``: 'realtime' drains real-time types only (batch types wait for their
         cron), 'all' drains every type (retries, manual actions, the batch cron).
+
+        Why after the commit: a waiting drain job found now would be reused, but it may start
+        and claim before this transaction commits, and then never see the messages this
+        transaction adds (they would wait for the drain-due cron). Looked up after the
+        commit, a waiting job is sure to claim after the messages are visible. Requests in
+        one transaction are merged: one look-up per backend, direction, channel and class.
         """
         self.ensure_one()
         if sync_class == "batch":
-            return []
+            return
+        if self._mfg_single_transaction():
+            self._mfg_enqueue_drain_now(direction, channel, eta, sync_class, partition)
+            return
+        postcommit = self.env.cr.postcommit
+        wanted = postcommit.data.get("mfg_drains")
+        if wanted is None:
+            wanted = postcommit.data["mfg_drains"] = {}
+            registry, uid, context = self.env.registry, self.env.uid, dict(self.env.context)
+
+            @postcommit.add
+            def enqueue_after_commit():
+                try:
+                    with registry.cursor() as cr:
+                        env = api.Environment(cr, uid, context)
+                        for backend_id, args in list(wanted.items()):
+                            env["mfg.backend"].browse(backend_id[0])._mfg_enqueue_drain_now(*args)
+                except Exception:
+                    _logger.exception("mfg: could not start drain jobs; the drain-due cron will start them")
+
+        args = (direction, channel, eta, sync_class, partition)
+        wanted[(self.id, *args)] = args
+
+    def _mfg_enqueue_drain_now(self, direction, channel, eta=None, sync_class="realtime", partition=None):
+        """The drain jobs of ``_mfg_enqueue_drain``, in this transaction."""
+        self.ensure_one()
         partitions = drain_partitions()
         jobs = []
         for part in range(partitions) if partition is None else [partition]:
