@@ -8,7 +8,17 @@
     "author": "Manufacturing Integration Hub",
     "website": "https://github.com/mfg-integration-hub/mfg-integration-hub",
     "depends": ["mfg_integration_base"],
-    "data": [],
+    "data": [
+        "security/ir.model.access.csv",
+        "security/rules.xml",
+        "data/mfg_exchange_type_data.xml",
+        "data/ir_cron_data.xml",
+        "views/mfg_flatfile_format_views.xml",
+        "views/mfg_flatfile_batch_views.xml",
+        "views/mfg_stock_snapshot_views.xml",
+        "views/mfg_backend_views.xml",
+        "views/menus.xml",
+    ],
     "installable": True,
     "application": False,
 }

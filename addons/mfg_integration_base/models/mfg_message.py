@@ -212,7 +212,9 @@ class MfgMessage(models.Model):
         """Store inbound messages (step 1 of the pipeline). The caller commits, then acknowledges.
 
         ``items``: iterable of dicts with ``payload`` (str or bytes, required) and optional
-        ``external_id``, ``correlation_id``, ``headers`` (dict).
+        ``external_id``, ``correlation_id``, ``headers`` (dict), ``reject_reason`` (stored as
+        ``rejected`` with this reason: what the transport already knows is wrong, e.g. a file
+        line that cannot be read).
         One multi-row ``INSERT ... ON CONFLICT DO NOTHING``: a message whose external id is
         already stored for this backend and type is recognised and not stored twice.
         With ``validate``, the JSON Schema is checked now (REST answers 422 at once);
@@ -242,8 +244,8 @@ class MfgMessage(models.Model):
             data = None
             try:
                 data = contract.parse_json(raw if raw is not None else "")
-                if reject_reason:
-                    raise MfgValidationError(reject_reason)
+                if reject_reason or item.get("reject_reason"):
+                    raise MfgValidationError(item.get("reject_reason") or reject_reason)
                 if validate:
                     contract.validate(exchange_type.json_schema, data)
                     state = "queued"

@@ -1,0 +1,337 @@
+import base64
+import csv
+import hashlib
+import io
+import json
+import logging
+import os
+import shutil
+from collections import defaultdict
+from contextlib import contextmanager, nullcontext
+from datetime import datetime
+
+from odoo import api, fields, models
+
+from ..components import flatfile
+
+_logger = logging.getLogger(__name__)
+
+CHUNK = 1000  # records stored per transaction (the resume point moves by this much)
+
+
+def file_digest(path):
+    """sha256 hex digest, size and number of lines of a file, streaming."""
+    digest, size, lines, last = hashlib.sha256(), 0, 0, b"\n"
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+            size += len(block)
+            lines += block.count(b"\n")
+            last = block[-1:]
+    if size and last != b"\n":
+        lines += 1
+    return digest.hexdigest(), size, lines
+
+
+def move_aside(path, folder):
+    """Move ``path`` into ``folder`` (created if needed) without overwriting; the new path."""
+    os.makedirs(folder, exist_ok=True)
+    name = os.path.basename(path)
+    target = os.path.join(folder, name)
+    if os.path.exists(target):
+        target = os.path.join(folder, f"{name}.{datetime.now():%Y%m%d%H%M%S%f}")
+    shutil.move(path, target)
+    return target
+
+
+class MfgFlatfileBatch(models.Model):
+    """One file received from a drop folder: where it went, how many lines became messages."""
+
+    _name = "mfg.flatfile.batch"
+    _description = "Flat-file Batch"
+    _inherit = ["mail.thread"]
+    _order = "id desc"
+
+    name = fields.Char(string="File", required=True, readonly=True)
+    backend_id = fields.Many2one("mfg.backend", required=True, readonly=True, ondelete="restrict", index=True)
+    company_id = fields.Many2one(related="backend_id.company_id", store=True)
+    format_id = fields.Many2one("mfg.flatfile.format", readonly=True, ondelete="set null")
+    checksum = fields.Char(
+        readonly=True, help="SHA-256 of the file: the same file dropped again is recognised."
+    )
+    correlation_id = fields.Char(readonly=True, index=True, help="Correlation id of the file's messages.")
+    size = fields.Integer(string="Size (bytes)", readonly=True)
+    path = fields.Char(string="Now in", readonly=True)
+    state = fields.Selection(
+        [
+            ("reading", "Reading"),
+            ("done", "Read"),
+            ("error", "Read, lines rejected"),
+            ("failed", "Not read"),
+        ],
+        required=True,
+        default="reading",
+        readonly=True,
+        tracking=True,
+    )
+    line_count = fields.Integer(string="Lines", readonly=True)
+    record_count = fields.Integer(string="Records", readonly=True)
+    message_count = fields.Integer(string="Stored", readonly=True, help="Records stored as messages.")
+    rejected_count = fields.Integer(string="Rejected", readonly=True)
+    duplicate_count = fields.Integer(string="Already received", readonly=True)
+    skipped_count = fields.Integer(string="Skipped", readonly=True, help="Header / trailer records.")
+    last_line = fields.Integer(readonly=True, help="Every record up to this line is stored (resume point).")
+    started_at = fields.Datetime(readonly=True)
+    finished_at = fields.Datetime(readonly=True)
+    file_moved = fields.Boolean(readonly=True)
+    drop_count = fields.Integer(
+        string="Dropped", default=1, readonly=True, help="Times this file was dropped."
+    )
+    error_message = fields.Text(readonly=True)
+    report_file = fields.Binary(string="Error report", attachment=True, readonly=True)
+    report_filename = fields.Char(readonly=True)
+    done_count = fields.Integer(compute="_compute_outcome")
+    pending_count = fields.Integer(compute="_compute_outcome")
+    failed_count = fields.Integer(compute="_compute_outcome")
+
+    _sql_constraints = [
+        ("file_uniq", "unique(backend_id, checksum)", "This file was already received by this backend."),
+    ]
+
+    def _compute_outcome(self):
+        groups = {}
+        if self.ids:
+            self.env.cr.execute(
+                """SELECT correlation_id, state, count(*) FROM mfg_message
+                    WHERE correlation_id IN %s AND direction = 'inbound' GROUP BY 1, 2""",
+                (tuple(self.mapped("correlation_id")) or ("",),),
+            )
+            for corr, state, count in self.env.cr.fetchall():
+                groups.setdefault(corr, {})[state] = count
+        for batch in self:
+            by_state = groups.get(batch.correlation_id, {})
+            batch.done_count = by_state.get("done", 0)
+            batch.failed_count = sum(by_state.get(s, 0) for s in ("failed", "dead"))
+            batch.pending_count = sum(
+                by_state.get(s, 0) for s in ("received", "queued", "processing", "retrying")
+            )
+
+    def action_view_messages(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("mfg_integration_base.action_mfg_message")
+        action["domain"] = [
+            ("correlation_id", "=", self.correlation_id),
+            ("backend_id", "=", self.backend_id.id),
+        ]
+        action["context"] = {"search_default_group_state": 1}
+        return action
+
+    def action_refresh_report(self):
+        """Rebuild the error report with what is known now (business failures included)."""
+        for batch in self:
+            batch._mfg_write_report(include_failed=True)
+
+    # ------------------------------------------------------------------ ingestion
+    @contextmanager
+    def _mfg_tx(self):
+        """An environment on a transaction of its own, committed at the end (or, under Odoo's
+        test runner, the current one)."""
+        if self.env["mfg.backend"]._mfg_single_transaction():
+            with nullcontext(self.env):
+                yield self.env
+            return
+        with self.env.registry.cursor() as cr:
+            yield self.env(cr=cr)
+
+    @api.model
+    def _mfg_ingest_file(self, backend, fmt, path, marker=None):
+        """Read one complete file into messages, resumably, then move it to processed/ or error/.
+
+        Every ``CHUNK`` records are stored and the resume point is moved in one commit, so a
+        crash loses nothing and a restart continues from the resume point (the external id
+        ``<file checksum>:<line>`` makes a re-read line a recognised duplicate anyway).
+        """
+        checksum, size, lines = file_digest(path)
+        name = os.path.basename(path)
+        with self._mfg_tx() as env:
+            Batch = env["mfg.flatfile.batch"].sudo()
+            batch = Batch.search([("backend_id", "=", backend.id), ("checksum", "=", checksum)], limit=1)
+            if batch and batch.state != "reading" and batch.file_moved:
+                batch.drop_count += 1
+                batch.message_post(
+                    body=env._(
+                        "The same file was dropped again as %(name)s: recognised, not read again.", name=name
+                    )
+                )
+            elif not batch:
+                batch = Batch.create(
+                    {
+                        "name": name,
+                        "backend_id": backend.id,
+                        "format_id": fmt.id,
+                        "checksum": checksum,
+                        "correlation_id": f"file:{checksum[:20]}",
+                        "size": size,
+                        "line_count": lines,
+                        "path": path,
+                        "started_at": fields.Datetime.now(),
+                    }
+                )
+            batch_id, state, redropped = batch.id, batch.state, batch.file_moved
+        if state == "reading":
+            self._mfg_read_into_messages(backend, fmt, path, batch_id)
+        with self._mfg_tx() as env:
+            batch = env["mfg.flatfile.batch"].sudo().browse(batch_id)
+            folder = (
+                backend.flatfile_error_path if batch.state == "error" else backend.flatfile_processed_path
+            )
+            if redropped:
+                folder = backend.flatfile_processed_path
+            target = move_aside(path, folder or os.path.join(os.path.dirname(path), "..", "processed"))
+            if marker and os.path.exists(marker):
+                os.unlink(marker)
+            if batch.state == "error" and not redropped:
+                report = batch._mfg_write_report()
+                with open(target + ".errors.csv", "wb") as out:
+                    out.write(report)
+            if not redropped:
+                batch.write({"path": target, "file_moved": True})
+        return batch_id
+
+    def _mfg_read_into_messages(self, backend, fmt, path, batch_id):
+        with self._mfg_tx() as env:
+            batch = env["mfg.flatfile.batch"].sudo().browse(batch_id)
+            resume, correlation, prefix, name = (
+                batch.last_line,
+                batch.correlation_id,
+                batch.checksum[:24],
+                batch.name,
+            )
+            spec = fmt.with_env(env)._mfg_spec()
+            routes = {k: (v.id if v else False) for k, v in fmt.with_env(env)._mfg_routes().items()}
+            typed = bool(spec.record_type_index or spec.record_type_start)
+            fmt_code, fmt_name = fmt.code, fmt.name
+        unroutable = self.env.ref("mfg_integration_base.exchange_type_unroutable").id
+        groups = defaultdict(list)
+        counts = defaultdict(int)
+        pending = 0
+        last_line = resume
+        with open(path, "rb") as fh:
+            for rec in flatfile.read_records(spec, fh):
+                if rec.line <= resume:
+                    continue
+                counts["record_count"] += 1
+                last_line = rec.line
+                error = rec.error
+                if rec.record_type in routes:
+                    etype_id = routes[rec.record_type]
+                elif not typed or "" in routes:
+                    etype_id = routes.get("")
+                else:
+                    etype_id = None
+                if etype_id is False:
+                    counts["skipped_count"] += 1
+                    continue
+                if not etype_id:
+                    etype_id = unroutable
+                    error = error or (
+                        f"line {rec.line}: record type '{rec.record_type}' is not defined in format {fmt_name}"
+                        if typed
+                        else f"line {rec.line}: format {fmt_name} has no exchange type"
+                    )
+                item = {
+                    "external_id": f"{prefix}:{rec.line}",
+                    "correlation_id": correlation,
+                    "headers": {"file": name, "line": rec.line, "format": fmt_code},
+                }
+                if error:
+                    item["payload"] = json.dumps({"line": rec.line, "raw": rec.raw}, ensure_ascii=False)
+                    item["reject_reason"] = error
+                else:
+                    item["payload"] = json.dumps(rec.values, ensure_ascii=False)
+                groups[etype_id].append(item)
+                pending += 1
+                if pending >= CHUNK:
+                    self._mfg_store_chunk(backend, batch_id, groups, counts, last_line)
+                    groups, counts, pending = defaultdict(list), defaultdict(int), 0
+        self._mfg_store_chunk(backend, batch_id, groups, counts, last_line, final=True)
+
+    def _mfg_store_chunk(self, backend, batch_id, groups, counts, last_line, final=False):
+        with self._mfg_tx() as env:
+            Message = env["mfg.message"].sudo()
+            etypes = env["mfg.exchange.type"].sudo()
+            unroutable = env.ref("mfg_integration_base.exchange_type_unroutable")
+            for etype_id, items in groups.items():
+                etype = etypes.browse(etype_id)
+                results = Message._mfg_receive(
+                    backend.with_env(env).sudo(),
+                    etype,
+                    items,
+                    transport="file",
+                    validate=True,
+                    check_flow=etype != unroutable,
+                )
+                for res in results:
+                    if res["duplicate"]:
+                        counts["duplicate_count"] += 1
+                    else:
+                        counts["message_count"] += 1
+                        counts["rejected_count"] += res["state"] == "rejected"
+            batch = env["mfg.flatfile.batch"].sudo().browse(batch_id)
+            env.cr.execute(
+                """UPDATE mfg_flatfile_batch
+                      SET record_count = COALESCE(record_count, 0) + %s,
+                          message_count = COALESCE(message_count, 0) + %s,
+                          rejected_count = COALESCE(rejected_count, 0) + %s,
+                          duplicate_count = COALESCE(duplicate_count, 0) + %s,
+                          skipped_count = COALESCE(skipped_count, 0) + %s,
+                          last_line = %s
+                    WHERE id = %s""",
+                (
+                    counts["record_count"],
+                    counts["message_count"],
+                    counts["rejected_count"],
+                    counts["duplicate_count"],
+                    counts["skipped_count"],
+                    last_line,
+                    batch_id,
+                ),
+            )
+            batch.invalidate_recordset()
+            if final:
+                batch.write(
+                    {
+                        "state": "error" if batch.rejected_count else "done",
+                        "finished_at": fields.Datetime.now(),
+                    }
+                )
+
+    def _mfg_write_report(self, include_failed=False):
+        """CSV of the file's rejected (and, on request, failed) lines: line, state, reason, content.
+        Stored on the batch; returns the bytes."""
+        self.ensure_one()
+        states = ("rejected", "failed", "dead") if include_failed else ("rejected",)
+        self.env.cr.execute(
+            """SELECT headers, state, error_message, payload FROM mfg_message
+                WHERE correlation_id = %s AND backend_id = %s AND direction = 'inbound' AND state IN %s""",
+            (self.correlation_id, self.backend_id.id, states),
+        )
+        rows = []
+        for headers, state, error, payload in self.env.cr.fetchall():
+            line = (json.loads(headers or "{}")).get("line") or 0
+            content = payload
+            try:
+                data = json.loads(payload)
+                if isinstance(data, dict) and set(data) == {"line", "raw"}:
+                    content = data["raw"]
+            except ValueError:
+                pass
+            rows.append((line, state, error or "", content))
+        rows.sort()
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+        writer.writerow(["line", "state", "reason", "content"])
+        writer.writerows(rows)
+        data = buffer.getvalue().encode("utf-8-sig")
+        self.write({"report_file": base64.b64encode(data), "report_filename": f"{self.name}.errors.csv"})
+        return data

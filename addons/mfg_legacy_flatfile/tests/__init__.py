@@ -1,0 +1,2 @@
+from . import test_flatfile_parser
+from . import test_flatfile_inbound
