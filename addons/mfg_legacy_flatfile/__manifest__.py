@@ -16,6 +16,7 @@
         "views/mfg_flatfile_format_views.xml",
         "views/mfg_flatfile_batch_views.xml",
         "views/mfg_stock_snapshot_views.xml",
+        "views/mfg_flatfile_export_views.xml",
         "views/mfg_backend_views.xml",
         "views/menus.xml",
     ],

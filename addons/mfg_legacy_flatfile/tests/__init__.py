@@ -1,2 +1,3 @@
 from . import test_flatfile_parser
 from . import test_flatfile_inbound
+from . import test_flatfile_export
