@@ -46,6 +46,13 @@ class FormatSpec:
     record_type_start: int = 0
     record_type_length: int = 0
     columns: list = field(default_factory=list)
+    # values for the {placeholders} of constant columns: file, checksum, received_at (+ line)
+    placeholders: dict = field(default_factory=dict)
+
+
+class _Placeholders(dict):
+    def __missing__(self, key):
+        return "{" + key + "}"
 
 
 @dataclass
@@ -130,6 +137,8 @@ def build_values(spec, cells, line, record_type, header_index=None):
             continue
         if column.constant:
             text = column.constant
+            if "{" in text:
+                text = text.format_map(_Placeholders(spec.placeholders, line=line, record_type=record_type))
         else:
             text = cells(column)
             if text is None:

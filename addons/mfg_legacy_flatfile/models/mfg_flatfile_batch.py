@@ -208,6 +208,11 @@ class MfgFlatfileBatch(models.Model):
                 batch.name,
             )
             spec = fmt.with_env(env)._mfg_spec()
+            spec.placeholders = {
+                "file": batch.name,
+                "checksum": batch.checksum[:24],
+                "received_at": (batch.started_at or fields.Datetime.now()).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            }
             routes = {k: (v.id if v else False) for k, v in fmt.with_env(env)._mfg_routes().items()}
             typed = bool(spec.record_type_index or spec.record_type_start)
             fmt_code, fmt_name = fmt.code, fmt.name

@@ -247,5 +247,8 @@ class MfgFlatfileColumn(models.Model):
     start = fields.Integer(help="Fixed width: first character, 1 = first.")
     width = fields.Integer(help="Fixed width: number of characters.")
     required = fields.Boolean()
-    constant = fields.Char(help="A fixed value for this field instead of a column (e.g. the unit).")
+    constant = fields.Char(
+        help="A fixed value for this field instead of a column (e.g. the unit). May use {file}, {line}, "
+        "{checksum} and {received_at}: e.g. message_id = {checksum}-{line}, sent_at = {received_at}."
+    )
     record_type = fields.Char(help="Only for records of this type (multi-record files).")

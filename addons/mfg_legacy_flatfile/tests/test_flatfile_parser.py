@@ -114,3 +114,24 @@ class TestFlatfileParser(BaseCase):
             ff.write_records(spec, records, out)
             back = _read(spec, out.getvalue())
             self.assertEqual([r.values for r in back], records, kind)
+
+    def test_constants_with_placeholders_fill_envelope_fields(self):
+        spec = _csv_spec(
+            columns=[
+                ff.ColumnSpec("work_order", index=1),
+                ff.ColumnSpec("message_id", constant="{checksum}-{line}"),
+                ff.ColumnSpec("sent_at", constant="{received_at}"),
+                ff.ColumnSpec("note", constant="{unknown} stays"),
+            ],
+            placeholders={"checksum": "abc", "received_at": "2026-03-01T10:00:00Z", "file": "X.csv"},
+        )
+        recs = _read(spec, "WO-1\nWO-2\n")
+        self.assertEqual(
+            recs[1].values,
+            {
+                "work_order": "WO-2",
+                "message_id": "abc-2",
+                "sent_at": "2026-03-01T10:00:00Z",
+                "note": "{unknown} stays",
+            },
+        )

@@ -7,7 +7,7 @@
     "license": "LGPL-3",
     "author": "Manufacturing Integration Hub",
     "website": "https://github.com/mfg-integration-hub/mfg-integration-hub",
-    "depends": ["mfg_integration_base"],
+    "depends": ["mfg_integration_base", "mfg_mes_connector", "mfg_legacy_flatfile"],
     "data": [
         "security/ir.model.access.csv",
         "data/test_flows.xml",
