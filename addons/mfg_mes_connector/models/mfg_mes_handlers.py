@@ -118,13 +118,17 @@ class MfgMesHandlers(models.AbstractModel):
     def _mfg_handle_mes_material_consumption(self, message, data):
         """mes.material_consumption.v1: add picked move lines to the MO's raw-material moves."""
         backend = message.backend_id
-        production = self._mfg_mes_production(message, data)
+        production = self._mfg_mes_production(message, data, states=(*OPEN_STATES, "done"))
         changed = self.env["stock.move.line"]
+        done = production.state == "done"
         for index, line in enumerate(data["lines"]):
             path = f"/lines/{index}"
             product = backend._mfg_resolve("product", line["component"])
+            # A report that arrives after the completion corrects the done order's consumption.
             move = production.move_raw_ids.filtered(
-                lambda m, p=product: m.product_id == p and m.state not in ("done", "cancel")
+                lambda m, p=product: m.product_id == p
+                and not m.scrapped
+                and (m.state == "done" if done else m.state not in ("done", "cancel"))
             )[:1]
             if not move:
                 raise MfgPermanentError(
@@ -141,14 +145,48 @@ class MfgMesHandlers(models.AbstractModel):
                 backend, line["quantity"], line["uom"], product, move.product_uom, f"{path}/uom"
             )
             lot = self._mfg_mes_lot(backend, line.get("lot"), product, f"{path}/lot")
-            changed |= self._mfg_mes_consume(move, quantity, lot)
+            if done:
+                changed |= self._mfg_mes_consume_done(move, quantity, lot)
+            else:
+                changed |= self._mfg_mes_consume(move, quantity, lot)
         return [production, changed.move_id, changed]
+
+    def _mfg_mes_consume_done(self, move, quantity, lot):
+        """The same as _mfg_mes_consume on a done move (the completion came first): the first
+        report replaces what Odoo consumed per BoM at completion, later ones add to it. Done move
+        lines are edited the way an unlocked done order is (Odoo moves the stock accordingly)."""
+        first = not move.manual_consumption
+        move_line = move.move_line_ids.filtered(lambda ml: ml.lot_id == lot)[:1]
+        if first:
+            (move.move_line_ids - move_line).write({"quantity": 0})
+            if move_line:
+                move_line.quantity = quantity
+        elif move_line:
+            move_line.quantity += move.product_uom._compute_quantity(quantity, move_line.product_uom_id)
+        if not move_line:
+            move_line = self.env["stock.move.line"].create(
+                {
+                    "move_id": move.id,
+                    "product_id": move.product_id.id,
+                    "product_uom_id": move.product_uom.id,
+                    "quantity": quantity,
+                    "lot_id": lot.id or False,
+                    "location_id": move.location_id.id,
+                    "location_dest_id": move.location_dest_id.id,
+                    "company_id": move.company_id.id,
+                    "picked": True,
+                }
+            )
+        move.manual_consumption = True
+        return move_line
 
     def _mfg_mes_consume(self, move, quantity, lot):
         """Record ``quantity`` (move unit) of ``lot`` as consumed on ``move``: the first report
         replaces the reservation by what was actually consumed, later ones add to it."""
-        if not move.picked:
-            move.move_line_ids.filtered(lambda ml: not ml.picked).unlink()
+        if not (move.manual_consumption and move.picked):
+            # First MES report: drop what Odoo reserved or pre-filled (starting a work order sets
+            # the quantity producing and picks the components at BoM quantities).
+            move.move_line_ids.unlink()
         move_line = move.move_line_ids.filtered(lambda ml: ml.picked and ml.lot_id == lot)[:1]
         if move_line:
             qty_ml = move.product_uom._compute_quantity(quantity, move_line.product_uom_id)
