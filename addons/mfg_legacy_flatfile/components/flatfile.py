@@ -27,6 +27,7 @@ class ColumnSpec:
     required: bool = False
     constant: str = ""  # a value given by the format, not read from the file
     record_type: str = ""  # only for records of this type ("" = every type)
+    mapping_kind: str = ""  # translate the value with the backend's code mappings of this kind
 
 
 @dataclass
@@ -48,6 +49,8 @@ class FormatSpec:
     columns: list = field(default_factory=list)
     # values for the {placeholders} of constant columns: file, checksum, received_at (+ line)
     placeholders: dict = field(default_factory=dict)
+    # translate(kind, text) -> canonical text, or raises ValueError (given by the reader's caller)
+    translate: object = None
 
 
 class _Placeholders(dict):
@@ -155,6 +158,8 @@ def build_values(spec, cells, line, record_type, header_index=None):
                 )
             continue
         try:
+            if column.mapping_kind and spec.translate:
+                text = spec.translate(column.mapping_kind, text)
             value = convert(spec, column, text)
         except ValueError as exc:
             raise FlatFileError(

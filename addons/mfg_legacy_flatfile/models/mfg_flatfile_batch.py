@@ -208,6 +208,7 @@ class MfgFlatfileBatch(models.Model):
                 batch.name,
             )
             spec = fmt.with_env(env)._mfg_spec()
+            spec.translate = fmt.with_env(env)._mfg_translator(backend.with_env(env))
             spec.placeholders = {
                 "file": batch.name,
                 "checksum": batch.checksum[:24],

@@ -131,10 +131,35 @@ class MfgFlatfileFormat(models.Model):
                     required=col.required,
                     constant=col.constant or "",
                     record_type=col.record_type or "",
+                    mapping_kind=col.mapping_kind or "",
                 )
                 for col in self.column_ids.sorted("sequence")
             ],
         )
+
+    @api.model
+    def _mfg_translator(self, backend):
+        """translate(kind, code) with the backend's code mappings: the mapping's value, else the
+        mapped record's Odoo code (the field its kind falls back to), else ValueError. The
+        mappings are read once (the reader runs outside this transaction)."""
+        kinds = self.env["mfg.code.mapping"]._mfg_kinds()
+        table = {}
+        for mapping in self.env["mfg.code.mapping"].search([("backend_id", "=", backend.id)]):
+            if mapping.value:
+                table[(mapping.kind, mapping.external_code)] = mapping.value
+            elif mapping.target:
+                fallback = kinds.get(mapping.kind, (None, None, None))[2]
+                value = mapping.target[fallback] if fallback else mapping.target.display_name
+                table[(mapping.kind, mapping.external_code)] = str(value or mapping.target.display_name)
+        code = backend.code
+
+        def translate(kind, text):
+            try:
+                return table[(kind, text)]
+            except KeyError:
+                raise ValueError(f"has no code mapping of kind '{kind}' for backend {code}") from None
+
+        return translate
 
     def _mfg_matches(self, filename):
         self.ensure_one()
@@ -252,3 +277,9 @@ class MfgFlatfileColumn(models.Model):
         "{checksum} and {received_at}: e.g. message_id = {checksum}-{line}, sent_at = {received_at}."
     )
     record_type = fields.Char(help="Only for records of this type (multi-record files).")
+    mapping_kind = fields.Selection(
+        selection=lambda self: self.env["mfg.code.mapping"]._selection_kind(),
+        string="Code mapping",
+        help="Translate the file's value with the backend's code mappings of this kind (their value, or the "
+        "Odoo record's code) before it goes into the message; a value without a mapping rejects the line.",
+    )

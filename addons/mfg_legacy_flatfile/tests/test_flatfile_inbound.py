@@ -355,6 +355,33 @@ class TestFlatfileInbound(FlatfileCase):
         )
         self.assertEqual(sorted(snapshot.difference_ids.mapped("difference")), [-7.0, -5.0, 3.0])
 
+    def test_a_column_translated_by_code_mappings(self):
+        """The plant writes its own location names; a column maps them (value or record code)."""
+        self.env["mfg.code.mapping"].create(
+            [
+                {"backend_id": self.backend.id, "kind": "other", "external_code": "LAGER-A", "value": "L01"},
+                {
+                    "backend_id": self.backend.id,
+                    "kind": "product",
+                    "external_code": "4711",
+                    "target": f"product.product,{self.bolt.id}",
+                },
+            ]
+        )
+        fmt = self.snapshot_format.copy({"code": "stk-mapped", "filename_pattern": "MAP_*.csv"})
+        fmt.column_ids.filtered(lambda c: c.field_name == "location").mapping_kind = "other"
+        fmt.column_ids.filtered(lambda c: c.field_name == "product").mapping_kind = "product"
+        self.backend.flatfile_format_ids = fmt
+        self._drop("MAP_1.csv", "location,product,lot,quantity\nLAGER-A,4711,,3\nLAGER-Z,4711,,1\n")
+        batch = self._scan()
+        good, bad = self._messages(batch)
+        self.assertEqual(json.loads(good.payload), {"location": "L01", "product": "BOLT-8", "quantity": 3.0})
+        self.assertEqual(bad.state, "rejected")
+        self.assertEqual(
+            bad.error_message,
+            "line 3: field 'location' (column 1): 'LAGER-Z' has no code mapping of kind 'other' for backend p2-legacy",
+        )
+
     # ------------------------------------------------------------------ format screen
     def test_format_preview_of_a_sample(self):
         sample = (
