@@ -21,6 +21,7 @@
         "views/mfg_backend_views.xml",
         "views/mfg_exchange_type_views.xml",
         "views/mfg_code_mapping_views.xml",
+        "views/mfg_incident_views.xml",
         "wizards/mfg_message_discard_wizard_views.xml",
         "views/menus.xml",
     ],

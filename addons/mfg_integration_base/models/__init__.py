@@ -7,3 +7,4 @@ from . import mfg_message_record
 from . import mfg_transport
 from . import mfg_transport_http
 from . import mfg_transport_mqtt
+from . import mfg_incident

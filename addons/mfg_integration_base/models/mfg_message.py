@@ -15,7 +15,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.exceptions import ValidationError as OdooValidationError
 from odoo.tools import config
 
-from ..components import contract
+from ..components import contract, signature
 from ..components.retry_policy import retry_delay
 from ..exceptions import MfgError, MfgTransientError, MfgValidationError
 
@@ -114,6 +114,9 @@ class MfgMessage(models.Model):
     transport = fields.Char(help="How the message came or goes: rest, mqtt, file, http, ui...")
     external_id = fields.Char(string="Message id", index=True, help="The sender's id: idempotency key.")
     correlation_id = fields.Char(index=True)
+    error_signature = fields.Char(
+        index=True, readonly=True, help="Failures with the same cause share it (see Integration > Incidents)."
+    )
     ordering_key = fields.Char(index=True)
     attempts = fields.Integer(default=0, readonly=True)
     next_attempt_at = fields.Datetime(readonly=True)
@@ -512,6 +515,9 @@ class MfgMessage(models.Model):
             "error_message": str(text)[:10000],
             "error_path": getattr(exc, "path", None) or None,
             "error_detail": "".join(traceback.format_exception(exc))[-20000:],
+            "error_signature": signature.error_signature(
+                error_class, str(text), getattr(exc, "kind", None), getattr(exc, "code", None)
+            ),
             "claim_token": None,
         }
         etype = self.exchange_type_id

@@ -2,3 +2,4 @@ from . import test_pipeline
 from . import test_outbox
 from . import test_security
 from . import test_legacy_production
+from . import test_incidents
