@@ -25,6 +25,9 @@
         "wizards/mfg_message_discard_wizard_views.xml",
         "views/menus.xml",
     ],
+    "assets": {
+        "web.assets_tests": ["mfg_integration_base/static/tests/tours/*.js"],
+    },
     "post_load": "post_load",
     "installable": True,
     "application": True,

@@ -161,6 +161,7 @@ class MfgIncidentFix(models.TransientModel):
     )
     external_code = fields.Char(string="Plant code", readonly=True)
     target_model = fields.Char(compute="_compute_target_model")
+    target_model_id = fields.Many2one("ir.model", compute="_compute_target_model")
     target = fields.Reference(
         selection=lambda self: self.env["mfg.code.mapping"]._selection_target(), string="Odoo record"
     )
@@ -171,13 +172,9 @@ class MfgIncidentFix(models.TransientModel):
     def _compute_target_model(self):
         kinds = self.env["mfg.code.mapping"]._mfg_kinds()
         for wizard in self:
-            wizard.target_model = kinds.get(wizard.kind, (None, None))[1] or False
-
-    @api.onchange("kind")
-    def _onchange_kind(self):
-        if self.target_model and not self.target:
-            record = self.env[self.target_model].search([], limit=1)
-            self.target = f"{self.target_model},{record.id}" if record else False
+            model = kinds.get(wizard.kind, (None, None))[1] or False
+            wizard.target_model = model
+            wizard.target_model_id = self.env["ir.model"]._get(model) if model else False
 
     def action_apply(self):
         self.ensure_one()
