@@ -22,6 +22,7 @@
         "views/mfg_exchange_type_views.xml",
         "views/mfg_code_mapping_views.xml",
         "views/mfg_incident_views.xml",
+        "views/mfg_monitoring_views.xml",
         "wizards/mfg_message_discard_wizard_views.xml",
         "views/menus.xml",
     ],

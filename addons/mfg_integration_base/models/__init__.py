@@ -8,3 +8,4 @@ from . import mfg_transport
 from . import mfg_transport_http
 from . import mfg_transport_mqtt
 from . import mfg_incident
+from . import mfg_monitoring

@@ -137,6 +137,9 @@ class MfgBackend(models.Model):
     count_failed = fields.Integer(compute="_compute_dashboard")
     count_dead = fields.Integer(compute="_compute_dashboard")
     count_rejected_today = fields.Integer(compute="_compute_dashboard")
+    alert_ids = fields.One2many("mfg.backend.alert", "backend_id", string="Alerts")
+    alert_count = fields.Integer(compute="_compute_alert_count")
+    count_done_yesterday = fields.Integer(compute="_compute_done_yesterday")
     oldest_pending_minutes = fields.Integer(compute="_compute_dashboard")
     sla_minutes = fields.Integer(compute="_compute_dashboard", help="Smallest SLA of the backend's flows.")
     health = fields.Selection(
@@ -589,6 +592,56 @@ class MfgBackend(models.Model):
         )
         for backend_id, direction, channel in self.env.cr.fetchall():
             self.browse(backend_id)._mfg_enqueue_drain(direction, channel, sync_class="all")
+
+    # ------------------------------------------------------------------ business alerts (see mfg_monitoring.py)
+    def _compute_alert_count(self):
+        counts = dict(
+            self.env["mfg.backend.alert"]._read_group(
+                [("backend_id", "in", self.ids)], ["backend_id"], ["__count"]
+            )
+        )
+        for backend in self:
+            backend.alert_count = counts.get(backend, 0)
+
+    def _compute_done_yesterday(self):
+        today = fields.Datetime.to_datetime(fields.Date.context_today(self))
+        counts = {}
+        if self.ids:
+            self.env.cr.execute(
+                """SELECT backend_id, count(*) FROM mfg_message
+                    WHERE backend_id IN %s AND state = 'done' AND processed_at >= %s AND processed_at < %s
+                    GROUP BY backend_id""",
+                (tuple(self.ids), today - timedelta(days=1), today),
+            )
+            counts = dict(self.env.cr.fetchall())
+        for backend in self:
+            backend.count_done_yesterday = counts.get(backend.id, 0)
+
+    def action_view_alerts(self):
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "mfg_integration_base.action_mfg_backend_alert"
+        )
+        action["domain"] = [("backend_id", "in", self.ids)]
+        return action
+
+    def action_refresh_alerts(self):
+        self.search([])._mfg_monitor()
+        return {"type": "ir.actions.client", "tag": "soft_reload"}
+
+    @api.model
+    def _cron_mfg_monitor(self):
+        self.search([])._mfg_monitor()
+
+    def _mfg_monitor(self):
+        """Replace the alerts of these backends by what is true now."""
+        now = fields.Datetime.now()
+        Alert = self.env["mfg.backend.alert"].sudo()
+        Alert.search([("backend_id", "in", self.ids)]).unlink()
+        values = []
+        for backend in self:
+            for alert in Alert._mfg_alerts_for(backend, now):
+                values.append({"backend_id": backend.id, "detected_at": now, **alert})
+        return Alert.create(values)
 
     # ------------------------------------------------------------------ monitoring and retention
     @api.model

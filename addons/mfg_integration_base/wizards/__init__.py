@@ -1,1 +1,2 @@
 from . import mfg_message_discard_wizard
+from . import mfg_incident_fix
