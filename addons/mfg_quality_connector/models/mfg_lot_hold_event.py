@@ -31,4 +31,8 @@ class MfgLotHoldEvent(models.Model):
     requested_by = fields.Char(help="Who asked for it in the quality system, when it says so.")
     nonconformance_id = fields.Many2one("mfg.nonconformance", ondelete="set null")
     inspection_id = fields.Many2one("mfg.quality.inspection", ondelete="set null")
+    request_id = fields.Many2one("mfg.inspection.request", string="Inspection request", ondelete="set null")
+    quarantine_picking_ids = fields.Many2many(
+        "stock.picking", string="Quarantine transfers", help="Transfers that moved the lot to quarantine."
+    )
     note = fields.Char()

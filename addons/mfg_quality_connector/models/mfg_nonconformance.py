@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from odoo import api, fields, models
 
 from .stock_lot import parse_datetime
@@ -11,6 +13,8 @@ DISPOSITIONS = [
     ("scrap", "Scrap"),
     ("return_to_supplier", "Return to supplier"),
 ]
+# Days the quality manager has to decide the corrective action, by severity (minor ones get none).
+CORRECTIVE_ACTION_DAYS = {"critical": 1, "major": 7}
 
 
 class MfgNonconformance(models.Model):
@@ -65,20 +69,35 @@ class MfgNonconformance(models.Model):
     def _mfg_find(self, backend, number):
         return self.search([("name", "=", number), ("company_id", "=", backend.company_id.id)], limit=1)
 
-    def _mfg_schedule_corrective_action(self):
-        """A major or critical nonconformance gets a 'corrective action' to-do for an Integration
-        Manager (once)."""
+    def _mfg_quality_manager(self):
+        """Who decides the corrective action: the quality manager of the nonconformance's
+        backend, else the first active internal Integration Manager (not OdooBot), else the
+        administrator."""
+        self.ensure_one()
+        manager = self.backend_id.sudo().mfg_quality_manager_id
+        if manager and manager.active:
+            return manager
+        root = self.env.ref("base.user_root")
         managers = self.env.ref("mfg_integration_base.group_mfg_manager").users.filtered(
-            lambda u: not u.share and u.active
+            lambda u: not u.share and u.active and u != root
         )
-        user = managers.filtered(lambda u: u.id != self.env.ref("base.user_root").id)[:1] or self.env.ref(
-            "base.user_admin"
-        )
+        return managers.sorted("id")[:1] or self.env.ref("base.user_admin")
+
+    def _mfg_schedule_corrective_action(self):
+        """A major or critical nonconformance gets a 'corrective action' to-do for the quality
+        manager (once), due in CORRECTIVE_ACTION_DAYS days by severity (critical 1, major 7)."""
         todo = self.env.ref("mail.mail_activity_data_todo", raise_if_not_found=False)
-        for rec in self.filtered(lambda r: r.severity in ("major", "critical") and r.state == "open"):
+        for rec in self.filtered(lambda r: r.severity in CORRECTIVE_ACTION_DAYS and r.state == "open"):
             summary = self.env._("Corrective action")
-            if rec.activity_ids.filtered(lambda a, s=summary: a.summary == s):
+            deadline = fields.Date.context_today(rec) + timedelta(days=CORRECTIVE_ACTION_DAYS[rec.severity])
+            existing = rec.activity_ids.filtered(lambda a, s=summary: a.summary == s)
+            if existing:
+                # Escalated (major -> critical): the decision is due sooner, never later.
+                existing.filtered(lambda a, d=deadline: a.date_deadline > d).write(
+                    {"date_deadline": deadline}
+                )
                 continue
+            user = rec._mfg_quality_manager()
             rec.activity_schedule(
                 activity_type_id=todo.id if todo else False,
                 summary=summary,
@@ -89,6 +108,7 @@ class MfgNonconformance(models.Model):
                     defect=rec.defect or rec.defect_code or "-",
                 ),
                 user_id=user.id,
+                date_deadline=deadline,
             )
 
     def action_close(self):

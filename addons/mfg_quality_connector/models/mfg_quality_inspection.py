@@ -40,10 +40,26 @@ class MfgQualityInspection(models.Model):
     line_ids = fields.One2many("mfg.quality.inspection.line", "inspection_id", string="Characteristics")
     mfg_message_id = fields.Many2one("mfg.message", string="Message", readonly=True)
     nonconformance_id = fields.Many2one("mfg.nonconformance", readonly=True)
+    request_id = fields.Many2one(
+        "mfg.inspection.request",
+        string="Inspection request",
+        readonly=True,
+        index="btree_not_null",
+        help="The request this result answers (its correlation_id).",
+    )
 
     _sql_constraints = [
         ("backend_name_uniq", "unique(backend_id, name)", "An inspection id is unique per quality system."),
     ]
+
+    def action_view_request(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "mfg.inspection.request",
+            "res_id": self.request_id.id,
+            "view_mode": "form",
+        }
 
     def action_view_lot(self):
         self.ensure_one()
@@ -57,8 +73,9 @@ class MfgQualityInspection(models.Model):
     # ------------------------------------------------------------------ handler
     @api.model
     def _mfg_handle_inspection_result(self, message, data):
-        """Handler of qms.inspection_result.v1: store the result; a failed one opens a
-        nonconformance and holds the lot, in the same transaction."""
+        """Handler of qms.inspection_result.v1: store the result, linked to the inspection
+        request its correlation_id names; a failed one opens a nonconformance and holds the lot,
+        in the same transaction. A lot held awaiting inspection is released by a passing one."""
         backend = message.backend_id
         Lot = self.env["stock.lot"]
         lot = Lot._mfg_lot_from_payload(message, data)
@@ -75,7 +92,12 @@ class MfgQualityInspection(models.Model):
                     msg=existing.mfg_message_id.display_name or "-",
                 )
             )
-        origin = data.get("origin") or {}
+        request = self.env["mfg.inspection.request"]._mfg_find_for_result(
+            backend, data.get("correlation_id") or message.correlation_id, lot
+        )
+        origin = data.get("origin") or (
+            {"type": request.origin_type, "reference": request.origin_ref} if request else {}
+        )
         production = picking = False
         if origin.get("reference"):
             if origin.get("type") == "production":
@@ -105,13 +127,30 @@ class MfgQualityInspection(models.Model):
                 "inspected_at": inspected_at,
                 "note": data.get("note"),
                 "mfg_message_id": message.id,
+                "request_id": request.id or False,
                 "line_ids": [
                     fields.Command.create(self.env["mfg.quality.inspection.line"]._mfg_vals(item))
                     for item in data.get("characteristics") or []
                 ],
             }
         )
-        records = [inspection, lot]
+        records = [inspection, lot, request]
+        # A lot held while awaiting its inspection: this result answers it. Its event time is at
+        # least the hold's, so a result evaluated before Odoo's clock placed the hold still counts.
+        awaiting = lot._mfg_hold_request()
+        hold_at = max(inspected_at, lot.mfg_hold_event_at) if awaiting else inspected_at
+        if awaiting and inspection.verdict == "pass":
+            records.append(
+                lot._mfg_set_hold(
+                    "released",
+                    self.env._("Inspection %(id)s passed.", id=inspection.name),
+                    event_at=hold_at,
+                    message=message,
+                    inspection=inspection,
+                    requested_by=data.get("inspector"),
+                    request=request or awaiting,
+                )
+            )
         if inspection.verdict == "fail":
             failed = inspection.line_ids.filtered(lambda line: line.result == "fail")
             reason = self.env._(
@@ -148,11 +187,12 @@ class MfgQualityInspection(models.Model):
             events = lot._mfg_set_hold(
                 "held",
                 reason,
-                event_at=inspected_at,
+                event_at=hold_at,
                 message=message,
                 nonconformance=nonconformance,
                 inspection=inspection,
                 requested_by=data.get("inspector"),
+                request=request,
             )
             records += [nonconformance, events]
         return records

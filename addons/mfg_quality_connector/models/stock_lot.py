@@ -1,3 +1,4 @@
+import logging
 import uuid
 from datetime import UTC, datetime
 
@@ -5,6 +6,8 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from odoo.addons.mfg_integration_base.exceptions import MfgMappingError, MfgPermanentError
+
+_logger = logging.getLogger(__name__)
 
 HOLD_STATES = [("held", "Held"), ("released", "Released")]
 STATUS_EXCHANGE_TYPE = "erp.lot_status_changed"
@@ -60,11 +63,14 @@ class StockLot(models.Model):
     )
     mfg_inspection_count = fields.Integer(compute="_compute_mfg_quality_counts")
     mfg_nonconformance_count = fields.Integer(compute="_compute_mfg_quality_counts")
+    mfg_inspection_request_count = fields.Integer(compute="_compute_mfg_quality_counts")
 
     def _compute_mfg_quality_counts(self):
+        Request = self.env["mfg.inspection.request"]
         for lot in self:
             lot.mfg_hold_event_count = len(lot.mfg_hold_event_ids)
             lot.mfg_inspection_count = len(lot.mfg_inspection_ids)
+            lot.mfg_inspection_request_count = Request.search_count([("lot_id", "=", lot.id)])
             lot.mfg_nonconformance_count = self.env["mfg.nonconformance"].search_count(
                 [("lot_ids", "in", lot.id)]
             )
@@ -117,6 +123,7 @@ class StockLot(models.Model):
         nonconformance=None,
         inspection=None,
         requested_by=None,
+        request=None,
     ):
         """Hold (state 'held') or release (state 'released') these lots.
 
@@ -124,7 +131,11 @@ class StockLot(models.Model):
         than the lot's last applied change is ignored (written to the history, nothing else),
         so that the newest decision wins whatever order the messages arrive in. A real change
         writes the history, posts on the lot and queues an erp.lot_status_changed notification
-        to every backend of the lot's company with that outbound flow enabled.
+        to every backend of the lot's company with that outbound flow enabled, and moves the
+        lot to the quarantine location of the warehouses that have one (see
+        ``_mfg_move_to_quarantine``). Holding a held lot changes nothing, except that a
+        nonconformance given then becomes the lot's (e.g. a failed inspection of a lot held
+        while awaiting it). ``request`` is the inspection request that asked for the hold.
         Returns the history lines written.
         """
         event_at = event_at or fields.Datetime.now()
@@ -143,6 +154,7 @@ class StockLot(models.Model):
                 "requested_by": requested_by or False,
                 "nonconformance_id": nonconformance.id if nonconformance else False,
                 "inspection_id": inspection.id if inspection else False,
+                "request_id": request.id if request else False,
             }
             if lot.mfg_hold_event_at and event_at < lot.mfg_hold_event_at:
                 vals["action"] = "ignored"
@@ -157,11 +169,23 @@ class StockLot(models.Model):
             if (lot.mfg_hold_state or "released") == state:
                 vals["action"] = "unchanged"
                 vals["note"] = self.env._("The lot is already %(state)s.", state=state_label.lower())
-                lot.sudo().write({"mfg_hold_event_at": event_at})
+                lot_vals = {"mfg_hold_event_at": event_at}
+                if state == "held" and nonconformance and lot.mfg_hold_nonconformance_id != nonconformance:
+                    vals["note"] = self.env._(
+                        "The lot is already held; it is now held by nonconformance %(nc)s.",
+                        nc=nonconformance.name,
+                    )
+                    lot_vals.update(
+                        mfg_hold_reason=reason or lot.mfg_hold_reason,
+                        mfg_hold_nonconformance_id=nonconformance.id,
+                        mfg_hold_message_id=message.id or lot.mfg_hold_message_id.id,
+                    )
+                lot.sudo().write(lot_vals)
                 events |= events.create(vals)
                 continue
             vals["action"] = "hold" if state == "held" else "release"
-            events |= events.create(vals)
+            event = events.create(vals)
+            events |= event
             lot.sudo().write(
                 {
                     "mfg_hold_state": state,
@@ -185,7 +209,133 @@ class StockLot(models.Model):
                 )
             )
             lot._mfg_notify_status(message)
+            if state == "held":
+                event.quarantine_picking_ids = lot._mfg_move_to_quarantine()
         return events
+
+    def _mfg_hold_request(self):
+        """The inspection request whose 'awaiting inspection' hold is the lot's current hold."""
+        self.ensure_one()
+        if self.mfg_hold_state != "held":
+            return self.env["mfg.inspection.request"]
+        last = self.mfg_hold_event_ids.filtered(lambda e: e.action == "hold")[:1]
+        return last.request_id
+
+    # ------------------------------------------------------------------ quarantine
+    def _mfg_move_to_quarantine(self):
+        """Move this held lot's on-hand stock to the quarantine location of every warehouse (of
+        its company) that has one: one internal transfer per warehouse, validated at once.
+        Moving into quarantine is an internal move, which the hold allows. Open move lines of the
+        lot there (reserved or picked by deliveries, MOs...) are removed first and their moves
+        reserve again (other lots).
+        Never blocks the hold: a failure is posted on the lot. Returns the transfers."""
+        self.ensure_one()
+        lot = self.sudo()
+        pickings = self.env["stock.picking"].sudo()
+        domain = [("mfg_quarantine_location_id", "!=", False)]
+        if lot.company_id:
+            domain.append(("company_id", "=", lot.company_id.id))
+        for warehouse in self.env["stock.warehouse"].sudo().search(domain):
+            quarantine = warehouse.mfg_quarantine_location_id
+            quants = (
+                self.env["stock.quant"]
+                .sudo()
+                .search(
+                    [
+                        ("lot_id", "=", lot.id),
+                        ("location_id", "child_of", warehouse.lot_stock_id.id),
+                        ("quantity", ">", 0),
+                    ]
+                )
+                .filtered(lambda q, qt=quarantine: not q.location_id._child_of(qt))
+            )
+            if not quants:
+                continue
+            try:
+                with self.env.cr.savepoint():
+                    pickings |= lot.with_company(warehouse.company_id)._mfg_quarantine_transfer(
+                        warehouse, quants
+                    )
+            except Exception as exc:  # the hold stands, whatever happens to the transfer
+                _logger.warning("mfg: lot %s not moved to quarantine: %s", lot.name, exc)
+                lot.message_post(
+                    body=self.env._(
+                        "Could not move the lot to quarantine location %(loc)s: %(error)s. Move it by hand.",
+                        loc=quarantine.display_name,
+                        error=exc,
+                    )
+                )
+        return pickings
+
+    def _mfg_quarantine_transfer(self, warehouse, quants):
+        self.ensure_one()
+        quarantine = warehouse.mfg_quarantine_location_id
+        product = self.product_id
+        MoveLine = self.env["stock.move.line"]
+        reserved = MoveLine.search(
+            [
+                ("lot_id", "=", self.id),
+                ("location_id", "in", quants.location_id.ids),
+                ("state", "not in", ("done", "cancel")),
+            ]
+        )
+        # Open moves that reserved (or picked) the lot there now point at stock that is gone.
+        reserved_moves = reserved.move_id
+        reserved.unlink()
+        reserved_moves.filtered(lambda m: m.picked and not m.move_line_ids).picked = False
+        picking = self.env["stock.picking"].create(
+            {
+                "picking_type_id": warehouse.int_type_id.id,
+                "location_id": warehouse.lot_stock_id.id,
+                "location_dest_id": quarantine.id,
+                "company_id": warehouse.company_id.id,
+                "origin": self.env._("Quality hold of %(lot)s", lot=self.name),
+            }
+        )
+        move = self.env["stock.move"].create(
+            {
+                "name": self.env._("Quarantine %(lot)s", lot=self.name),
+                "picking_id": picking.id,
+                "product_id": product.id,
+                "product_uom": product.uom_id.id,
+                "product_uom_qty": sum(quants.mapped("quantity")),
+                "location_id": warehouse.lot_stock_id.id,
+                "location_dest_id": quarantine.id,
+                "company_id": warehouse.company_id.id,
+            }
+        )
+        move._action_confirm()
+        move.move_line_ids.unlink()
+        MoveLine.create(
+            [
+                {
+                    "move_id": move.id,
+                    "picking_id": picking.id,
+                    "product_id": product.id,
+                    "product_uom_id": product.uom_id.id,
+                    "lot_id": self.id,
+                    "quantity": quant.quantity,
+                    "location_id": quant.location_id.id,
+                    "location_dest_id": quarantine.id,
+                    "package_id": quant.package_id.id or False,
+                    "owner_id": quant.owner_id.id or False,
+                }
+                for quant in quants
+            ]
+        )
+        move.picked = True
+        picking._action_done()
+        reserved_moves.exists().filtered(
+            lambda m: not m.picked and m.state in ("confirmed", "partially_available", "assigned")
+        )._action_assign()
+        picking.message_post(
+            body=self.env._(
+                "Moved to quarantine because lot %(lot)s was put on quality hold (%(reason)s).",
+                lot=self.name,
+                reason=self.mfg_hold_reason or "-",
+            )
+        )
+        return picking
 
     def _mfg_notify_status(self, message=None):
         """Queue erp.lot_status_changed (transactional outbox) to every backend of the lot's
@@ -313,6 +463,15 @@ class StockLot(models.Model):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "mfg_quality_connector.action_mfg_quality_inspection"
+        )
+        action["domain"] = [("lot_id", "=", self.id)]
+        action["context"] = {}
+        return action
+
+    def action_mfg_view_inspection_requests(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "mfg_quality_connector.action_mfg_inspection_request"
         )
         action["domain"] = [("lot_id", "=", self.id)]
         action["context"] = {}

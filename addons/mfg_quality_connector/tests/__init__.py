@@ -1,1 +1,6 @@
-from . import test_quality_pipeline, test_release_status_api
+from . import (
+    test_quality_orchestration,
+    test_quality_pipeline,
+    test_quality_quarantine,
+    test_release_status_api,
+)

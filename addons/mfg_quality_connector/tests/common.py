@@ -18,6 +18,7 @@ class MfgQualityCase(TransactionCase):
         cls.etype_hold = ref("mfg_quality_connector.exchange_type_lot_hold")
         cls.etype_release = ref("mfg_quality_connector.exchange_type_lot_release")
         cls.etype_status = ref("mfg_quality_connector.exchange_type_lot_status_changed")
+        cls.etype_request = ref("mfg_quality_connector.exchange_type_inspection_request")
         cls.backend = cls.env["mfg.backend"].create(
             {
                 "name": "Test QMS",
@@ -33,6 +34,7 @@ class MfgQualityCase(TransactionCase):
                         cls.etype_hold,
                         cls.etype_release,
                         cls.etype_status,
+                        cls.etype_request,
                     )
                 ],
             }
@@ -123,6 +125,7 @@ class MfgQualityCase(TransactionCase):
     # ------------------------------------------------------------------ stock helpers
     def _delivery(self, lot, qty=1.0):
         """A confirmed delivery of ``qty`` of ``lot`` from stock, picked and ready to validate."""
+        product = lot.product_id
         picking = self.env["stock.picking"].create(
             {
                 "picking_type_id": self.warehouse.out_type_id.id,
@@ -131,10 +134,10 @@ class MfgQualityCase(TransactionCase):
                 "move_ids": [
                     Command.create(
                         {
-                            "name": self.product.name,
-                            "product_id": self.product.id,
+                            "name": product.name,
+                            "product_id": product.id,
                             "product_uom_qty": qty,
-                            "product_uom": self.product.uom_id.id,
+                            "product_uom": product.uom_id.id,
                             "location_id": self.stock.id,
                             "location_dest_id": self.customers.id,
                         }
@@ -149,10 +152,10 @@ class MfgQualityCase(TransactionCase):
             {
                 "move_id": move.id,
                 "picking_id": picking.id,
-                "product_id": self.product.id,
+                "product_id": product.id,
                 "lot_id": lot.id,
                 "quantity": qty,
-                "product_uom_id": self.product.uom_id.id,
+                "product_uom_id": product.uom_id.id,
                 "location_id": self.stock.id,
                 "location_dest_id": self.customers.id,
             }
