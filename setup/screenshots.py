@@ -23,6 +23,10 @@ SCREENS = {
     "message_form": "/odoo/action-mfg_integration_base.action_mfg_message/{message_id}",
     "backend_form": "/odoo/action-mfg_integration_base.action_mfg_backend/{backend_id}",
     "exchange_types": "/odoo/action-mfg_integration_base.action_mfg_exchange_type",
+    "incidents": "/odoo/action-mfg_integration_base.action_mfg_incident",
+    "incident_form": "/odoo/action-mfg_integration_base.action_mfg_incident/{incident_id}",
+    "alerts": "/odoo/action-mfg_integration_base.action_mfg_backend_alert",
+    "flatfile_batches": "/odoo/action-mfg_legacy_flatfile.action_mfg_flatfile_batch",
 }
 
 
@@ -133,11 +137,13 @@ def main():
     session = login(args.url, args.db, "admin", "admin")
     ids = {
         "message_id": (
-            rpc(args.url, session, "mfg.message", "search", [[["state", "=", "rejected"]]], {"limit": 1})
+            rpc(args.url, session, "mfg.message", "search", [[["state", "=", "failed"]]], {"limit": 1})
+            or rpc(args.url, session, "mfg.message", "search", [[["state", "=", "rejected"]]], {"limit": 1})
             or rpc(args.url, session, "mfg.message", "search", [[]], {"limit": 1})
             or [0]
         )[0],
         "backend_id": (rpc(args.url, session, "mfg.backend", "search", [[]], {"limit": 1}) or [0])[0],
+        "incident_id": (rpc(args.url, session, "mfg.incident", "search", [[]], {"limit": 1}) or [0])[0],
     }
     chrome = Chrome()
     try:

@@ -139,9 +139,20 @@ class MfgIncident(models.Model):
         action["context"] = {"active_model": "mfg.message", "active_ids": messages.ids}
         return action
 
+    @api.model
+    def _mfg_list_action(self):
+        action = self.env["ir.actions.act_window"]._for_xml_id("mfg_integration_base.action_mfg_incident")
+        action["target"] = "main"
+        return action
+
     def _mfg_notify(self, text):
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
-            "params": {"type": "success", "message": text, "next": {"type": "ir.actions.act_window_close"}},
+            # The group's messages are queued again: the group itself is gone, back to the list.
+            "params": {
+                "type": "success",
+                "message": text,
+                "next": self.env["mfg.incident"]._mfg_list_action(),
+            },
         }

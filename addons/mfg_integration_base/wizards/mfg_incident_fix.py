@@ -72,5 +72,10 @@ class MfgIncidentFix(models.TransientModel):
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
-            "params": {"type": "success", "message": text, "next": {"type": "ir.actions.act_window_close"}},
+            # The group's messages are queued again: the group itself is gone, back to the list.
+            "params": {
+                "type": "success",
+                "message": text,
+                "next": self.env["mfg.incident"]._mfg_list_action(),
+            },
         }
