@@ -45,13 +45,19 @@ class MfgBackendAlert(models.Model):
     res_model = fields.Char(required=True, default="mfg.message")
     domain = fields.Char(required=True, default="[]")
     detected_at = fields.Datetime(default=fields.Datetime.now, required=True)
-    color = fields.Integer(compute="_compute_level_sequence")
+    color = fields.Integer(compute="_compute_color")
 
     @api.depends("level")
     def _compute_level_sequence(self):
-        order = {"danger": (1, 1), "warning": (2, 3), "info": (3, 10)}
+        order = {"danger": 1, "warning": 2, "info": 3}
         for alert in self:
-            alert.level_sequence, alert.color = order.get(alert.level, (9, 0))
+            alert.level_sequence = order.get(alert.level, 9)
+
+    @api.depends("level")
+    def _compute_color(self):
+        colors = {"danger": 1, "warning": 3, "info": 10}  # red, yellow, green tags
+        for alert in self:
+            alert.color = colors.get(alert.level, 0)
 
     def action_open(self):
         self.ensure_one()

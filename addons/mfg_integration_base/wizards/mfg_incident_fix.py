@@ -15,8 +15,8 @@ class MfgIncidentFix(models.TransientModel):
         selection=lambda self: self.env["mfg.code.mapping"]._selection_kind(), readonly=True
     )
     external_code = fields.Char(string="Plant code", readonly=True)
-    target_model = fields.Char(compute="_compute_target_model")
-    target_model_id = fields.Many2one("ir.model", compute="_compute_target_model")
+    target_model = fields.Char(string="Model name", compute="_compute_target_model")
+    target_model_id = fields.Many2one("ir.model", string="Record model", compute="_compute_target_model")
     target = fields.Reference(
         selection=lambda self: self.env["mfg.code.mapping"]._selection_target(), string="Odoo record"
     )
