@@ -2,7 +2,7 @@
 {
     "name": "Manufacturing Integration: MES Connector",
     "summary": "MES contracts: work orders out, production facts back into Odoo",
-    "version": "18.0.1.0.0",
+    "version": "18.0.1.1.0",
     "category": "Manufacturing",
     "license": "LGPL-3",
     "author": "Manufacturing Integration Hub",
@@ -11,6 +11,10 @@
     "data": [
         "data/mfg_exchange_type_data.xml",
         "views/mrp_production_views.xml",
+        "wizards/change_production_qty_views.xml",
+        "views/mrp_bom_views.xml",
+        "views/mfg_backend_views.xml",
+        "views/product_views.xml",
     ],
     "installable": True,
     "application": False,

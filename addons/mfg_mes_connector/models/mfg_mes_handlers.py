@@ -29,9 +29,11 @@ class MfgMesHandlers(models.AbstractModel):
         """The MO named in the payload, among the backend's company."""
         backend = message.backend_id
         name = data["work_order"]
-        production = self.env["mrp.production"].search(
-            [("name", "=", name), ("company_id", "=", backend.company_id.id)], limit=1
-        )
+        # The MO of that name; once mrp renamed it (partial completion, split), the first MO of
+        # its family that can take the message (the open backorder), else the first one.
+        family = self.env["mrp.production"]._mfg_mes_family(backend, name)
+        wanted = states or OPEN_STATES
+        production = family.filtered(lambda p: p.state in wanted)[:1] or family[:1]
         if not production:
             raise MfgPermanentError(
                 self.env._(
@@ -231,7 +233,15 @@ class MfgMesHandlers(models.AbstractModel):
                 ),
                 path="/quantity",
             )
-        lot = self._mfg_mes_lot(backend, data.get("lot"), product, "/lot", create=True)
+        serials = self._mfg_mes_serials(production, data, quantity)
+        if len(serials) > 1:
+            return self._mfg_mes_complete_serials(backend, production, serials, data["final"])
+        if serials:
+            lot = self._mfg_mes_lot(
+                backend, serials[0], product, "/serials/0" if data.get("serials") else "/lot", create=True
+            )
+        else:
+            lot = self._mfg_mes_lot(backend, data.get("lot"), product, "/lot", create=True)
         vals = {"qty_producing": quantity}
         if lot:
             vals["lot_producing_id"] = lot.id
@@ -262,6 +272,102 @@ class MfgMesHandlers(models.AbstractModel):
             )
         backorders = production.procurement_group_id.mrp_production_ids - before
         return [production | backorders, lot]
+
+    def _mfg_mes_serials(self, production, data, quantity):
+        """The serial numbers of a completion of a serial-tracked product ([] otherwise): one
+        per unit, so their count must be the quantity."""
+        product = production.product_id
+        if product.tracking != "serial":
+            if data.get("serials"):
+                raise MfgPermanentError(
+                    self.env._(
+                        "Product %(product)s is not tracked by serial number: send its lot in 'lot', "
+                        "not 'serials'.",
+                        product=product.display_name,
+                    ),
+                    path="/serials",
+                )
+            return []
+        if data.get("serials") and data.get("lot"):
+            raise MfgPermanentError(
+                self.env._("Send the serial numbers in 'serials' or one serial in 'lot', not both."),
+                path="/lot",
+            )
+        serials = data.get("serials") or ([data["lot"]] if data.get("lot") else [])
+        if not serials:
+            raise MfgPermanentError(
+                self.env._(
+                    "Product %(product)s is tracked by serial number: the message must give the serials "
+                    "produced in 'serials' (or one in 'lot').",
+                    product=product.display_name,
+                ),
+                path="/serials",
+            )
+        rounding = production.product_uom_id.rounding
+        if float_compare(quantity, len(serials), precision_rounding=rounding):
+            raise MfgPermanentError(
+                self.env._(
+                    "Quantity %(qty)s %(uom)s does not match the %(count)s serial number(s) sent for %(mo)s: "
+                    "one serial per unit.",
+                    qty=data["quantity"],
+                    uom=data["uom"],
+                    count=len(serials),
+                    mo=production.name,
+                ),
+                path="/quantity",
+            )
+        if float_compare(len(serials), production.product_qty, precision_rounding=rounding) > 0:
+            raise MfgPermanentError(
+                self.env._(
+                    "%(count)s serial numbers sent but manufacturing order %(mo)s is for %(qty)s: increase the "
+                    "order's quantity, then retry the message.",
+                    count=len(serials),
+                    mo=production.name,
+                    qty=production.product_qty,
+                ),
+                path="/serials",
+            )
+        return serials
+
+    def _mfg_mes_complete_serials(self, backend, production, serials, final):
+        """Several serials of a serial-tracked product: split the MO into one MO per serial (the
+        rest in a backorder unless ``final``), as Odoo's mass production does, and mark them done."""
+        product = production.product_id
+        lots = [
+            self._mfg_mes_lot(backend, serial, product, f"/serials/{index}", create=True)
+            for index, serial in enumerate(serials)
+        ]
+        # Components the MES reported (picked) were consumed for all the units: they stay on the
+        # first unit's MO, the other units consume none of them (no double consumption).
+        reported = production.move_raw_ids.filtered(lambda m: m.picked and m.state not in ("done", "cancel"))
+        productions = production.with_context(mfg_mes_no_change=True)._split_productions(
+            {production: [1.0] * len(serials)}, cancel_remaining_qty=final
+        )
+        units = productions[: len(serials)]
+        for unit in units[1:]:
+            for move in unit.move_raw_ids.filtered(lambda m, p=reported.product_id: m.product_id in p):
+                move.move_line_ids.unlink()
+                move.write({"manual_consumption": True, "picked": True})
+        for unit, lot in zip(units, lots, strict=True):
+            unit.write({"lot_producing_id": lot.id, "qty_producing": 1.0})
+            unit._set_qty_producing(False)
+        ctx = {
+            "skip_backorder": True,
+            "mo_ids_to_backorder": [],
+            "skip_consumption": True,
+            "skip_redirection": True,
+        }
+        units.with_context(**ctx).button_mark_done()
+        not_done = units.filtered(lambda p: p.state != "done")
+        if not_done:
+            raise MfgPermanentError(
+                self.env._(
+                    "Manufacturing orders %(mos)s could not be marked done: open them, finish them by hand, "
+                    "then discard the message.",
+                    mos=", ".join(not_done.mapped("name")),
+                )
+            )
+        return [productions, *lots]
 
     # ------------------------------------------------------------------ inbound: scrap
     def _mfg_handle_mes_scrap(self, message, data):

@@ -1,9 +1,15 @@
 import uuid
 
-from odoo import fields, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import float_compare
+
+from ..components.outbox import plant_code
 
 RELEASE_TYPE = "erp.work_order_release"
+CHANGE_TYPE = "erp.work_order_change"
+# A release in one of these states never reached (and never will reach) the MES.
+UNRELEASED_STATES = ("rejected", "discarded")
 OPEN_STATES = ("confirmed", "progress", "to_close")
 
 
@@ -63,9 +69,91 @@ class MrpProduction(models.Model):
         messages = self.env["mfg.message"].sudo()
         for backend in self._mfg_mes_release_backends():
             payload = self._mfg_mes_release_payload(backend)
-            messages |= backend._mfg_outbox(
-                RELEASE_TYPE, payload, ordering_key=self.name, correlation_id=self.name
+            msg = backend._mfg_outbox(RELEASE_TYPE, payload, ordering_key=self.name, correlation_id=self.name)
+            msg._mfg_link(self)  # the MO shows on the message
+            messages |= msg
+        return messages
+
+    # ------------------------------------------------------------------ outbound: work order change
+    def write(self, vals):
+        watch = "product_qty" in vals and not self.env.context.get("mfg_mes_no_change")
+        before = {p.id: p.product_qty for p in self} if watch else {}
+        res = super().write(vals)
+        if watch:
+            for production in self.filtered(lambda p: p.state in OPEN_STATES):
+                rounding = production.product_uom_id.rounding
+                if float_compare(before[production.id], production.product_qty, precision_rounding=rounding):
+                    production._mfg_mes_change("quantity")
+        return res
+
+    def _action_cancel(self):
+        to_cancel = self.filtered(lambda p: p.state not in ("done", "cancel"))
+        res = super()._action_cancel()
+        if not self.env.context.get("mfg_mes_no_change"):
+            for production in to_cancel.filtered(lambda p: p.state == "cancel"):
+                production._mfg_mes_change("cancel")
+        return res
+
+    def button_mark_done(self):
+        # Closing an MO reduces its quantity to what was produced (the rest goes to a backorder
+        # or is dropped): that is the MES's own report coming back, not a change order.
+        return super(MrpProduction, self.with_context(mfg_mes_no_change=True)).button_mark_done()
+
+    def _mfg_mes_released_to(self):
+        """{backend: reference} of the backends this MO was released to (reference = the MO
+        name the release carried, which the MES knows it by)."""
+        self.ensure_one()
+        release = self.env["mfg.exchange.type"].sudo()._find(RELEASE_TYPE)
+        if not release:
+            return {}
+        # The release's ordering key is the MO name at release time. mrp renames a split MO
+        # NAME-001 (backorder_sequence 1; its backorders are -002, -003...): that one still
+        # answers to NAME. (Looked up by the indexed ordering key, not by the linked records.)
+        references = [self.name]
+        if self.backorder_sequence == 1 and "-" in self.name:
+            references.append(self.name.rsplit("-", 1)[0])
+        releases = (
+            self.env["mfg.message"]
+            .sudo()
+            .search(
+                [
+                    ("ordering_key", "in", references),
+                    ("exchange_type_id", "=", release.id),
+                    ("direction", "=", "outbound"),
+                    ("state", "not in", UNRELEASED_STATES),
+                    ("company_id", "=", self.company_id.id),
+                ],
+                order="id",
             )
+        )
+        return {msg.backend_id: msg.ordering_key for msg in releases}
+
+    def _mfg_mes_change(self, kind, reason=None):
+        """Write one erp.work_order_change message per backend that got the release (and has
+        the change flow): ``kind`` 'quantity' (new quantity) or 'cancel' (quantity 0)."""
+        self.ensure_one()
+        messages = self.env["mfg.message"].sudo()
+        released = self._mfg_mes_released_to()
+        if not released:
+            return messages
+        enabled = self.env["mfg.backend"]._mfg_backends_with_flow(CHANGE_TYPE)
+        reason = reason or self.env.context.get("mfg_change_reason") or None
+        for backend, reference in released.items():
+            if backend not in enabled:
+                continue
+            payload = {
+                "message_id": f"{reference}-{kind}-{uuid.uuid4().hex[:12]}",
+                "sent_at": _utc(fields.Datetime.now()),
+                "correlation_id": reference,
+                "work_order": reference,
+                "change": kind,
+                "quantity": 0.0 if kind == "cancel" else self.product_qty,
+                "uom": self._mfg_mes_code(backend, "uom", self.product_uom_id, self.product_uom_id.name),
+                "reason": reason,
+            }
+            msg = backend._mfg_outbox(CHANGE_TYPE, payload, ordering_key=reference, correlation_id=reference)
+            msg._mfg_link(self)
+            messages |= msg
         return messages
 
     def _mfg_mes_code(self, backend, kind, record, odoo_code):
@@ -119,4 +207,60 @@ class MrpProduction(models.Model):
             "lot": self.lot_producing_id.name or None,
             "components": components,
             "operations": operations,
+        }
+
+    # ------------------------------------------------------------------ the MES's reference
+    @api.model
+    def _mfg_mes_family(self, backend, reference):
+        """The MOs the MES knows as ``reference`` in the backend's company: the MO of that name,
+        or, once mrp renamed it (split, partial completion: NAME-001, NAME-002...), the MO and
+        its backorders, in backorder order."""
+        company = [("company_id", "=", backend.company_id.id)]
+        production = self.search([("name", "=", reference)] + company, limit=1)
+        pattern = reference.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "-%"
+        backorders = self.search(
+            [("name", "=like", pattern), ("backorder_sequence", ">", 0)] + company,
+            order="backorder_sequence, id",
+        )
+        return production | backorders
+
+    def _mfg_mes_status_payload(self, backend, reference):
+        """The sync API's answer for ``reference``: the first MO of the family (``self``) with its
+        operations, plus the other MOs of the family (backorders) when there are some."""
+        production = self[:1]
+        uom = plant_code(backend, "uom", production.product_uom_id, production.product_uom_id.name)
+        return {
+            "work_order": reference,
+            "name": production.name,
+            "state": production.state,
+            "product": plant_code(
+                backend, "product", production.product_id, production.product_id.default_code
+            ),
+            "quantity_planned": production.product_qty,
+            "quantity_produced": production.qty_produced,
+            "uom": uom,
+            "lot": production.lot_producing_id.name or None,
+            "planned_start": _utc(production.date_start),
+            "planned_end": _utc(production.date_finished),
+            "operations": [
+                {
+                    "sequence": wo.sequence,
+                    "name": wo.name,
+                    "workcenter": plant_code(backend, "workcenter", wo.workcenter_id, wo.workcenter_id.code),
+                    "state": wo.state,
+                    "duration_expected": wo.duration_expected,
+                    "duration": wo.duration,
+                }
+                for wo in production.workorder_ids
+            ],
+            "backorders": [
+                {
+                    "name": mo.name,
+                    "state": mo.state,
+                    "quantity_planned": mo.product_qty,
+                    "quantity_produced": mo.qty_produced,
+                    "uom": plant_code(backend, "uom", mo.product_uom_id, mo.product_uom_id.name),
+                }
+                for mo in self[1:]
+            ],
         }

@@ -1,3 +1,7 @@
 from . import test_mes_inbound
 from . import test_mes_release
+from . import test_mes_change
+from . import test_mes_master_data
+from . import test_mes_sync_api
+from . import test_mes_serials
 from . import test_mes_alerts

@@ -23,6 +23,9 @@ class MfgMesCase(TransactionCase):
                 "operation_status",
                 "downtime",
                 "work_order_release",
+                "work_order_change",
+                "item_master",
+                "bom",
             )
         }
         cls.warehouse = env["stock.warehouse"].search([("company_id", "=", env.company.id)], limit=1)
@@ -176,6 +179,14 @@ class MfgMesCase(TransactionCase):
         if lot:
             data["lot"] = lot
         return data
+
+    def _outbox(self, code, key=None, backend=None):
+        domain = [("direction", "=", "outbound"), ("exchange_type_id", "=", self.etype[code].id)]
+        if key:
+            domain.append(("ordering_key", "=", key))
+        if backend:
+            domain.append(("backend_id", "=", backend.id))
+        return self.Message.search(domain, order="id")
 
     def assertDone(self, *messages):
         for msg in messages:

@@ -1,0 +1,1 @@
+from . import change_production_qty
