@@ -24,6 +24,8 @@
         "views/mfg_incident_views.xml",
         "views/mfg_monitoring_views.xml",
         "wizards/mfg_message_discard_wizard_views.xml",
+        "views/mfg_backend_api_views.xml",
+        "wizards/mfg_api_key_wizard_views.xml",
         "views/menus.xml",
     ],
     "assets": {

@@ -1,1 +1,2 @@
 from . import ingest
+from . import openapi

@@ -12,6 +12,7 @@ from odoo.tools import config
 
 from ..components import contract
 from ..exceptions import MfgValidationError
+from ..models.mfg_api_key import KEY_SCOPE
 
 _logger = logging.getLogger(__name__)
 
@@ -36,8 +37,13 @@ def _max_payload():
 
 
 class MfgIngestController(http.Controller):
-    def _authenticate(self, groups=API_GROUPS):
-        """The API user behind the bearer key, or an error response (nothing is stored then)."""
+    def _authenticate(self, groups=API_GROUPS, backend_code=None):
+        """The API user behind the bearer key, or an error response (nothing is stored then).
+
+        401: no key, or a wrong, expired or rotated-out key. 403: the user is in none of ``groups``;
+        or the route names a backend (``backend_code``, else the route's own ``backend_code``
+        argument) that the key may not use: another backend's service user, or an address outside
+        the backend's IP allow-list. The key's use is recorded (last used, at most once a minute)."""
         header = request.httprequest.headers.get("Authorization", "")
         match = BEARER_RE.match(header)
         challenge = {"WWW-Authenticate": 'Bearer realm="mfg"'}
@@ -47,7 +53,8 @@ class MfgIngestController(http.Controller):
                 {"error": "unauthorized", "detail": "Send an Odoo API key: 'Authorization: Bearer <key>'."},
                 challenge,
             )
-        uid = request.env["res.users.apikeys"]._check_credentials(scope="rpc", key=match.group(1))
+        key = match.group(1)
+        uid = request.env["res.users.apikeys"]._check_credentials(scope=KEY_SCOPE, key=key)
         if not uid:
             return None, _json(
                 401, {"error": "unauthorized", "detail": "Invalid or expired API key."}, challenge
@@ -62,6 +69,29 @@ class MfgIngestController(http.Controller):
                     "detail": f"User {user.login!r} is not an Integration Service user.",
                 },
             )
+        remote_addr = request.httprequest.remote_addr
+        request.env["mfg.api.key"].sudo()._mfg_key_used(uid, key, remote_addr)
+        code = backend_code or (getattr(request, "params", None) or {}).get("backend_code")
+        if code:
+            backend = request.env["mfg.backend"].sudo().search([("code", "=", code)], limit=1)
+            if backend and not backend._mfg_api_allows_user(user):
+                return None, _json(
+                    403,
+                    {
+                        "error": "forbidden_backend",
+                        "detail": f"The API key of {user.login!r} is not valid for backend {backend.code!r}: "
+                        "each backend has its own service user and key.",
+                    },
+                )
+            if backend and not backend._mfg_ip_allowed(remote_addr):
+                return None, _json(
+                    403,
+                    {
+                        "error": "forbidden_address",
+                        "detail": f"Address {remote_addr} is not in the IP allow-list of backend "
+                        f"{backend.code!r}.",
+                    },
+                )
         return user, None
 
     @http.route(
@@ -81,6 +111,19 @@ class MfgIngestController(http.Controller):
         backend = env["mfg.backend"].search([("code", "=", backend_code)], limit=1)
         if not backend:
             return _json(404, {"error": "not_found", "detail": f"No backend with code {backend_code!r}."})
+        allowed, retry_after = backend.sudo()._mfg_throttle()
+        if not allowed:
+            return _json(
+                429,
+                {
+                    "error": "too_many_requests",
+                    "detail": f"Backend {backend.code!r} is above its rate limit of "
+                    f"{backend.sudo().api_rate_limit:g} requests/s (burst {backend.sudo().api_burst}): "
+                    f"retry after {retry_after} s.",
+                    "retry_after": retry_after,
+                },
+                {"Retry-After": str(retry_after)},
+            )
         etype = env["mfg.exchange.type"]._find(type_code)
         if not etype:
             return _json(404, {"error": "not_found", "detail": f"No exchange type {type_code!r}."})
@@ -138,13 +181,17 @@ class MfgIngestController(http.Controller):
         if error:
             return error
         env = request.env
+        domain = []
+        own = env.user.sudo().mfg_service_backend_ids
+        if own and not env.user.has_group("mfg_integration_base.group_mfg_user"):
+            domain = [("backend_id", "in", own.ids)]  # a service user sees its own backend(s) only
         groups = env["mfg.message"]._read_group(
-            [],
+            domain,
             ["backend_id", "exchange_type_id", "state"],
             ["__count"],
         )
         pending = env["mfg.message"]._read_group(
-            [("state", "in", ["received", "queued", "processing", "retrying"])],
+            domain + [("state", "in", ["received", "queued", "processing", "retrying"])],
             ["backend_id", "exchange_type_id"],
             ["received_at:min"],
         )

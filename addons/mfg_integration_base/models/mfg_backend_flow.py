@@ -1,5 +1,7 @@
 from odoo import api, fields, models
 
+from .mfg_audit import describe_changes, post_backend_notes
+
 
 class MfgBackendFlow(models.Model):
     """An exchange type a backend may use: the system-of-record policy, one line per contract."""
@@ -37,3 +39,27 @@ class MfgBackendFlow(models.Model):
     def _compute_display_name(self):
         for rec in self:
             rec.display_name = f"{rec.exchange_type_id.contract} ({rec.direction or ''})"
+
+    # ------------------------------------------------------------------ audit (backend chatter)
+    _AUDITED = ("exchange_type_id", "active", "transport", "endpoint")
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        records = super().create(vals_list)
+        post_backend_notes(records, self.env._("Flow(s) added:"), lambda r: r.display_name)
+        return records
+
+    def write(self, vals):
+        audited = [f for f in self._AUDITED if f in vals]
+        res = super().write(vals)
+        if audited:
+            post_backend_notes(
+                self,
+                self.env._("Flow(s) changed:"),
+                lambda r: f"{r.display_name} → {describe_changes(r, vals, audited)}",
+            )
+        return res
+
+    def unlink(self):
+        post_backend_notes(self, self.env._("Flow(s) removed:"), lambda r: r.display_name)
+        return super().unlink()

@@ -4,7 +4,7 @@ import re
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
-from ..components import contract
+from ..components import contract, schema_compat
 
 CODE_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 
@@ -61,32 +61,42 @@ class MfgExchangeType(models.Model):
     external_id_pointer = fields.Char(
         string="Message id pointer",
         default="/message_id",
+        tracking=True,
         help="JSON pointer of the sender's message id in the payload, used for idempotency when "
         "the transport gives none (HTTP header Idempotency-Key / X-Message-Id wins).",
     )
-    correlation_id_pointer = fields.Char(string="Correlation id pointer", default="/correlation_id")
+    correlation_id_pointer = fields.Char(
+        string="Correlation id pointer", default="/correlation_id", tracking=True
+    )
     max_attempts = fields.Integer(default=5, tracking=True, help="Attempts before a message is dead.")
     retry_delay = fields.Integer(
-        string="First retry delay (s)", default=30, help="Delay before the second attempt."
+        string="First retry delay (s)", default=30, tracking=True, help="Delay before the second attempt."
     )
-    retry_backoff = fields.Float(string="Backoff factor", default=2.0)
-    retry_jitter = fields.Float(string="Jitter", default=0.2, help="Fraction, 0.2 = ±20 %.")
-    retry_max_delay = fields.Integer(string="Max retry delay (s)", default=3600)
+    retry_backoff = fields.Float(string="Backoff factor", default=2.0, tracking=True)
+    retry_jitter = fields.Float(string="Jitter", default=0.2, tracking=True, help="Fraction, 0.2 = ±20 %.")
+    retry_max_delay = fields.Integer(string="Max retry delay (s)", default=3600, tracking=True)
     sync_class = fields.Selection(
         [("realtime", "Real time"), ("batch", "Batch (scheduled)")],
         default="realtime",
         required=True,
+        tracking=True,
         help="Real time: a drain job starts as soon as messages arrive. Batch: messages wait for "
         "the scheduled drain (Integration: drain batch flows).",
     )
     channel = fields.Char(
-        string="Job channel", default="root.mfg", required=True, help="queue_job channel of the drain jobs."
+        string="Job channel",
+        default="root.mfg",
+        required=True,
+        tracking=True,
+        help="queue_job channel of the drain jobs.",
     )
     sla_minutes = fields.Integer(
-        string="SLA (minutes)", default=15, help="A message pending longer than this is late."
+        string="SLA (minutes)", default=15, tracking=True, help="A message pending longer than this is late."
     )
     retention_days = fields.Integer(
-        default=30, help="Done messages older than this are deleted by the retention cron (0 = keep)."
+        default=30,
+        tracking=True,
+        help="Done messages older than this are deleted by the retention cron (0 = keep).",
     )
     message_count = fields.Integer(compute="_compute_message_count")
 
@@ -111,6 +121,38 @@ class MfgExchangeType(models.Model):
         counts = {t.id: c for t, c in groups}
         for rec in self:
             rec.message_count = counts.get(rec.id, 0)
+
+    def write(self, vals):
+        if "json_schema" in vals and not self.env.context.get("mfg_contract_force"):
+            self._mfg_check_compatible(vals["json_schema"], vals.get("version"))
+        return super().write(vals)
+
+    def _mfg_check_compatible(self, new_schema_text, new_version=None):
+        """Refuse a JSON Schema change that breaks the contract's users unless the version goes up.
+
+        (Context ``mfg_contract_force``: a migration that knows what it does.)"""
+        for rec in self:
+            if not rec.json_schema or not new_schema_text or rec.json_schema == new_schema_text:
+                continue
+            version = rec.version if new_version is None else int(new_version)
+            if version > rec.version:
+                continue
+            try:
+                old, new = json.loads(rec.json_schema), contract.check_schema(new_schema_text)
+            except ValueError:
+                continue  # an invalid schema is refused by _check_json_schema, with its own words
+            breaking = schema_compat.breaking_changes(old, new)
+            if breaking:
+                raise ValidationError(
+                    self.env._(
+                        "Contract %(contract)s: this JSON Schema change breaks the systems that use it "
+                        "(%(changes)s). Raise the version (e.g. to %(next)s) or create a new exchange type "
+                        "for the new version; adding optional fields needs no new version.",
+                        contract=rec.contract,
+                        changes="; ".join(f"field '{where}': {why}" for where, why in breaking),
+                        next=rec.version + 1,
+                    )
+                )
 
     @api.constrains("code")
     def _check_code(self):
@@ -199,6 +241,33 @@ class MfgExchangeType(models.Model):
                 [("code", "=", match.group(1)), ("version", "=", int(match.group(2)))], limit=1
             )
         return self.search([("code", "=", code)], order="version desc", limit=1)
+
+    # ------------------------------------------------------------------ published contracts
+    @api.model
+    def _mfg_openapi_contracts(self):
+        """The contracts published in the OpenAPI document: the active inbound exchange types."""
+        unroutable = self.env.ref("mfg_integration_base.exchange_type_unroutable", raise_if_not_found=False)
+        types = self.search([("direction", "=", "inbound"), ("active", "=", True)])
+        return [
+            {
+                "contract": t.contract,
+                "code": t.code,
+                "version": t.version,
+                "name": t.name,
+                "description": t.description or "",
+                "schema": json.loads(t.json_schema) if t.json_schema else None,
+            }
+            for t in types
+            if t != unroutable
+        ]
+
+    @api.model
+    def _mfg_openapi_document(self, server_url=""):
+        """OpenAPI 3.1 document of the REST API. Extension point: connectors add their own paths
+        (e.g. a query API) by overriding this and updating the returned dict."""
+        from ..components import openapi
+
+        return openapi.build_document(self._mfg_openapi_contracts(), server_url=server_url)
 
     def action_view_messages(self):
         self.ensure_one()

@@ -1,2 +1,3 @@
 from . import mfg_message_discard_wizard
+from . import mfg_api_key_wizard
 from . import mfg_incident_fix
