@@ -16,7 +16,9 @@ MASKS = (
     (re.compile(r"'[^']*'|\"[^\"]*\"|«[^»]*»|“[^”]*”"), "'…'"),
     (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), "#"),
     (re.compile(r"\b[0-9a-f]{16,}\b", re.I), "#"),
-    (re.compile(r"[\w/.:#-]*\d[\w/.:#-]*"), "#"),
+    # a word with a digit (WO-17, WH/MO/00042, 12.5, plant1-mes, erp.item_master.v1); a '.' or ':' belongs
+    # to it only inside it, so "order 12: closed" keeps its colon
+    (re.compile(r"(?:[\w/#-]|[.:](?=[\w/#-]))*\d(?:[\w/#-]|[.:](?=[\w/#-]))*"), "#"),
     (re.compile(r"\s+"), " "),
 )
 MAX_LENGTH = 300

@@ -844,8 +844,19 @@ class MfgBackend(models.Model):
         unroutable = self.env.ref("mfg_integration_base.exchange_type_unroutable")
         types = self.env["mfg.exchange.type"].search([("id", "!=", unroutable.id)])
         for etype in types:
-            if not backend._mfg_flow(etype):
-                self.env["mfg.backend.flow"].create({"backend_id": backend.id, "exchange_type_id": etype.id})
+            flow = backend._mfg_flow(etype)
+            if not flow:
+                flow = self.env["mfg.backend.flow"].create(
+                    {"backend_id": backend.id, "exchange_type_id": etype.id}
+                )
+            # The demo plant speaks MQTT both ways: it has no HTTP endpoint to send to.
+            if (
+                etype.direction == "outbound"
+                and flow.transport == "http"
+                and not backend.http_url
+                and not flow.endpoint
+            ):
+                flow.transport = "mqtt"
         Message = self.env["mfg.message"]
         if not Message.search_count([("backend_id", "=", backend.id)]):
             heartbeat = self.env.ref("mfg_integration_base.exchange_type_plant_heartbeat")
