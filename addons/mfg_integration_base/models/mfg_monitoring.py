@@ -8,7 +8,7 @@ Alerts of the base (connectors add theirs by extending ``_mfg_monitor_alerts``):
 - ``quiet`` / ``surge`` (anomaly): a flow's messages of the last hour against its normal, the
   hourly mean and standard deviation over the 7 days before. Quiet: the mean is at least
   ``MIN_MEAN`` an hour and the last hour had less than a fifth of it. Surge: more than twice the
-  mean and more than mean + 4 standard deviations;
+  mean and more than mean + 4 standard deviations, for a flow with a history (``MIN_HISTORY``);
 - ``errors`` (anomaly): a flow's failure ratio in the last hour is at least ``MIN_FAILURES``
   failures and above 3 × its 7-day ratio + 5 points.
 Deterministic, explainable, no external service: each alert says the numbers it compared.
@@ -24,6 +24,7 @@ from .mfg_message import PENDING_STATES
 
 MIN_MEAN = 5.0  # messages an hour before a flow can be "quiet"
 MIN_FAILURES = 5
+MIN_HISTORY = 24  # messages in the 7 days before a flow can "surge" (a new flow has no normal yet)
 BASELINE_DAYS = 7
 
 
@@ -217,7 +218,9 @@ class MfgBackendAlert(models.Model):
                         ),
                     }
                 )
-            elif last_n > 2 * mean and last_n > mean + 4 * std and last_n >= MIN_MEAN:
+            elif (
+                total >= MIN_HISTORY and last_n > 2 * mean and last_n > mean + 4 * std and last_n >= MIN_MEAN
+            ):
                 alerts.append(
                     {
                         **base,

@@ -73,6 +73,10 @@ class TestMonitoring(MfgPipelineCase):
         self._history(self.backend, 60, 1, 0)
         self.assertEqual(self._alerts(self.backend)["surge"].level, "info")
 
+    def test_a_new_flow_has_no_normal_to_surge_from(self):
+        self._history(self.backend, 60, 1, 0)
+        self.assertNotIn("surge", self._alerts(self.backend))
+
     def test_backlog_past_sla_and_undelivered_outbound(self):
         self.etype_in.sla_minutes = 30
         self._history(self.backend, 3, 3, 2, state="queued")  # 3 queued, 2 to 3 hours old
