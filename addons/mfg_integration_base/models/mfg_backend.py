@@ -560,6 +560,8 @@ class MfgBackend(models.Model):
         done = 0
         skipped = []
         self.env.cr.cache["mfg_resolve"] = {}  # code look-ups shared by the batch (see _mfg_resolve)
+        outer = self.env.cr.cache.get("mfg_outcomes")
+        batch = self.env.cr.cache["mfg_outcomes"] = {"done": [], "links": []}
         try:
             for msg in messages:
                 key = msg.ordering_key
@@ -571,8 +573,13 @@ class MfgBackend(models.Model):
                     done += 1
                 elif key:
                     blocked_keys.add(key)  # failed or retrying: the rest of its key waits
+            self.env["mfg.message"]._mfg_write_batch_outcomes(batch)
         finally:
             self.env.cr.cache.pop("mfg_resolve", None)
+            if outer is None:
+                self.env.cr.cache.pop("mfg_outcomes", None)
+            else:
+                self.env.cr.cache["mfg_outcomes"] = outer
         self.env["mfg.message"]._mfg_release(skipped, token)
         return {"claimed": len(messages), "done": done, "held": len(skipped)}
 

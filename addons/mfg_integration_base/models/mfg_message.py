@@ -471,10 +471,52 @@ class MfgMessage(models.Model):
         }
         if self.direction == "outbound" and isinstance(result, str):
             vals["response"] = result[:10000]
-        elif result is not None:
+        batch = self.env.cr.cache.get("mfg_outcomes")
+        if batch is not None:
+            # Inside a drain batch: written with the batch's other outcomes, in one statement each
+            # (same transaction, so nothing changes for a reader; 2 round trips less per message).
+            batch["done"].append((self.id, vals))
+            if result is not None and "response" not in vals:
+                batch["links"].extend(self._mfg_link_rows(result))
+            return True
+        if result is not None and "response" not in vals:
             self._mfg_link(result)
         self._mfg_write_outcome(vals)
         return True
+
+    @api.model
+    def _mfg_write_batch_outcomes(self, batch):
+        """Write the outcomes and record links buffered by ``_mfg_process`` (see the drain)."""
+        done, links = batch["done"], batch["links"]
+        if links:
+            self._mfg_insert_links(links)
+        if done:
+            execute_values(
+                self.env.cr,
+                """UPDATE mfg_message m
+                      SET state = 'done', attempts = v.attempts, processed_at = v.processed_at,
+                          duration_ms = v.duration_ms, response = COALESCE(v.response, m.response),
+                          next_attempt_at = NULL, claim_token = NULL, error_class = NULL,
+                          error_message = NULL, error_path = NULL,
+                          write_date = now() AT TIME ZONE 'UTC', write_uid = v.uid
+                     FROM (VALUES %s) AS v(id, attempts, processed_at, duration_ms, response, uid)
+                    WHERE m.id = v.id""",
+                [
+                    (
+                        mid,
+                        vals["attempts"],
+                        vals["processed_at"],
+                        vals["duration_ms"],
+                        vals.get("response"),
+                        self.env.uid,
+                    )
+                    for mid, vals in done
+                ],
+                template="(%s, %s, %s::timestamp, %s, %s::text, %s)",
+            )
+        ids = [mid for mid, _vals in done] + [row[0] for row in links]
+        if ids:
+            self.browse(ids).invalidate_recordset()
 
     def _mfg_write_outcome(self, vals):
         """Record a processing outcome with one UPDATE (no ORM write, no tracking, no flush):
@@ -555,6 +597,13 @@ class MfgMessage(models.Model):
     def _mfg_link(self, records):
         """Remember the Odoo records a message created or changed (shown on the message)."""
         self.ensure_one()
+        rows = self._mfg_link_rows(records)
+        if rows:
+            self._mfg_insert_links(rows)
+            self.invalidate_recordset(["record_ids"])
+
+    def _mfg_link_rows(self, records):
+        self.ensure_one()
         if isinstance(records, models.BaseModel):
             records = [records]
         rows = []
@@ -566,6 +615,10 @@ class MfgMessage(models.Model):
                 if (rec._name, rec.id) not in known and rec.id:
                     known.add((rec._name, rec.id))
                     rows.append((self.id, rec._name, rec.id, self.env.uid, self.env.uid))
+        return rows
+
+    @api.model
+    def _mfg_insert_links(self, rows):
         if rows:
             # Plain INSERT: one per message processed; skip links a replay/retry already has.
             execute_values(
@@ -579,7 +632,6 @@ class MfgMessage(models.Model):
                                         AND r.res_model = v.res_model AND r.res_id = v.res_id)""",
                 rows,
             )
-            self.invalidate_recordset(["record_ids"])
 
     # ------------------------------------------------------------------ claim
     @api.model
