@@ -1,4 +1,5 @@
 from odoo import api, fields, models
+from odoo.tools import create_index
 
 
 class MfgMessageRecord(models.Model):
@@ -13,6 +14,10 @@ class MfgMessageRecord(models.Model):
     res_id = fields.Many2oneReference(string="Record id", model_field="res_model", required=True)
     name = fields.Char(compute="_compute_name")
     model_description = fields.Char(string="Document", compute="_compute_name")
+
+    def init(self):
+        # "which messages touched this record?" (smart buttons, connectors' look-ups)
+        create_index(self.env.cr, "mfg_message_record_res_idx", self._table, ["res_model", "res_id"])
 
     @api.depends("res_model", "res_id")
     def _compute_name(self):
