@@ -29,6 +29,13 @@ def parse_json(raw):
         raise MfgValidationError(
             f"The payload must be a JSON object, got {type(data).__name__.replace('dict', 'object')}."
         )
+    try:
+        # Valid JSON may still escape a lone surrogate (\ud800): no text column can hold it.
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise MfgValidationError(
+            "The payload holds a lone UTF-16 surrogate escape (e.g. \\ud800), which is no character."
+        ) from exc
     return data
 
 

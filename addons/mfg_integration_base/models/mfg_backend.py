@@ -295,11 +295,26 @@ class MfgBackend(models.Model):
             )
 
     def _mfg_touch_contact(self):
-        # Plain SQL: no write_date churn, no tracking, no lock held on the backend row.
-        self.env.cr.execute(
-            "UPDATE mfg_backend SET last_contact_at = now() AT TIME ZONE 'UTC' WHERE id IN %s",
-            (tuple(self.ids),),
-        )
+        """Remember when the plant last sent something. Under load many requests of one backend
+        arrive at once: updating its row in each request's transaction made them conflict
+        (serialization failures, then HTTP 500 — found by the REST storm fault test). So: its
+        own short READ COMMITTED transaction, at most once a second, rows another request is
+        updating right now skipped, and never a reason to fail the receive."""
+        query = """
+            UPDATE mfg_backend SET last_contact_at = now() AT TIME ZONE 'UTC'
+             WHERE id IN (SELECT id FROM mfg_backend
+                           WHERE id IN %s AND (last_contact_at IS NULL
+                                 OR last_contact_at < (now() AT TIME ZONE 'UTC') - interval '1 second')
+                             FOR UPDATE SKIP LOCKED)"""
+        if self._mfg_single_transaction():
+            self.env.cr.execute(query, (tuple(self.ids),))
+        else:
+            try:
+                with self.env.registry.cursor() as cr:
+                    cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                    cr.execute(query, (tuple(self.ids),))
+            except Exception:  # a contact time is not worth losing a message
+                _logger.warning("mfg: could not record the last contact of %s", self.ids, exc_info=True)
         self.invalidate_recordset(["last_contact_at"])
 
     # ------------------------------------------------------------------ code mappings
