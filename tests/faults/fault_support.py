@@ -9,6 +9,7 @@ import time
 import uuid
 
 import requests
+from mqtt_support import wait_until  # noqa: F401 - the fault tests take it from here
 
 # Message states in which nothing is waiting any more (retrying waits for its next attempt).
 SETTLED_STATES = ("done", "failed", "rejected", "dead", "discarded")
@@ -16,16 +17,6 @@ SETTLED_STATES = ("done", "failed", "rejected", "dead", "discarded")
 
 def unique(prefix):
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def wait_until(predicate, timeout=120, interval=0.25):
-    """The predicate's last value once truthy, or its falsy value after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    value = predicate()
-    while not value and time.monotonic() < deadline:
-        time.sleep(interval)
-        value = predicate()
-    return value
 
 
 def make_plant(odoo_env, prefix, inbound=("test.order_report",), outbound=(), **backend_vals):

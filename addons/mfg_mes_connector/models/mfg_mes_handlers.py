@@ -166,21 +166,25 @@ class MfgMesHandlers(models.AbstractModel):
         elif move_line:
             move_line.quantity += move.product_uom._compute_quantity(quantity, move_line.product_uom_id)
         if not move_line:
-            move_line = self.env["stock.move.line"].create(
-                {
-                    "move_id": move.id,
-                    "product_id": move.product_id.id,
-                    "product_uom_id": move.product_uom.id,
-                    "quantity": quantity,
-                    "lot_id": lot.id or False,
-                    "location_id": move.location_id.id,
-                    "location_dest_id": move.location_dest_id.id,
-                    "company_id": move.company_id.id,
-                    "picked": True,
-                }
-            )
+            move_line = self._mfg_mes_picked_line(move, quantity, lot)
         move.manual_consumption = True
         return move_line
+
+    def _mfg_mes_picked_line(self, move, quantity, lot):
+        """A picked move line of ``quantity`` (move unit) of ``lot`` on ``move``."""
+        return self.env["stock.move.line"].create(
+            {
+                "move_id": move.id,
+                "product_id": move.product_id.id,
+                "product_uom_id": move.product_uom.id,
+                "quantity": quantity,
+                "lot_id": lot.id or False,
+                "location_id": move.location_id.id,
+                "location_dest_id": move.location_dest_id.id,
+                "company_id": move.company_id.id,
+                "picked": True,
+            }
+        )
 
     def _mfg_mes_consume(self, move, quantity, lot):
         """Record ``quantity`` (move unit) of ``lot`` as consumed on ``move``: the first report
@@ -194,19 +198,7 @@ class MfgMesHandlers(models.AbstractModel):
             qty_ml = move.product_uom._compute_quantity(quantity, move_line.product_uom_id)
             move_line.quantity += qty_ml
         else:
-            move_line = self.env["stock.move.line"].create(
-                {
-                    "move_id": move.id,
-                    "product_id": move.product_id.id,
-                    "product_uom_id": move.product_uom.id,
-                    "quantity": quantity,
-                    "lot_id": lot.id or False,
-                    "location_id": move.location_id.id,
-                    "location_dest_id": move.location_dest_id.id,
-                    "company_id": move.company_id.id,
-                    "picked": True,
-                }
-            )
+            move_line = self._mfg_mes_picked_line(move, quantity, lot)
         # Manual + picked: Odoo keeps this quantity when the finished quantity is set (no backflush).
         move.write({"manual_consumption": True, "picked": True})
         return move_line
