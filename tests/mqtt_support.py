@@ -161,7 +161,7 @@ class ListenerProcess:
                 return line.split("=", 1)[1].strip()
         raise RuntimeError("no addons_path in the test configuration")
 
-    def start(self, wait_for=None, timeout=60):
+    def start(self, wait_for=None, timeout=60, occurrence=1):
         cmd = [
             self.settings["odoo_bin"],
             f"--addons-path={self._addons_path()}",
@@ -179,13 +179,15 @@ class ListenerProcess:
             cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True
         )
         if wait_for:
-            self.wait_log(wait_for, timeout)
+            self.wait_log(wait_for, timeout, occurrence)
         return self
 
-    def wait_log(self, text, timeout=60):
+    def wait_log(self, text, timeout=60, occurrence=1):
+        """Wait until ``text`` is in the log ``occurrence`` times (a restarted process with the
+        same name appends to the same log)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.log.exists() and text in self.log.read_text(errors="replace"):
+            if self.log.exists() and self.log.read_text(errors="replace").count(text) >= occurrence:
                 return True
             if self.proc.poll() is not None:
                 raise RuntimeError(f"listener exited with {self.proc.returncode}:\n{self.tail()}")
@@ -245,11 +247,12 @@ class Publisher:
         with self._lock:
             self.acked += 1
 
-    def publish(self, topic, payload, message_id=None):
+    def publish(self, topic, payload, message_id=None, user_properties=None):
         props = None
-        if message_id:
+        pairs = ([("message_id", message_id)] if message_id else []) + list(user_properties or [])
+        if pairs:
             props = Properties(PacketTypes.PUBLISH)
-            props.UserProperty = [("message_id", message_id)]
+            props.UserProperty = pairs
         return self.client.publish(topic, payload, qos=1, properties=props)
 
     def wait_acked(self, n, timeout=120):

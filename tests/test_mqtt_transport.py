@@ -183,6 +183,56 @@ def test_garbage_is_stored_rejected_and_listener_keeps_going(
     assert listener.alive
 
 
+POISONS = {
+    # json.loads raised RecursionError, which nothing caught: the batch went back to the head of
+    # the queue every 30 s, forever, and no later message of any backend was stored.
+    "json_nested_5000_deep": {"payload": '{"a": ' + "[" * 5000 + "]" * 5000 + "}"},
+    # "index row size exceeds btree maximum" on the unique index, an OperationalError the
+    # listener took for a database outage: retried forever.
+    "message_id_property_of_3000_chars": {"message_id": "x" * 3000},
+    "correlation_id_property_of_3000_chars": {"user_properties": [("correlation_id", "c" * 3000)]},
+}
+
+
+@pytest.mark.parametrize("poison", sorted(POISONS))
+def test_poison_message_never_stops_the_listener(
+    poison, odoo_server, odoo_env, broker, listeners, plant_cleanup, sql
+):
+    """Issue 12: a poison message is stored as rejected, 1,000 normal messages after it are all
+    stored and done, and a restart of the listener (same persistent session) changes nothing."""
+    plant = make_plant(odoo_env, broker)
+    plant_cleanup.append(plant["backend_id"])
+    name = f"poison{plant['suffix']}"
+    listener = listeners(name).start(wait_for=plant["subscribed"])
+    pub = Publisher(broker.port, f"plant-{plant['suffix']}")
+    spec = dict(POISONS[poison])
+    pub.publish(plant["topic"], spec.pop("payload", payload(plant, 100000)), **spec)
+    for i in range(1000):
+        pub.publish(plant["topic"], payload(plant, i))
+    assert pub.wait_acked(1001)
+    assert wait_until(lambda: counts(sql, plant)["done"] == 1000, timeout=240), (
+        counts(sql, plant),
+        listener.tail(),
+    )
+    assert counts(sql, plant) == {"total": 1001, "distinct": 1000, "done": 1000, "rejected": 1}
+    error = sql(
+        "SELECT error_message FROM mfg_message WHERE backend_id = %s AND state = 'rejected'",
+        (plant["backend_id"],),
+    )[0][0]
+    assert ("levels deep" in error) if poison.startswith("json") else ("at most 255" in error), error
+    # The backend's last contact follows MQTT ingest (issue 12, item 12).
+    assert sql("SELECT last_contact_at FROM mfg_backend WHERE id = %s", (plant["backend_id"],))[0][0]
+
+    listener.stop()
+    listener = listeners(name).start(wait_for=plant["subscribed"], occurrence=2)
+    pub.publish(plant["topic"], payload(plant, 1000))
+    assert pub.wait_acked(1002)
+    pub.close()
+    assert wait_until(lambda: counts(sql, plant)["done"] == 1001, timeout=120), listener.tail()
+    assert counts(sql, plant) == {"total": 1002, "distinct": 1001, "done": 1001, "rejected": 1}
+    assert listener.alive
+
+
 def test_kill_9_listener_mid_stream_loses_nothing(odoo_env, broker, listeners, plant_cleanup, sql):
     """5,000 messages; the listener is killed with SIGKILL after ~1,500 and restarted."""
     plant = make_plant(odoo_env, broker)

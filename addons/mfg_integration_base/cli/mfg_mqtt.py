@@ -22,7 +22,7 @@ import odoo
 from odoo.cli import Command
 from odoo.tools import config
 
-from ..services.mqtt_listener import Listener
+from ..services.mqtt_listener import OUTAGE, POISON, RETRY, Listener
 
 _logger = logging.getLogger(__name__)
 
@@ -30,9 +30,31 @@ RELOAD_INTERVAL = 5.0
 STATUS_INTERVAL = 10.0
 
 
-def _is_outage(exc):
-    """The database is unreachable or busy (as opposed to a message it cannot take)."""
-    return isinstance(exc, psycopg2.OperationalError | psycopg2.InterfaceError | PoolError)
+# SQLSTATE classes of a database that cannot serve anyone right now: connection exception
+# (08), insufficient resources (53: too many connections, disk full), operator intervention
+# (57: shutdown, cannot connect now), system error (58).
+OUTAGE_SQLSTATE_CLASSES = ("08", "53", "57", "58")
+# Conflicts with concurrent transactions: the same batch will go through in a moment.
+RETRY_SQLSTATES = ("40001", "40P01", "55P03")
+
+
+def classify_store_error(exc):
+    """OUTAGE (the database is unreachable: wait), RETRY (a concurrent conflict: again soon) or
+    POISON (something in the batch cannot be stored: isolate it). A message the database
+    refuses (e.g. "index row size exceeds btree maximum", SQLSTATE 54000, also an
+    OperationalError) is POISON: it must never pause the ingest of every backend."""
+    if isinstance(exc, PoolError | psycopg2.InterfaceError):
+        return OUTAGE
+    if isinstance(exc, psycopg2.Error):
+        code = exc.pgcode or ""
+        if not code:
+            # No SQLSTATE: the client lost the server (connection refused, closed, reset).
+            return OUTAGE if isinstance(exc, psycopg2.OperationalError) else POISON
+        if code.startswith(OUTAGE_SQLSTATE_CLASSES):
+            return OUTAGE
+        if code in RETRY_SQLSTATES:
+            return RETRY
+    return POISON
 
 
 class MqttRunner:
@@ -43,7 +65,11 @@ class MqttRunner:
         self.listener_name = listener_name
         self.registry = odoo.modules.registry.Registry(db_name)
         self.listener = Listener(
-            self._store, self._on_status, batch_size=batch_size, batch_wait=batch_wait, is_outage=_is_outage
+            self._store,
+            self._on_status,
+            batch_size=batch_size,
+            batch_wait=batch_wait,
+            classify=classify_store_error,
         )
         self.stop_event = threading.Event()
         self._status = {}

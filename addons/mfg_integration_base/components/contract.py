@@ -12,8 +12,49 @@ from ..exceptions import MfgValidationError
 MAX_REPORTED_ERRORS = 10
 
 
+MAX_DEPTH = 64  # nesting levels of objects and arrays a payload may have
+
+
+def _refuse_constant(name):
+    raise MfgValidationError(
+        f"The payload holds {name}, which is no JSON number: send a finite number (or null)."
+    )
+
+
+def _finite_float(text):
+    value = float(text)
+    if value != value or value in (float("inf"), float("-inf")):
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        raise MfgValidationError(
+            f"The payload holds the number {shown}, which is too large to be a finite number."
+        )
+    return value
+
+
+def _check_depth(data, limit=MAX_DEPTH):
+    """Raise MfgValidationError when ``data`` nests objects/arrays deeper than ``limit``
+    (iterative: a hostile payload cannot exhaust Python's stack here)."""
+    stack = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            raise MfgValidationError(
+                f"The payload nests objects or arrays more than {limit} levels deep; flatten it."
+            )
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values() if isinstance(v, dict | list))
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node if isinstance(v, dict | list))
+
+
 def parse_json(raw):
-    """Parse ``raw`` (str or bytes) as a JSON object; raise MfgValidationError otherwise."""
+    """Parse ``raw`` (str or bytes) as a JSON object, strictly; raise MfgValidationError otherwise.
+
+    Strict means: UTF-8 text, one JSON object, no ``NaN`` / ``Infinity`` (Python's json accepts
+    them, and NaN passes every bound of a schema), only finite numbers (``1e309`` is refused),
+    at most ``MAX_DEPTH`` levels of nesting (a payload nested thousands deep makes the parser
+    recurse until it fails: it is refused, never an internal error).
+    """
     if isinstance(raw, bytes | bytearray):
         try:
             raw = raw.decode("utf-8")
@@ -22,13 +63,20 @@ def parse_json(raw):
                 f"The payload is not UTF-8 text (invalid byte at position {exc.start})."
             ) from exc
     try:
-        data = json.loads(raw)
+        data = json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except MfgValidationError:
+        raise
+    except RecursionError as exc:
+        raise MfgValidationError(
+            f"The payload nests objects or arrays more than {MAX_DEPTH} levels deep; flatten it."
+        ) from exc
     except (TypeError, ValueError) as exc:
         raise MfgValidationError(f"The payload is not valid JSON: {exc}.") from exc
     if not isinstance(data, dict):
         raise MfgValidationError(
             f"The payload must be a JSON object, got {type(data).__name__.replace('dict', 'object')}."
         )
+    _check_depth(data)
     try:
         # Valid JSON may still escape a lone surrogate (\ud800): no text column can hold it.
         json.dumps(data, ensure_ascii=False).encode("utf-8")

@@ -1,5 +1,6 @@
 import json
 import logging
+from contextlib import contextmanager
 from datetime import timedelta
 
 from odoo import api, fields, models
@@ -8,11 +9,18 @@ from odoo.modules import module as odoo_module
 
 from ..exceptions import MfgMappingError
 from .mfg_code_mapping import MAPPING_KINDS
-from .mfg_message import PENDING_STATES, claim_lease_seconds, drain_partitions
+from .mfg_message import (
+    CLAIM_LOCK_CLASS,
+    PENDING_STATES,
+    claim_lease_seconds,
+    drain_partitions,
+    orphaned_claim_sql,
+)
 
 _logger = logging.getLogger(__name__)
 
 DRAIN_BATCH = 100
+STALL_SECONDS = 60  # pending work with nothing processed for this long: health 'stalled'
 SYSTEM_KINDS = [
     ("mes", "MES"),
     ("quality", "Quality / LIMS"),
@@ -131,7 +139,13 @@ class MfgBackend(models.Model):
     remote_status_at = fields.Datetime(readonly=True)
     remote_status_detail = fields.Char(readonly=True)
     # Dashboard figures (today = since midnight UTC)
-    count_received_today = fields.Integer(compute="_compute_dashboard")
+    count_received_today = fields.Integer(string="Received today (inbound)", compute="_compute_dashboard")
+    count_sent_today = fields.Integer(string="Sent today (outbound)", compute="_compute_dashboard")
+    count_stuck = fields.Integer(
+        string="Stuck in processing",
+        compute="_compute_dashboard",
+        help="Messages in Processing whose drain is gone (they are taken again by the next drain).",
+    )
     count_done_today = fields.Integer(compute="_compute_dashboard")
     count_pending = fields.Integer(compute="_compute_dashboard")
     count_failed = fields.Integer(compute="_compute_dashboard")
@@ -143,7 +157,10 @@ class MfgBackend(models.Model):
     oldest_pending_minutes = fields.Integer(compute="_compute_dashboard")
     sla_minutes = fields.Integer(compute="_compute_dashboard", help="Smallest SLA of the backend's flows.")
     health = fields.Selection(
-        [("ok", "OK"), ("late", "Late"), ("error", "Errors")], compute="_compute_dashboard"
+        [("ok", "OK"), ("late", "Late"), ("error", "Errors"), ("stalled", "Stalled")],
+        compute="_compute_dashboard",
+        help="Stalled: messages wait to be processed and none was processed for a minute, or some are "
+        "stuck in Processing after their drain died.",
     )
 
     _sql_constraints = [("code_uniq", "unique(code)", "The backend code must be unique.")]
@@ -208,22 +225,45 @@ class MfgBackend(models.Model):
         stats = {b.id: {} for b in self}
         if self.ids:
             self.env.cr.execute(
-                """
+                f"""
                 SELECT backend_id,
-                       count(*) FILTER (WHERE received_at >= %(today)s),
+                       count(*) FILTER (WHERE received_at >= %(today)s AND direction = 'inbound'),
+                       count(*) FILTER (WHERE received_at >= %(today)s AND direction = 'outbound'),
+                       count(*) FILTER (WHERE state = 'processing' AND {orphaned_claim_sql()}),
+                       max(processed_at),
                        count(*) FILTER (WHERE state = 'done' AND processed_at >= %(today)s),
                        count(*) FILTER (WHERE state IN %(pending)s),
                        count(*) FILTER (WHERE state = 'failed'),
                        count(*) FILTER (WHERE state = 'dead'),
                        count(*) FILTER (WHERE state = 'rejected' AND received_at >= %(today)s),
                        min(received_at) FILTER (WHERE state IN %(pending)s)
-                  FROM mfg_message WHERE backend_id IN %(ids)s GROUP BY backend_id
+                  FROM mfg_message m WHERE backend_id IN %(ids)s GROUP BY backend_id
                 """,
-                {"today": today, "pending": PENDING_STATES, "ids": tuple(self.ids)},
+                {
+                    "today": today,
+                    "pending": PENDING_STATES,
+                    "ids": tuple(self.ids),
+                    "lease": claim_lease_seconds(),
+                },
             )
-            for bid, rec_t, done_t, pend, failed, dead, rej_t, oldest in self.env.cr.fetchall():
+            for (
+                bid,
+                rec_t,
+                sent_t,
+                stuck,
+                last_done,
+                done_t,
+                pend,
+                failed,
+                dead,
+                rej_t,
+                oldest,
+            ) in self.env.cr.fetchall():
                 stats[bid] = {
                     "received": rec_t,
+                    "sent": sent_t,
+                    "stuck": stuck,
+                    "last_processed": last_done,
                     "done": done_t,
                     "pending": pend,
                     "failed": failed,
@@ -231,10 +271,33 @@ class MfgBackend(models.Model):
                     "rejected": rej_t,
                     "oldest": oldest,
                 }
+            # The oldest message a drain should be taking now (realtime flow, due, not held by
+            # a failed or waiting earlier message of its key): if it waits and nothing was
+            # processed for a minute, the drains are not running.
+            self.env.cr.execute(
+                """
+                SELECT m.backend_id, min(m.received_at)
+                  FROM mfg_message m JOIN mfg_exchange_type t ON t.id = m.exchange_type_id
+                 WHERE m.backend_id IN %(ids)s AND t.sync_class = 'realtime'
+                   AND (m.state IN ('received', 'queued')
+                        OR (m.state = 'retrying' AND m.next_attempt_at <= now() AT TIME ZONE 'UTC'))
+                   AND (m.ordering_key IS NULL OR NOT EXISTS (
+                        SELECT 1 FROM mfg_message p
+                         WHERE p.backend_id = m.backend_id AND p.direction = m.direction
+                           AND p.ordering_key = m.ordering_key AND p.id < m.id
+                           AND p.state IN ('retrying', 'failed', 'dead')))
+                 GROUP BY m.backend_id
+                """,
+                {"ids": tuple(self.ids)},
+            )
+            for bid, oldest_due in self.env.cr.fetchall():
+                stats[bid]["oldest_due"] = oldest_due
         now = fields.Datetime.now()
         for rec in self:
             st = stats.get(rec.id, {})
             rec.count_received_today = st.get("received", 0)
+            rec.count_sent_today = st.get("sent", 0)
+            rec.count_stuck = st.get("stuck", 0)
             rec.count_done_today = st.get("done", 0)
             rec.count_pending = st.get("pending", 0)
             rec.count_failed = st.get("failed", 0)
@@ -244,7 +307,15 @@ class MfgBackend(models.Model):
             rec.oldest_pending_minutes = int((now - oldest).total_seconds() // 60) if oldest else 0
             slas = [s for s in rec.flow_ids.exchange_type_id.mapped("sla_minutes") if s > 0]
             rec.sla_minutes = min(slas) if slas else 0
-            if rec.count_failed or rec.count_dead:
+            last, oldest_due = st.get("last_processed"), st.get("oldest_due")
+            if rec.count_stuck or (
+                oldest_due
+                and (now - oldest_due).total_seconds() >= STALL_SECONDS
+                and (not last or (now - last).total_seconds() >= STALL_SECONDS)
+            ):
+                # Work waits and nothing was processed for a minute: the drains are not running.
+                rec.health = "stalled"
+            elif rec.count_failed or rec.count_dead:
                 rec.health = "error"
             elif rec.sla_minutes and oldest and rec.oldest_pending_minutes >= rec.sla_minutes:
                 rec.health = "late"
@@ -299,13 +370,16 @@ class MfgBackend(models.Model):
         arrive at once: updating its row in each request's transaction made them conflict
         (serialization failures, then HTTP 500 — found by the REST storm fault test). So: its
         own short READ COMMITTED transaction, at most once a second, rows another request is
-        updating right now skipped, and never a reason to fail the receive."""
+        updating right now skipped, and never a reason to fail the receive. NO KEY UPDATE: the
+        caller's inserts of messages hold a KEY SHARE lock on the backend row (foreign key), which
+        FOR UPDATE would conflict with, so the row was always skipped (MQTT ingest never updated
+        the last contact)."""
         query = """
             UPDATE mfg_backend SET last_contact_at = now() AT TIME ZONE 'UTC'
              WHERE id IN (SELECT id FROM mfg_backend
                            WHERE id IN %s AND (last_contact_at IS NULL
                                  OR last_contact_at < (now() AT TIME ZONE 'UTC') - interval '1 second')
-                             FOR UPDATE SKIP LOCKED)"""
+                             FOR NO KEY UPDATE SKIP LOCKED)"""
         if self._mfg_single_transaction():
             self.env.cr.execute(query, (tuple(self.ids),))
         else:
@@ -521,42 +595,80 @@ class MfgBackend(models.Model):
         own_partition = partition if partitions == drain_partitions() else None
         Message = self.env["mfg.message"].sudo()
         if self._mfg_single_transaction():
-            messages, token = Message._mfg_claim(self, direction, type_ids, limit, job_uuid=job_uuid, **part)
-            stats = self._mfg_process_claimed(messages, token)
+            with self._mfg_claim_lock(self.env.cr, own_transaction=False) as lock:
+                messages, token = Message._mfg_claim(
+                    self, direction, type_ids, limit, job_uuid=job_uuid, claim_lock=lock, **part
+                )
+                stats = self._mfg_process_claimed(messages, token)
             if stats["claimed"] >= limit:
                 self._mfg_enqueue_drain(direction, channel, sync_class=sync_class, partition=own_partition)
             return "claimed {claimed}, done {done}, held by ordering key {held}".format(**stats)
-        registry = self.env.registry
-        with registry.cursor() as cr:
-            cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        stats = {"claimed": 0, "done": 0, "held": 0}
+        # One connection for the whole drain: it holds the claim lock from before the claim
+        # until the outcomes are committed, so that its claims die with it (see _mfg_claim).
+        with self.env.registry.cursor() as cr, self._mfg_claim_lock(cr) as lock:
             env = self.env(cr=cr)
             messages, token = (
                 env["mfg.message"]
                 .sudo()
-                ._mfg_claim(self.with_env(env), direction, type_ids, limit, job_uuid=job_uuid, **part)
+                ._mfg_claim(
+                    self.with_env(env), direction, type_ids, limit, job_uuid=job_uuid, claim_lock=lock, **part
+                )
             )
             ids = messages.ids
-        stats = {"claimed": 0, "done": 0, "held": 0}
-        if ids:
-            try:
-                with registry.cursor() as cr:
+            cr.commit()  # the claim: READ COMMITTED, short
+            if ids:
+                # A fresh transaction (REPEATABLE READ, Odoo's default) whose snapshot sees the claim.
+                try:
                     env = self.env(cr=cr)
                     stats = self.with_env(env)._mfg_process_claimed(
                         env["mfg.message"].sudo().browse(ids), token
                     )
-            except Exception:
-                with registry.cursor() as cr:
+                    cr.commit()
+                except Exception:
+                    cr.rollback()
                     self.env(cr=cr)["mfg.message"]._mfg_release(ids, token)
-                raise
-        # Committed. Is there more to do in this partition that no other drain will pick up?
-        # (Checked in a new transaction, so that it sees every commit, other drains' included.)
-        with registry.cursor() as cr:
+                    cr.commit()
+                    raise
+            # Committed. Is there more to do in this partition that no other drain will pick up?
+            # (Checked in a new transaction, so that it sees every commit, other drains' included.)
             cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
             env = self.env(cr=cr)
             backend = self.with_env(env)
             if env["mfg.message"]._mfg_claimable_count(backend, direction, type_ids, **part):
                 backend._mfg_enqueue_drain(direction, channel, sync_class=sync_class, partition=own_partition)
         return "claimed {claimed}, done {done}, held by ordering key {held}".format(**stats)
+
+    @contextmanager
+    def _mfg_claim_lock(self, cr, own_transaction=True):
+        """Hold a fresh claim lock (a session-level advisory lock) on ``cr``'s connection.
+
+        The lock survives the commits of the drain and is released at the end, or by PostgreSQL
+        when the session dies. ``own_transaction``: ``cr`` is the drain's own cursor, starting a
+        transaction now (READ COMMITTED, the claim's isolation); on an error it is rolled back
+        before the lock is released, so that the lock never stays with a pooled connection.
+        """
+        if own_transaction:
+            cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        cr.execute("SELECT nextval('mfg_message_claim_lock_seq')")
+        lock = cr.fetchone()[0]
+        cr.execute("SELECT pg_advisory_lock(%s, %s)", (CLAIM_LOCK_CLASS, lock))
+        try:
+            yield lock
+        except BaseException:
+            if own_transaction:
+                cr.rollback()
+            self._mfg_claim_unlock(cr, lock)
+            raise
+        self._mfg_claim_unlock(cr, lock)
+
+    @api.model
+    def _mfg_claim_unlock(self, cr, lock):
+        try:
+            cr.execute("SELECT pg_advisory_unlock(%s, %s)", (CLAIM_LOCK_CLASS, lock))
+        except Exception:
+            # The session is gone (and its lock with it), or the transaction is aborted.
+            _logger.warning("mfg: could not release claim lock %s", lock, exc_info=True)
 
     def _mfg_drain_type_ids(self, channel, include_batch):
         domain = [("channel", "=", channel)]
@@ -598,19 +710,44 @@ class MfgBackend(models.Model):
         self.env["mfg.message"]._mfg_release(skipped, token)
         return {"claimed": len(messages), "done": done, "held": len(skipped)}
 
+    def _register_hook(self):
+        """At start-up (each process loading the registry): drains that died with the previous
+        server left messages 'processing'; start drains for them now rather than wait for the
+        queue_job runner's dead-job check or the drain-due cron. Cheap when there are none."""
+        super()._register_hook()
+        try:
+            with self.env.cr.savepoint():
+                self._mfg_resume_orphaned_claims()
+        except Exception:  # never a reason for the registry not to load
+            _logger.warning("mfg: could not resume the claims of dead drains", exc_info=True)
+
+    @api.model
+    def _mfg_resume_orphaned_claims(self):
+        self.env.cr.execute(
+            f"""SELECT DISTINCT m.backend_id, m.direction, t.channel
+                  FROM mfg_message m JOIN mfg_exchange_type t ON t.id = m.exchange_type_id
+                 WHERE m.state = 'processing' AND {orphaned_claim_sql()}""",
+            {"lease": claim_lease_seconds()},
+        )
+        rows = self.env.cr.fetchall()
+        for backend_id, direction, channel in rows:
+            _logger.info("mfg: resuming the messages of backend %s claimed by a drain that died", backend_id)
+            self.browse(backend_id)._mfg_enqueue_drain_now(direction, channel, sync_class="all")
+        return len(rows)
+
     @api.model
     def _cron_mfg_drain_due(self):
-        """Safety net and batch flows: start drains where due messages wait without a job."""
+        """Safety net and batch flows: start drains where due messages wait without a job, or
+        where a drain died holding claims."""
         self.env.cr.execute(
-            """
+            f"""
             SELECT DISTINCT m.backend_id, m.direction, t.channel
               FROM mfg_message m JOIN mfg_exchange_type t ON t.id = m.exchange_type_id
              WHERE (m.state IN ('received', 'queued', 'retrying')
                     AND (m.next_attempt_at IS NULL OR m.next_attempt_at <= now() AT TIME ZONE 'UTC'))
-                OR (m.state = 'processing'
-                    AND m.claimed_at < (now() AT TIME ZONE 'UTC') - make_interval(secs => %s))
+                OR {orphaned_claim_sql()}
             """,
-            (claim_lease_seconds(),),
+            {"lease": claim_lease_seconds()},
         )
         for backend_id, direction, channel in self.env.cr.fetchall():
             self.browse(backend_id)._mfg_enqueue_drain(direction, channel, sync_class="all")

@@ -71,6 +71,30 @@ def drain_partitions():
         return DEFAULT_DRAIN_PARTITIONS
 
 
+# A claim belongs to a live drain: the drain holds the PostgreSQL advisory lock
+# (CLAIM_LOCK_CLASS, claim_lock) from before its claim until its outcomes are committed. The
+# lock dies with the drain's database session (kill -9, crash, lost connection), so a message
+# left 'processing' whose lock nobody holds is orphaned and claimable again at once; the time
+# lease (claim_lease_seconds) is only the last resort (a drain alive but hung).
+CLAIM_LOCK_CLASS = 0x6D6667  # "mfg": first key of the two-key advisory locks of claims
+
+
+def live_claim_locks_sql():
+    """SQL: the claim locks held right now (by live drains) in this database."""
+    return f"""(SELECT l.objid::bigint FROM pg_locks l
+                 WHERE l.locktype = 'advisory' AND l.granted AND l.classid = {CLAIM_LOCK_CLASS}
+                   AND l.objsubid = 2
+                   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()))"""
+
+
+def orphaned_claim_sql(alias="m"):
+    """SQL condition on message ``alias``: 'processing' but its drain is gone (or, last resort,
+    its lease of %(lease)s seconds ran out). Needs the ``lease`` query parameter."""
+    return f"""({alias}.state = 'processing' AND (
+                  ({alias}.claim_lock IS NOT NULL AND {alias}.claim_lock NOT IN {live_claim_locks_sql()})
+                  OR {alias}.claimed_at < (now() AT TIME ZONE 'UTC') - make_interval(secs => %(lease)s)))"""
+
+
 # SQL: the partition of message m (by ordering key, or by id when it has none).
 PARTITION_SQL = (
     "mod(CASE WHEN m.ordering_key IS NULL THEN m.id "
@@ -130,6 +154,15 @@ class MfgMessage(models.Model):
     job_uuid = fields.Char(string="Last job", readonly=True)
     claim_token = fields.Char(readonly=True, copy=False)
     claimed_at = fields.Datetime(readonly=True, copy=False)
+    claim_lock = fields.Integer(
+        readonly=True, copy=False, help="Advisory lock held by the drain processing the message."
+    )
+    claim_status = fields.Selection(
+        [("live", "Being processed"), ("orphaned", "Stuck: its drain is gone")],
+        compute="_compute_claim_status",
+        search="_search_claim_status",
+        help="For messages in Processing: whether the drain that claimed them is still running.",
+    )
     record_ids = fields.One2many("mfg.message.record", "message_id", string="Related records")
     record_count = fields.Integer(compute="_compute_record_count")
     replay_of_id = fields.Many2one("mfg.message", string="Replay of", readonly=True, index="btree_not_null")
@@ -149,6 +182,9 @@ class MfgMessage(models.Model):
             CREATE INDEX IF NOT EXISTS mfg_message_claim_idx
                 ON mfg_message (backend_id, direction, id)
              WHERE state IN ('received', 'queued', 'retrying');
+            CREATE SEQUENCE IF NOT EXISTS mfg_message_claim_lock_seq MAXVALUE 2147483647 CYCLE;
+            CREATE INDEX IF NOT EXISTS mfg_message_processing_idx
+                ON mfg_message (backend_id, direction, id) WHERE state = 'processing';
             CREATE INDEX IF NOT EXISTS mfg_message_key_idx
                 ON mfg_message (backend_id, ordering_key, id)
              WHERE ordering_key IS NOT NULL
@@ -174,6 +210,37 @@ class MfgMessage(models.Model):
     def _compute_record_count(self):
         for rec in self:
             rec.record_count = len(rec.record_ids)
+
+    def _orphaned_ids(self, ids):
+        """Those of ``ids`` that are 'processing' with no live drain (see orphaned_claim_sql)."""
+        if not ids:
+            return set()
+        self.env.cr.execute(
+            f"SELECT m.id FROM mfg_message m WHERE m.id IN %(ids)s AND {orphaned_claim_sql()}",
+            {"ids": tuple(ids), "lease": claim_lease_seconds()},
+        )
+        return {r[0] for r in self.env.cr.fetchall()}
+
+    def _compute_claim_status(self):
+        processing = self.filtered(lambda m: m.state == "processing" and m.id)
+        orphaned = self._orphaned_ids(processing.ids)
+        for rec in self:
+            if rec in processing:
+                rec.claim_status = "orphaned" if rec.id in orphaned else "live"
+            else:
+                rec.claim_status = False
+
+    def _search_claim_status(self, operator, value):
+        if operator != "=" or value not in ("live", "orphaned"):
+            raise UserError(self.env._("Unsupported search on the claim status."))
+        self.env.cr.execute(
+            f"SELECT m.id FROM mfg_message m WHERE m.state = 'processing' AND {orphaned_claim_sql()}",
+            {"lease": claim_lease_seconds()},
+        )
+        orphaned = [r[0] for r in self.env.cr.fetchall()]
+        if value == "orphaned":
+            return [("id", "in", orphaned)]
+        return [("state", "=", "processing"), ("id", "not in", orphaned)]
 
     def _compute_age(self):
         now = fields.Datetime.now()
@@ -245,10 +312,17 @@ class MfgMessage(models.Model):
             text = text.replace("\x00", "\ufffd")
             state, error, path, errors, error_class = "received", None, None, [], None
             data = None
+            given_ext, given_corr = item.get("external_id"), item.get("correlation_id")
+            key_problem = _sender_key_problem(given_ext, "message id") or _sender_key_problem(
+                given_corr, "correlation id"
+            )
+            if key_problem:
+                # Never let it reach the unique index (a long id overflows it) or a key column.
+                given_ext = given_corr = None
             try:
                 data = contract.parse_json(raw if raw is not None else "")
-                if reject_reason or item.get("reject_reason"):
-                    raise MfgValidationError(item.get("reject_reason") or reject_reason)
+                if reject_reason or item.get("reject_reason") or key_problem:
+                    raise MfgValidationError(item.get("reject_reason") or reject_reason or key_problem)
                 if validate:
                     contract.validate(exchange_type.json_schema, data)
                     state = "queued"
@@ -260,17 +334,19 @@ class MfgMessage(models.Model):
                     exc.errors,
                     "validation",
                 )
-            external_id = item.get("external_id") or (
+            external_id = given_ext or (
                 data is not None
                 and _as_key(contract.resolve_pointer(data, exchange_type.external_id_pointer))
             )
-            correlation_id = item.get("correlation_id") or (
+            correlation_id = given_corr or (
                 data is not None
                 and _as_key(contract.resolve_pointer(data, exchange_type.correlation_id_pointer))
             )
             ordering_key = data is not None and _as_key(
                 contract.composite_key(data, exchange_type.ordering_key_pointer)
             )
+            if key_problem:
+                external_id = correlation_id = None  # the sender may send it again, fixed
             headers = item.get("headers")
             rows.append(
                 (
@@ -375,7 +451,33 @@ class MfgMessage(models.Model):
         Type = self.env["mfg.exchange.type"].sudo()
         unroutable = self.env.ref("mfg_integration_base.exchange_type_unroutable").sudo()
         stored = 0
+        bare = [it for it in batch if getattr(it, "bare", False)]
+        for it in bare:
+            groups[(it.backend_id, it.topic.rsplit("/", 1)[-1])].remove(it)
+        for it in bare:
+            # The listener could not store it as received: keep its bytes, say why, route nothing.
+            self._mfg_receive(
+                Backend.browse(it.backend_id),
+                unroutable,
+                [
+                    {
+                        "payload": it.payload,
+                        "raw_fallback": True,
+                        "headers": {"topic": it.topic[:1000]},
+                        "reject_reason": self.env._(
+                            "This message could not be stored as received (%(error)s); it is kept with its "
+                            "raw bytes (base64) only, without its MQTT properties.",
+                            error=it.store_error or "?",
+                        ),
+                    }
+                ],
+                transport="mqtt",
+                check_flow=False,
+            )
+            stored += 1
         for (backend_id, type_code), items in groups.items():
+            if not items:
+                continue
             backend = Backend.browse(backend_id)
             etype = Type._find(type_code)
             rows = [
@@ -434,6 +536,11 @@ class MfgMessage(models.Model):
         """Outbound: hand the message to its transport (mfg.transport.<code>)."""
         self.ensure_one()
         transport = self.transport or "http"
+        if f"mfg.transport.{transport}" not in self.env:
+            # Outbound replays made before 18.0.1.x carried 'replay' (where the message came
+            # from) instead of where it goes: send them by the flow's transport.
+            flow = self.backend_id._mfg_flow(self.exchange_type_id)
+            transport = flow.transport or transport
         model = f"mfg.transport.{transport}"
         if model not in self.env:
             raise MfgError(self.env._("Unknown transport %(t)r for message %(m)s.", t=transport, m=self.name))
@@ -645,13 +752,16 @@ class MfgMessage(models.Model):
         job_uuid=None,
         partition=0,
         partitions=1,
+        claim_lock=None,
     ):
         """Claim up to ``limit`` due messages for one drain: ``UPDATE ... SET state = 'processing'``
         over ``SELECT ... FOR UPDATE SKIP LOCKED``, so concurrent drains never share a message.
 
         A message whose ordering key has an earlier message in a blocking state (processing,
         retrying, failed, dead) is not claimed: a failure blocks its key, not the flow. A
-        message left 'processing' by a drain that died is claimed again once its lease expired.
+        message left 'processing' by a drain that died (nobody holds its claim lock) is claimed
+        again at once; one whose drain lives is left alone until its lease expired.
+        ``claim_lock``: the advisory lock the calling drain holds (see CLAIM_LOCK_CLASS).
         Returns the claimed messages (ordered by id) and the claim token.
         """
         self.env.flush_all()  # pending ORM writes (a Retry pressed in this transaction) count
@@ -661,7 +771,7 @@ class MfgMessage(models.Model):
             f"""
             UPDATE mfg_message SET state = 'processing', claim_token = %(token)s,
                    claimed_at = now() AT TIME ZONE 'UTC', write_date = now() AT TIME ZONE 'UTC',
-                   job_uuid = coalesce(%(job_uuid)s, job_uuid)
+                   job_uuid = coalesce(%(job_uuid)s, job_uuid), claim_lock = %(claim_lock)s
              WHERE id IN (
                 SELECT m.id FROM mfg_message m
                  WHERE m.backend_id = %(backend)s AND m.direction = %(direction)s
@@ -670,8 +780,7 @@ class MfgMessage(models.Model):
                    AND (
                         (m.state IN %(claimable)s
                          AND (m.next_attempt_at IS NULL OR m.next_attempt_at <= (now() AT TIME ZONE 'UTC')))
-                     OR (m.state = 'processing'
-                         AND m.claimed_at < (now() AT TIME ZONE 'UTC') - make_interval(secs => %(lease)s))
+                     OR {orphaned_claim_sql()}
                    )
                    AND (m.ordering_key IS NULL OR NOT EXISTS (
                         SELECT 1 FROM mfg_message p
@@ -695,23 +804,26 @@ class MfgMessage(models.Model):
                 "lease": lease,
                 "token": token,
                 "job_uuid": job_uuid,
+                "claim_lock": claim_lock,
             },
         )
         ids = sorted(r[0] for r in self.env.cr.fetchall())
-        self.invalidate_model(["state", "claim_token", "claimed_at", "job_uuid"])
+        self.invalidate_model(["state", "claim_token", "claimed_at", "job_uuid", "claim_lock"])
         return self.browse(ids), token
 
     @api.model
     def _mfg_claimable_count(self, backend, direction, type_ids, partition=0, partitions=1):
-        """1 when a drain would find something to claim now (same rules as _mfg_claim), else 0."""
+        """1 when a drain would find something to claim now (same rules as _mfg_claim, orphaned
+        and expired claims included), else 0."""
         self.env.cr.execute(
             f"""
             SELECT 1 FROM mfg_message m
              WHERE m.backend_id = %(backend)s AND m.direction = %(direction)s
                AND m.exchange_type_id = ANY(%(types)s)
                AND {PARTITION_SQL}
-               AND m.state IN %(claimable)s
-               AND (m.next_attempt_at IS NULL OR m.next_attempt_at <= (now() AT TIME ZONE 'UTC'))
+               AND ((m.state IN %(claimable)s
+                     AND (m.next_attempt_at IS NULL OR m.next_attempt_at <= (now() AT TIME ZONE 'UTC')))
+                    OR {orphaned_claim_sql()})
                AND (m.ordering_key IS NULL OR NOT EXISTS (
                     SELECT 1 FROM mfg_message p
                      WHERE p.backend_id = m.backend_id AND p.direction = m.direction
@@ -727,6 +839,7 @@ class MfgMessage(models.Model):
                 "types": list(type_ids),
                 "claimable": CLAIMABLE_STATES,
                 "blocking": BLOCKING_STATES,
+                "lease": claim_lease_seconds(),
             },
         )
         return len(self.env.cr.fetchall())
@@ -808,9 +921,7 @@ class MfgMessage(models.Model):
                     n=previous_attempts,
                 )
             )
-        for (backend, direction), msgs in retryable.grouped(lambda m: (m.backend_id, m.direction)).items():
-            for channel in set(msgs.exchange_type_id.mapped("channel")):
-                backend._mfg_enqueue_drain(direction, channel, sync_class="all")
+        retryable._mfg_wake_drains()
         return True
 
     def action_replay(self):
@@ -838,7 +949,9 @@ class MfgMessage(models.Model):
                     "external_id": False,
                     "replay_of_id": msg.id,
                     "received_at": fields.Datetime.now(),
-                    "transport": "replay",
+                    # Inbound: where it came from (a replay); outbound: where it goes (the same
+                    # transport as the original — replay_of_id says it is a replay).
+                    "transport": "replay" if msg.direction == "inbound" else msg.transport,
                     # A new message: none of the original's outcome is carried over.
                     "attempts": 0,
                     "next_attempt_at": False,
@@ -889,6 +1002,51 @@ class MfgMessage(models.Model):
             msg.message_post(
                 body=self.env._("Discarded by %(user)s: %(reason)s", user=self.env.user.name, reason=reason)
             )
+        # A discarded message no longer holds its ordering key: the key's later messages go now.
+        self._mfg_wake_drains()
+        return True
+
+    def _mfg_wake_drains(self):
+        """Start drains (after the commit) for the backends, directions and channels of these
+        messages: a manual action freed or queued work that must not wait for a cron."""
+        for (backend, direction), msgs in self.grouped(lambda m: (m.backend_id, m.direction)).items():
+            for channel in set(msgs.exchange_type_id.mapped("channel")):
+                backend._mfg_enqueue_drain(direction, channel, sync_class="all")
+
+    def action_release_claim(self):
+        """Give a stuck 'processing' message back to the queue (its drain is gone).
+
+        The drains take such messages again by themselves at once; this makes it explicit and
+        immediate. A message whose drain is alive is refused: releasing it could apply it twice.
+        """
+        self._mfg_check_manager(self.env._("release"))
+        processing = self.filtered(lambda m: m.state == "processing")
+        if not processing:
+            raise UserError(self.env._("Only messages in Processing can be released."))
+        self.env.flush_all()
+        orphaned = self._orphaned_ids(processing.ids)
+        live = processing.filtered(lambda m: m.id not in orphaned)
+        if live:
+            raise UserError(
+                self.env._(
+                    "Message %(name)s is being processed right now by a running drain (job %(job)s, since "
+                    "%(since)s UTC): releasing it could apply it twice. If that job hangs, stop its worker; the "
+                    "message is then released at once.",
+                    name=live[0].display_name,
+                    job=live[0].job_uuid or "?",
+                    since=live[0].claimed_at,
+                )
+            )
+        for msg in processing:
+            msg.sudo().write({"state": "queued", "claim_token": False, "claimed_at": False})
+            msg.message_post(
+                body=self.env._(
+                    "Released by %(user)s: its drain (job %(job)s) was gone.",
+                    user=self.env.user.name,
+                    job=msg.job_uuid or "?",
+                )
+            )
+        processing._mfg_wake_drains()
         return True
 
     def action_open_discard_wizard(self):
@@ -911,6 +1069,24 @@ class MfgMessage(models.Model):
             "view_mode": "list",
             "domain": [("message_id", "=", self.id)],
         }
+
+
+MAX_SENDER_KEY_LENGTH = 255  # the OpenAPI document's maxLength of Idempotency-Key / X-Correlation-Id
+
+
+def _sender_key_problem(value, what):
+    """Why an id given by the transport (header, MQTT user property) cannot be kept, or None."""
+    if value is None or value is False:
+        return None
+    text = str(value)
+    if len(text) > MAX_SENDER_KEY_LENGTH:
+        return (
+            f"The {what} is {len(text):,} characters long; at most {MAX_SENDER_KEY_LENGTH} are allowed. "
+            "Send a shorter id."
+        )
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        return f"The {what} {text[:40]!r} holds a control character (e.g. NUL); send printable text only."
+    return None
 
 
 def _as_key(value):

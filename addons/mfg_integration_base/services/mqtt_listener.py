@@ -31,6 +31,9 @@ class InboundMessage:
         "user_props",
         "received",
         "raw_fallback",
+        "bare",
+        "store_error",
+        "retries",
     )
 
     def __init__(self, backend_id, client, msg):
@@ -42,7 +45,11 @@ class InboundMessage:
         self.payload = msg.payload
         self.user_props = mqtt_client.user_properties(msg)
         self.received = time.time()
+        # Isolation steps of a message that could not be stored (see Listener._isolate):
         self.raw_fallback = False  # store the payload base64-encoded (it could not be stored as text)
+        self.bare = False  # store it rejected, with only its raw bytes and the storing error
+        self.store_error = None  # why storing it as received failed
+        self.retries = 0  # transient failures (serialization, deadlock) of the batch it is in
 
 
 class BackendClient:
@@ -97,15 +104,21 @@ class BackendClient:
         self.inbox.put(InboundMessage(self.backend_id, client, msg))
 
 
+OUTAGE, RETRY, POISON = "outage", "retry", "poison"
+MAX_TRANSIENT_RETRIES = 5
+
+
 class Listener:
     """Runs the BackendClients and the batch writer."""
 
-    def __init__(self, store, on_status, batch_size=100, batch_wait=0.05, max_backoff=30, is_outage=None):
+    def __init__(self, store, on_status, batch_size=100, batch_wait=0.05, max_backoff=30, classify=None):
         self.store = store
-        # is_outage(exc) -> True when the database is unreachable (wait and retry the same
-        # batch); any other error is blamed on the batch's content (split it, then store the
-        # offending message base64-encoded) so that one poison message never blocks the rest.
-        self.is_outage = is_outage or (lambda exc: True)
+        # classify(exc) -> OUTAGE: the database is unreachable (wait and retry the same batch,
+        # nothing is acknowledged); RETRY: a transient conflict (serialization failure,
+        # deadlock: retry the same batch soon, a few times); POISON: something in the batch
+        # cannot be stored (split the batch, then store the offending message in a simpler
+        # form) so that one poison message never blocks the others.
+        self.classify = classify or (lambda exc: OUTAGE)
         self.on_status = on_status
         self.batch_size = batch_size
         self.batch_wait = batch_wait
@@ -114,7 +127,7 @@ class Listener:
         self.clients = {}
         self.stopping = threading.Event()
         self.writer = threading.Thread(target=self._writer_loop, name="mfg-mqtt-writer", daemon=True)
-        self.stats = {"stored": 0, "batches": 0, "store_failures": 0}
+        self.stats = {"stored": 0, "batches": 0, "store_failures": 0, "isolated": 0}
 
     # -- clients
     def reconcile(self, wanted):
@@ -163,6 +176,43 @@ class Listener:
                 break
         return batch
 
+    def _isolate(self, backlog, exc):
+        """The batch at the head of ``backlog`` could not be stored because of its content.
+
+        Split it into single messages; a single message is stored in simpler forms, one step
+        at a time: payload as base64 text, then bare (rejected, raw bytes, no ids or headers,
+        with the storing error). Returns False when the message is already bare: then the
+        failure is not the message's (a bare row is a base64 text and a topic) but the
+        database's, and the caller waits as for an outage.
+        """
+        pending = backlog[0]
+        if len(pending) > 1:
+            _logger.warning(
+                "mfg mqtt: a batch of %s message(s) could not be stored (%s); isolating the cause",
+                len(pending),
+                str(exc)[:300],
+            )
+            backlog[0:1] = [[item] for item in pending]
+            return True
+        item = pending[0]
+        if item.bare:
+            return False
+        self.stats["isolated"] += 1
+        if item.store_error is None:
+            item.store_error = f"{type(exc).__name__}: {str(exc).strip()[:500]}"
+        if not item.raw_fallback:
+            item.raw_fallback = True
+        else:
+            item.bare = True
+        _logger.warning(
+            "mfg mqtt: message %s on %s could not be stored (%s); storing it %s",
+            item.mid,
+            item.topic[:200],
+            str(exc)[:300],
+            "bare, as rejected" if item.bare else "as raw bytes",
+        )
+        return True
+
     def _writer_loop(self):
         backlog = []  # batches still to store, oldest first
         backoff = 0.5
@@ -179,26 +229,13 @@ class Listener:
                 self.store(pending)
             except Exception as exc:
                 self.stats["store_failures"] += 1
-                if not self.is_outage(exc):
-                    _logger.warning(
-                        "mfg mqtt: a batch of %s message(s) could not be stored (%s); isolating the cause",
-                        len(pending),
-                        exc,
-                    )
-                    backlog.pop(0)
-                    if len(pending) > 1:
-                        backlog[0:0] = [[item] for item in pending]
-                    elif not pending[0].raw_fallback:
-                        pending[0].raw_fallback = True
-                        backlog.insert(0, pending)
-                    else:
-                        _logger.error(
-                            "mfg mqtt: message %s on %s cannot be stored at all",
-                            pending[0].mid,
-                            pending[0].topic,
-                        )
-                        backlog.insert(0, pending)
-                        self.stopping.wait(self.max_backoff)
+                kind = self.classify(exc)
+                if kind == RETRY and pending[0].retries < MAX_TRANSIENT_RETRIES:
+                    for item in pending:
+                        item.retries += 1
+                    self.stopping.wait(0.05 * pending[0].retries)
+                    continue
+                if kind != OUTAGE and self._isolate(backlog, exc):
                     continue
                 _logger.warning(
                     "mfg mqtt: could not store a batch of %s message(s); retrying in %.1fs",

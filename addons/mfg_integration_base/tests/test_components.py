@@ -101,6 +101,25 @@ class TestContract(BaseCase):
         with self.assertRaisesRegex(MfgValidationError, "must be a JSON object, got int"):
             contract.parse_json(b"42")
 
+    def test_parse_json_refuses_deep_nesting(self):
+        """A payload nested thousands deep made json.loads raise RecursionError, which nothing
+        caught: the MQTT listener retried it forever (issue 12, item 1)."""
+        for depth in (contract.MAX_DEPTH + 1, 5000, 50000):
+            raw = '{"a": ' + "[" * depth + "]" * depth + "}"
+            with self.assertRaisesRegex(MfgValidationError, "more than 64 levels deep"):
+                contract.parse_json(raw)
+        shallow = '{"a": ' + "[" * (contract.MAX_DEPTH - 1) + "]" * (contract.MAX_DEPTH - 1) + "}"
+        self.assertIn("a", contract.parse_json(shallow))
+
+    def test_parse_json_refuses_non_finite_numbers(self):
+        """NaN passes every bound of a schema and Python's json accepts it: refused at parse time."""
+        for text, shown in (("NaN", "NaN"), ("Infinity", "Infinity"), ("-Infinity", "-Infinity")):
+            with self.assertRaisesRegex(MfgValidationError, f"holds {shown}, which is no JSON number"):
+                contract.parse_json(f'{{"quantity": {text}}}')
+        with self.assertRaisesRegex(MfgValidationError, "number 1e309, which is too large"):
+            contract.parse_json(b'{"quantity": 1e309}')
+        self.assertEqual(contract.parse_json('{"quantity": 1e308}')["quantity"], 1e308)
+
     def test_parse_json_accepts_utf8_bytes(self):
         self.assertEqual(contract.parse_json('{"order": "Å-1"}'.encode()), {"order": "Å-1"})
 

@@ -5,3 +5,4 @@ from . import test_legacy_production
 from . import test_incidents
 from . import test_tours
 from . import test_monitoring
+from . import test_claims
