@@ -1,23 +1,16 @@
 """kill -9 of the Odoo server while its queue_job drains are applying a batch.
 
 What really happens (queue_job 18.0.4.1, mfg_integration_base), and what the test proves:
-- A drain claims its batch in a short committed transaction (state 'processing', claim token,
-  claimed_at), then applies the batch in a second transaction. kill -9 aborts that second
-  transaction: PostgreSQL rolls back every business change of the batch, nothing is half applied.
-- The new server's queue_job runner re-queues the drain jobs that were 'started' or 'enqueued' when
-  the server died (``requeue_dead_jobs``: jobs not locked and enqueued more than 10 s ago). It
-  checks when it starts and then only when it wakes up (a new job, or 60 s without one): the test
-  restarts the server 10 s after the kill, as a service manager with a restart delay would, so that
-  the dead jobs are re-queued at start-up. They run again and drain everything claimable.
-- The messages of the killed batch stay 'processing' until their claim lease has passed
-  (``[mfg_integration] claim_lease_seconds``, 900 s by default) and hold the later messages of their
-  ordering keys meanwhile: per-key order is kept, and nothing is applied twice.
-- After the lease, the drain-due cron (every 5 minutes) starts drains that claim them again. The
-  test does not wait: it moves ``claimed_at`` of the killed batch back by the lease and calls
-  ``_cron_mfg_drain_due`` through odoo_env, once per cron run the server would make. A drain claims
-  only the first expired message of each ordering key (the next one is held by it) and its follow-up
-  check ignores expired claims, so a batch holding two messages of one key needs two cron runs
-  (10 minutes in production). The number of runs is printed in the table's note.
+- A drain takes a claim lock (a PostgreSQL session advisory lock), claims its batch in a short
+  committed transaction (state 'processing', claim token, claim lock), then applies the batch in a
+  second transaction on the same connection. kill -9 aborts that transaction: PostgreSQL rolls back
+  every business change of the batch (nothing is half applied) and, with the session, frees the
+  claim lock.
+- A 'processing' message whose claim lock nobody holds is orphaned: any drain claims it again at
+  once. The restarted server starts drains for orphaned claims when it loads the database (and the
+  queue_job runner re-queues the dead drain jobs, and the drain-due cron runs every minute).
+- With the default configuration (claim lease 900 s, no lease simulated), every message is done
+  within 60 s of the restart, per-key order is kept, and nothing is applied twice.
 """
 
 import json
@@ -25,7 +18,6 @@ import signal
 import time
 
 from fault_support import (
-    drain_jobs_active,
     make_plant,
     order_effects,
     order_report,
@@ -38,7 +30,7 @@ from fault_support import (
 N_MESSAGES = 2000
 N_ORDERS = 100
 RECEIVE_BATCH = 200
-MAX_CRON_RUNS = 5
+RESUME_WITHIN = 60  # seconds after the restart (issue 12: it took the 15-minute lease before)
 
 
 def _processing_ids(sql, backend_id):
@@ -77,50 +69,17 @@ def test_kill_9_odoo_while_draining_loses_nothing(odoo_server, odoo_env, sql, fa
     # if the kill fell between two batches, the count is still checked and the note says so.
     stuck = _processing_ids(sql, backend_id)
     assert at_kill.get("done", 0) < N_MESSAGES, at_kill
-    log_before = len(odoo_server.log_text())
-    time.sleep(10)  # the restart delay of a service manager (see the module's docstring)
-    odoo_server.start()
+    odoo_server.start()  # at once: no restart delay, no lease to wait for
+    restarted = time.monotonic()
 
-    # The re-queued drains drain all that is claimable; the killed batch waits for its lease.
-    def settled():
-        if drain_jobs_active(sql, plant["code"]):
-            return None
-        return state_counts(sql, backend_id)
+    def all_done():
+        return state_counts(sql, backend_id) == {"done": N_MESSAGES}
 
-    assert wait_until(settled, timeout=120, interval=0.5), odoo_server.log_tail()
-    requeued = odoo_server.log_text()[log_before:].count("Re-queued dead job")
-    if stuck:
-        assert requeued >= 1, "the new runner did not re-queue the drain killed with the server"
-    assert _processing_ids(sql, backend_id) == stuck, "a claimed message was taken again within its lease"
-    # Whatever else is not done waits behind a message of the killed batch (same ordering key).
-    unblocked_waiting = sql(
-        """SELECT count(*) FROM mfg_message m
-            WHERE m.backend_id = %s AND m.state NOT IN ('done', 'processing')
-              AND NOT EXISTS (SELECT 1 FROM mfg_message p WHERE p.id = ANY(%s)
-                               AND p.ordering_key = m.ordering_key AND p.id < m.id)""",
-        (backend_id, stuck),
-    )[0][0]
-    assert unblocked_waiting == 0, state_counts(sql, backend_id)
-    done_before_lease = state_counts(sql, backend_id).get("done", 0)
-
-    # The lease passes (simulated): claimed_at of the killed batch moves back by the lease.
-    # (``stuck`` may be empty, see above: then the cron finds nothing to reclaim.)
-    with odoo_env() as env:
-        from odoo.addons.mfg_integration_base.models.mfg_message import claim_lease_seconds
-
-        env.cr.execute(
-            """UPDATE mfg_message SET claimed_at = claimed_at - make_interval(secs => %s)
-                WHERE id = ANY(%s) AND state = 'processing'""",
-            (claim_lease_seconds() + 1, stuck),
-        )
-    # The drain-due cron runs (every 5 minutes in production) until everything is done.
-    cron_runs = 0
-    while state_counts(sql, backend_id) != {"done": N_MESSAGES} and cron_runs < MAX_CRON_RUNS:
-        cron_runs += 1
-        with odoo_env() as env:
-            env["mfg.backend"]._cron_mfg_drain_due()
-        assert wait_until(settled, timeout=60, interval=0.3), odoo_server.log_tail()
-
+    assert wait_until(all_done, timeout=RESUME_WITHIN, interval=0.2), (
+        state_counts(sql, backend_id),
+        odoo_server.log_tail(),
+    )
+    resumed_in = time.monotonic() - restarted
     final = state_counts(sql, backend_id)
     rows, distinct = stored(sql, backend_id)
     effects = order_effects(sql, prefix)
@@ -134,8 +93,7 @@ def test_kill_9_odoo_while_draining_loses_nothing(odoo_server, odoo_env, sql, fa
         duplicated,
         f"done at kill {at_kill.get('done', 0)}, in flight {len(stuck)}"
         + ("" if stuck else " (the kill fell between two batches)")
-        + f", {requeued} dead job(s) re-queued, "
-        f"done before lease {done_before_lease}, drain-due cron runs after lease {cron_runs}",
+        + f", all done {resumed_in:.1f} s after the restart",
     )
     assert final == {"done": N_MESSAGES}, final
     assert rows == distinct == N_MESSAGES
