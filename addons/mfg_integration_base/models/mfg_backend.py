@@ -545,8 +545,15 @@ class MfgBackend(models.Model):
         args = (direction, channel, eta, sync_class, partition)
         wanted[(self.id, *args)] = args
 
-    def _mfg_enqueue_drain_now(self, direction, channel, eta=None, sync_class="realtime", partition=None):
-        """The drain jobs of ``_mfg_enqueue_drain``, in this transaction."""
+    def _mfg_enqueue_drain_now(
+        self, direction, channel, eta=None, sync_class="realtime", partition=None, deduplicate=True
+    ):
+        """The drain jobs of ``_mfg_enqueue_drain``, in this transaction.
+
+        ``deduplicate=False``: enqueue even if a drain job of the same partition seems to wait
+        (its identity key): after a crash the jobs of the dead server stay 'enqueued' or
+        'started' until queue_job's runner finds them dead, and drains are safe side by side.
+        """
         self.ensure_one()
         partitions = drain_partitions()
         jobs = []
@@ -558,7 +565,7 @@ class MfgBackend(models.Model):
                 self.with_delay(
                     channel=channel,
                     eta=eta,
-                    identity_key=key,
+                    identity_key=key if deduplicate else None,
                     description=f"Drain {direction} messages of {self.code} ({channel}, part {part + 1}/{partitions})",
                 )._mfg_drain(direction, channel, sync_class == "all", DRAIN_BATCH, part, partitions)
             )
@@ -602,6 +609,7 @@ class MfgBackend(models.Model):
                 stats = self._mfg_process_claimed(messages, token)
             if stats["claimed"] >= limit:
                 self._mfg_enqueue_drain(direction, channel, sync_class=sync_class, partition=own_partition)
+            self._mfg_schedule_next_retry(direction, channel, type_ids, own_partition, part)
             return "claimed {claimed}, done {done}, held by ordering key {held}".format(**stats)
         stats = {"claimed": 0, "done": 0, "held": 0}
         # One connection for the whole drain: it holds the claim lock from before the claim
@@ -637,7 +645,21 @@ class MfgBackend(models.Model):
             backend = self.with_env(env)
             if env["mfg.message"]._mfg_claimable_count(backend, direction, type_ids, **part):
                 backend._mfg_enqueue_drain(direction, channel, sync_class=sync_class, partition=own_partition)
+            backend._mfg_schedule_next_retry(direction, channel, type_ids, own_partition, part)
         return "claimed {claimed}, done {done}, held by ordering key {held}".format(**stats)
+
+    def _mfg_schedule_next_retry(self, direction, channel, type_ids, own_partition, part):
+        """A drain for the earliest retry of this partition that is not due yet.
+
+        Retry drains share one job per partition and minute (identity key), which keeps the
+        eta of the first failure: messages that failed later in the same minute were not due
+        when it ran, and waited for the drain-due cron. Each drain looks ahead once at its end.
+        """
+        next_at = self.env["mfg.message"]._mfg_next_retry_at(self, direction, type_ids, **part)
+        if next_at:
+            self._mfg_enqueue_drain(
+                direction, channel, eta=next_at, sync_class="all", partition=own_partition
+            )
 
     @contextmanager
     def _mfg_claim_lock(self, cr, own_transaction=True):
@@ -723,6 +745,8 @@ class MfgBackend(models.Model):
 
     @api.model
     def _mfg_resume_orphaned_claims(self):
+        """Re-queue the drain jobs of a dead server, and start drains for their claims."""
+        self._mfg_requeue_dead_drain_jobs()
         self.env.cr.execute(
             f"""SELECT DISTINCT m.backend_id, m.direction, t.channel
                   FROM mfg_message m JOIN mfg_exchange_type t ON t.id = m.exchange_type_id
@@ -732,8 +756,37 @@ class MfgBackend(models.Model):
         rows = self.env.cr.fetchall()
         for backend_id, direction, channel in rows:
             _logger.info("mfg: resuming the messages of backend %s claimed by a drain that died", backend_id)
-            self.browse(backend_id)._mfg_enqueue_drain_now(direction, channel, sync_class="all")
+            self.browse(backend_id)._mfg_enqueue_drain_now(
+                direction, channel, sync_class="all", deduplicate=False
+            )
         return len(rows)
+
+    @api.model
+    def _mfg_requeue_dead_drain_jobs(self):
+        """Drain jobs left 'enqueued' or 'started' by a server that died, back to 'pending'.
+
+        queue_job's runner does the same for every job, but only for jobs enqueued more than
+        10 s ago and only when it wakes up (up to a minute later); meanwhile they fill their
+        channel's capacity, so no other drain runs. The same query as the runner's (a started
+        job is dead when its lock row is not locked), without the delay: a drain is safe to run
+        twice (it claims with SKIP LOCKED), so a job another live runner is just starting costs
+        at most one empty run.
+        """
+        self.env.cr.execute(
+            """
+            UPDATE queue_job SET state = 'pending'
+             WHERE model_name = 'mfg.backend' AND method_name = '_mfg_drain'
+               AND state IN ('enqueued', 'started')
+               AND (id IN (SELECT l.queue_job_id FROM queue_job_lock l WHERE l.queue_job_id = queue_job.id
+                           FOR NO KEY UPDATE SKIP LOCKED)
+                    OR NOT EXISTS (SELECT 1 FROM queue_job_lock l WHERE l.queue_job_id = queue_job.id))
+            RETURNING uuid
+            """
+        )
+        uuids = [r[0] for r in self.env.cr.fetchall()]
+        if uuids:
+            _logger.warning("mfg: re-queued %s drain job(s) of a server that died: %s", len(uuids), uuids)
+        return uuids
 
     @api.model
     def _cron_mfg_drain_due(self):
