@@ -67,6 +67,15 @@ class MfgBackend(models.Model):
         help="When no code mapping matches, look the plant code up in Odoo itself (product internal "
         "reference, work center code, location barcode...).",
     )
+    quantity_tolerance = fields.Float(
+        string="Quantity rounding tolerance (%)",
+        default=0.0,
+        digits=(16, 4),
+        tracking=True,
+        help="0 (default): a reported quantity that Odoo cannot book exactly (unit rounding, 'Product Unit "
+        "of Measure' precision) fails its message. Above 0: a change up to this percentage of the quantity "
+        "is booked and recorded on the message (Rounded quantities).",
+    )
     # Connection (HTTP). Secrets are visible to managers only and never logged.
     http_url = fields.Char(string="HTTP URL", tracking=True, help="Default URL of outbound HTTP messages.")
     http_timeout = fields.Integer(string="HTTP timeout (s)", default=10, tracking=True)

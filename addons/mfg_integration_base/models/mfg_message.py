@@ -148,6 +148,12 @@ class MfgMessage(models.Model):
     error_message = fields.Text(string="Error", readonly=True)
     error_path = fields.Char(string="Error field", readonly=True, help="JSON pointer of the faulty value.")
     error_detail = fields.Text(string="Technical detail", readonly=True, groups="base.group_system")
+    quantity_rounding = fields.Text(
+        string="Rounded quantities",
+        readonly=True,
+        copy=False,
+        help="Reported quantities booked rounded, within the backend's quantity rounding tolerance.",
+    )
     received_at = fields.Datetime(default=fields.Datetime.now, required=True, index=True, readonly=True)
     processed_at = fields.Datetime(readonly=True)
     duration_ms = fields.Integer(string="Duration (ms)", readonly=True)

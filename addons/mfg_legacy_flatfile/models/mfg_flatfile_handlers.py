@@ -49,20 +49,22 @@ class MfgFlatfileHandlers(models.AbstractModel):
             )
         return lot
 
-    def _mfg_uom(self, backend, product, code):
-        if not code:
-            return product.uom_id
-        uom = backend._mfg_resolve("uom", code)
-        if uom.category_id != product.uom_id.category_id:
-            raise MfgPermanentError(
-                self.env._(
-                    "Field 'uom': unit '%(u)s' cannot measure product %(p)s (unit %(pu)s).",
-                    u=code,
-                    p=product.default_code,
-                    pu=product.uom_id.name,
-                )
-            )
-        return uom
+    def _mfg_quantity(self, message, product, quantity, field, uom_code=None):
+        """The line's ``field`` quantity (in unit ``uom_code``, empty = the product's unit) as
+        booked in that unit: never changed without notice (see mfg.quantity in the base).
+        Returns (unit, quantity)."""
+        uom = message.backend_id._mfg_resolve("uom", uom_code) if uom_code else product.uom_id
+        booked = self.env["mfg.quantity"]._mfg_book_quantity(
+            message,
+            product,
+            quantity,
+            uom,
+            uom,
+            path=f"/{field}",
+            uom_code=uom_code,
+            uom_path="/uom",
+        )
+        return uom, booked
 
     # ------------------------------------------------------------------ stock movements
     def _mfg_handle_legacy_stock_movement(self, message, data):
@@ -71,10 +73,9 @@ class MfgFlatfileHandlers(models.AbstractModel):
         product = backend._mfg_resolve("product", data["product"])
         source = backend._mfg_resolve("location", data["from_location"])
         dest = backend._mfg_resolve("location", data["to_location"])
-        uom = self._mfg_uom(backend, product, data.get("uom"))
+        uom, quantity = self._mfg_quantity(message, product, data["quantity"], "quantity", data.get("uom"))
         creates_lots = source.usage in ("supplier", "production", "inventory")
         lot = self._mfg_lot(backend, product, data.get("lot"), create=creates_lots)
-        quantity = data["quantity"]
         Move = self.env["stock.move"].sudo()
         move = Move.create(
             {
@@ -121,6 +122,7 @@ class MfgFlatfileHandlers(models.AbstractModel):
         backend = message.backend_id
         product = backend._mfg_resolve("product", data["product"])
         location = backend._mfg_resolve("location", data["location"])
+        _uom, counted = self._mfg_quantity(message, product, data["counted_quantity"], "counted_quantity")
         lot = self._mfg_lot(backend, product, data.get("lot"), create=True)
         Quant = self.env["stock.quant"].sudo().with_context(inventory_mode=True)
         quant = Quant.create(
@@ -128,7 +130,7 @@ class MfgFlatfileHandlers(models.AbstractModel):
                 "product_id": product.id,
                 "location_id": location.id,
                 "lot_id": lot.id or False,
-                "inventory_quantity": data["counted_quantity"],
+                "inventory_quantity": counted,
             }
         )
         quant.with_context(
@@ -142,6 +144,7 @@ class MfgFlatfileHandlers(models.AbstractModel):
         backend = message.backend_id
         product = backend._mfg_resolve("product", data["product"])
         location = backend._mfg_resolve("location", data["location"])
+        _uom, quantity = self._mfg_quantity(message, product, data["quantity"], "quantity")
         lot = self.env["stock.lot"]
         if data.get("lot"):
             lot = self.env["stock.lot"].search(
@@ -169,7 +172,7 @@ class MfgFlatfileHandlers(models.AbstractModel):
             limit=1,
         )
         if line:
-            line.quantity += data["quantity"]
+            line.quantity += quantity
         else:
             line = line.create(
                 {
@@ -178,7 +181,7 @@ class MfgFlatfileHandlers(models.AbstractModel):
                     "location_id": location.id,
                     "lot_id": lot.id or False,
                     "lot_name": data.get("lot") or False,
-                    "quantity": data["quantity"],
+                    "quantity": quantity,
                 }
             )
         snapshot.compared_at = False  # to be compared again

@@ -1,3 +1,4 @@
 from . import test_flatfile_parser
 from . import test_flatfile_inbound
 from . import test_flatfile_export
+from . import test_flatfile_quantities

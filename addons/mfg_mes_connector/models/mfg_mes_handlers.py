@@ -57,22 +57,20 @@ class MfgMesHandlers(models.AbstractModel):
             )
         return production
 
-    def _mfg_mes_quantity(self, backend, quantity, uom_code, product, to_uom, path):
-        """``quantity`` in the plant's unit ``uom_code`` converted into ``to_uom``."""
-        uom = backend._mfg_resolve("uom", uom_code)
-        if uom.category_id != to_uom.category_id:
-            raise MfgPermanentError(
-                self.env._(
-                    "Unit '%(uom)s' cannot measure product %(product)s (unit %(to)s, category %(cat)s): "
-                    "send a unit of the same category or fix the 'uom' code mapping.",
-                    uom=uom_code,
-                    product=product.display_name,
-                    to=to_uom.name,
-                    cat=to_uom.category_id.name,
-                ),
-                path=path,
-            )
-        return uom._compute_quantity(quantity, to_uom, rounding_method="HALF-UP")
+    def _mfg_mes_quantity(self, message, quantity, uom_code, product, to_uom, path):
+        """``quantity`` (at JSON pointer ``path``) in the plant's unit ``uom_code`` as booked in
+        ``to_uom``: never changed without notice (see mfg.quantity in the base)."""
+        uom = message.backend_id._mfg_resolve("uom", uom_code)
+        return self.env["mfg.quantity"]._mfg_book_quantity(
+            message,
+            product,
+            quantity,
+            uom,
+            to_uom,
+            path=f"{path}/quantity",
+            uom_code=uom_code,
+            uom_path=f"{path}/uom",
+        )
 
     def _mfg_mes_lot(self, backend, code, product, path, create=False):
         """The lot/serial ``code`` of ``product`` (code mapping first, then its name)."""
@@ -144,7 +142,7 @@ class MfgMesHandlers(models.AbstractModel):
                     path=f"{path}/component",
                 )
             quantity = self._mfg_mes_quantity(
-                backend, line["quantity"], line["uom"], product, move.product_uom, f"{path}/uom"
+                message, line["quantity"], line["uom"], product, move.product_uom, path
             )
             lot = self._mfg_mes_lot(backend, line.get("lot"), product, f"{path}/lot")
             if done:
@@ -211,7 +209,7 @@ class MfgMesHandlers(models.AbstractModel):
         production = self._mfg_mes_production(message, data)
         product = production.product_id
         quantity = self._mfg_mes_quantity(
-            backend, data["quantity"], data["uom"], product, production.product_uom_id, "/uom"
+            message, data["quantity"], data["uom"], product, production.product_uom_id, ""
         )
         rounding = production.product_uom_id.rounding
         if float_is_zero(quantity, precision_rounding=rounding):
@@ -375,8 +373,8 @@ class MfgMesHandlers(models.AbstractModel):
             )
         product = backend._mfg_resolve("product", data["product"])
         uom = backend._mfg_resolve("uom", data["uom"])
-        # Checks the unit's category (the scrap keeps the plant's unit).
-        self._mfg_mes_quantity(backend, data["quantity"], data["uom"], product, product.uom_id, "/uom")
+        # The scrap keeps the plant's unit; its stock moves in the product's unit (both checked).
+        quantity = self._mfg_mes_quantity(message, data["quantity"], data["uom"], product, uom, "")
         lot = self._mfg_mes_lot(backend, data.get("lot"), product, "/lot")
         reason = backend._mfg_resolve("scrap_reason", data["reason"]) if data.get("reason") else None
         scrap = self.env["stock.scrap"].create(
@@ -384,7 +382,7 @@ class MfgMesHandlers(models.AbstractModel):
                 "production_id": production.id,
                 "product_id": product.id,
                 "product_uom_id": uom.id,
-                "scrap_qty": data["quantity"],
+                "scrap_qty": quantity,
                 "lot_id": lot.id or False,
                 "company_id": production.company_id.id,
                 "origin": production.name,

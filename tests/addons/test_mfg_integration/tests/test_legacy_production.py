@@ -112,3 +112,20 @@ class TestLegacyProductionConfirmation(TransactionCase):
         self.assertEqual(self.mo.qty_produced, 6)
         backorder = self.mo.procurement_group_id.mrp_production_ids - self.mo
         self.assertEqual(backorder.product_qty, 4, "partial and not final: the rest is a backorder")
+
+    def test_fixed_width_confirmation_finer_than_the_unit_is_refused_not_rounded(self):
+        line = f"{self.mo.name:<12}{'6,005':>8}N"
+        path = os.path.join(self.inbox, "PRD0302.TXT")
+        with open(path, "w", encoding="cp1252", newline="") as out:
+            out.write(line + "\r\n")
+        os.utime(path, (time.time() - 60,) * 2)
+        self.env.flush_all()
+        batch = self.backend._mfg_flatfile_scan()
+        self.backend._mfg_drain("inbound", "root.mfg")
+        self.env.invalidate_all()
+        message = self.env["mfg.message"].search([("correlation_id", "=", batch.correlation_id)])
+        self.assertEqual(message.state, "failed", "6.005 Units would be booked as 6.01")
+        self.assertEqual(message.error_path, "/quantity")
+        self.assertIn("Quantity 6.005 Units of product [CHAIR] Chair", message.error_message)
+        self.assertIn("unit Units rounds to 0.01", message.error_message)
+        self.assertEqual(self.mo.qty_produced, 0)
