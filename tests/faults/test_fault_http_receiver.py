@@ -184,9 +184,6 @@ def test_slow_then_failing_receiver_gets_each_message_once(
         "SELECT count(*) FROM mfg_message WHERE id = ANY(%s) AND response LIKE 'HTTP 200%%'", (ids,)
     )[0][0]
     assert answers == N_MESSAGES
-    if not on_time:
-        # Known defect (reported): retry drains share one queue_job per partition and minute
-        # (identity key), which keeps the eta of the first failure; messages that failed later in
-        # the same batch are not due yet when it runs, and nothing else wakes up for them before
-        # the drain-due cron (up to 5 minutes).
-        pytest.xfail(f"retries waited for the drain-due cron: {late} after 12 s")
+    # Each drain schedules the next retry of its partition that is not due yet (issue 12): the
+    # retries no longer wait for the drain-due cron.
+    assert on_time, f"retries waited for the drain-due cron: {late} after 12 s"
