@@ -633,7 +633,8 @@ class MfgBackend(models.Model):
                 )
             )
             ids = messages.ids
-            cr.commit()  # the claim: READ COMMITTED, short
+            # The drain's own cursor (not the job's): the claim is its own short transaction.
+            cr.commit()  # pylint: disable=invalid-commit
             if ids:
                 # A fresh transaction (REPEATABLE READ, Odoo's default) whose snapshot sees the claim.
                 try:
@@ -641,11 +642,11 @@ class MfgBackend(models.Model):
                     stats = self.with_env(env)._mfg_process_claimed(
                         env["mfg.message"].sudo().browse(ids), token
                     )
-                    cr.commit()
+                    cr.commit()  # pylint: disable=invalid-commit
                 except Exception:
                     cr.rollback()
                     self.env(cr=cr)["mfg.message"]._mfg_release(ids, token)
-                    cr.commit()
+                    cr.commit()  # pylint: disable=invalid-commit
                     raise
             # Committed. Is there more to do in this partition that no other drain will pick up?
             # (Checked in a new transaction, so that it sees every commit, other drains' included.)
