@@ -665,10 +665,14 @@ class MfgBackend(models.Model):
         eta of the first failure: messages that failed later in the same minute were not due
         when it ran, and waited for the drain-due cron. Each drain looks ahead once at its end.
         """
-        next_at = self.env["mfg.message"]._mfg_next_retry_at(self, direction, type_ids, **part)
-        if next_at:
+        first = self.env["mfg.message"]._mfg_next_retry(self, direction, type_ids, **part)
+        if first:
             self._mfg_enqueue_drain(
-                direction, channel, eta=next_at, sync_class="all", partition=own_partition
+                direction,
+                channel,
+                eta=first.next_attempt_at,
+                sync_class="all",
+                partition=first._mfg_partition(),
             )
 
     @contextmanager

@@ -851,14 +851,15 @@ class MfgMessage(models.Model):
         return len(self.env.cr.fetchall())
 
     @api.model
-    def _mfg_next_retry_at(self, backend, direction, type_ids, partition=0, partitions=1):
-        """When the next retry of this partition falls due, if it is in the future (else None)."""
+    def _mfg_next_retry(self, backend, direction, type_ids, partition=0, partitions=1):
+        """The retrying message of this partition due next, if not due yet (else empty)."""
         self.env.cr.execute(
             f"""
-            SELECT min(m.next_attempt_at) FROM mfg_message m
+            SELECT m.id FROM mfg_message m
              WHERE m.backend_id = %(backend)s AND m.direction = %(direction)s
                AND m.exchange_type_id = ANY(%(types)s) AND {PARTITION_SQL}
                AND m.state = 'retrying' AND m.next_attempt_at > (now() AT TIME ZONE 'UTC')
+             ORDER BY m.next_attempt_at LIMIT 1
             """,
             {
                 "partition": partition,
@@ -868,7 +869,7 @@ class MfgMessage(models.Model):
                 "types": list(type_ids),
             },
         )
-        return self.env.cr.fetchone()[0]
+        return self.browse([r[0] for r in self.env.cr.fetchall()])
 
     def _mfg_partition(self, partitions=None):
         """The drain partition of this message (see PARTITION_SQL)."""
