@@ -86,7 +86,8 @@ class MfgBackend(models.Model):
         string="HMAC secret",
         groups="mfg_integration_base.group_mfg_manager",
         copy=False,
-        help="Shared secret of the HMAC-SHA256 signature of outbound HTTP messages (X-Mfg-Signature).",
+        help="Shared secret of the HMAC-SHA256 signature of outbound HTTP messages (Standard Webhooks "
+        "webhook-signature; whsec_... as the receiver gives it, or Generate secret).",
     )
     # Connection (MQTT). See components/mqtt_client.py for the topic scheme.
     mqtt_enabled = fields.Boolean(

@@ -139,6 +139,17 @@ class TestOutboundSecurity(MfgPipelineCase):
                 session.post(f"{internal.url}/x", data=b"{}", timeout=5)
         self.assertEqual(internal.received, [])
 
+    def test_connection_test_refuses_internal_hosts_too(self):
+        internal = self._server()
+        with self._allowed_hosts("127.0.0.1"):
+            self.backend.http_url = f"{internal.url}/x"
+        with self._allowed_hosts("*"):
+            action = self.backend.action_test_connection()
+        self.assertEqual(action["params"]["type"], "danger")
+        self.assertIn("127.0.0.1 is an address outbound messages may not reach", action["params"]["message"])
+        self.assertIn("outbound_allowed_hosts", self.backend.last_error)
+        self.assertEqual(internal.received, [])
+
     def test_redirect_is_not_followed(self):
         def answer(request):
             if request["path"] == "/hook":
