@@ -12,8 +12,10 @@ WEBHOOK_SIGNATURES = [
 ]
 
 
+# One file per side of a backend, like mfg_backend_api.py (REST API): mfg_backend.py stays about the
+# plant system itself, drains and health.
 class MfgBackend(models.Model):
-    _inherit = "mfg.backend"
+    _inherit = "mfg.backend"  # pylint: disable=consider-merging-classes-inherited
 
     webhook_signature = fields.Selection(
         WEBHOOK_SIGNATURES,

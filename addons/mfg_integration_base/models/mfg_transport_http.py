@@ -47,7 +47,7 @@ class _GuardedAdapter(HTTPAdapter):
         super().__init__(**kwargs)
 
     def init_poolmanager(self, *args, **kwargs):
-        super().init_poolmanager(*args, **kwargs)
+        res = super().init_poolmanager(*args, **kwargs)
         attrs = {"mfg_policy": self.mfg_policy}
         http_cls = type("MfgHTTPConnection", (_GuardedConnection, HTTPConnection), attrs)
         https_cls = type("MfgHTTPSConnection", (_GuardedConnection, HTTPSConnection), attrs)
@@ -57,6 +57,7 @@ class _GuardedAdapter(HTTPAdapter):
             "http": type("MfgHTTPConnectionPool", (HTTPConnectionPool,), {"ConnectionCls": http_cls}),
             "https": type("MfgHTTPSConnectionPool", (HTTPSConnectionPool,), {"ConnectionCls": https_cls}),
         }
+        return res
 
 
 class MfgTransportHttp(models.AbstractModel):
