@@ -135,6 +135,8 @@ mfg_write_conf() {
     echo "channels = root:2"
     echo
     echo "[mfg_integration]"
+    # dev and tests: receivers run on this machine (the safe default, nothing set, allows no host)
+    echo "outbound_allowed_hosts = *, localhost, 127.0.0.0/8, ::1"
     echo "mqtt_host = $MFG_MQTT_HOST"
     echo "mqtt_port = $MFG_MQTT_PORT"
   } >"$conf"

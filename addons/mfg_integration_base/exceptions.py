@@ -1,8 +1,8 @@
 """Errors of the pipeline, classified the way the drain job treats them.
 
 - ``MfgTransientError``: the next attempt may succeed (remote endpoint down, lock,
-  serialization failure). The message goes to ``retrying`` with exponential backoff,
-  then ``dead`` after the exchange type's max attempts.
+  serialization failure). The message goes to ``retrying`` with exponential backoff (or
+  after the error's ``retry_after`` when the remote side said when), then ``dead`` after the exchange type's max attempts.
 - ``MfgPermanentError``: retrying the same message cannot help (schema, unknown code,
   business rule). The message goes to ``failed`` at once (``rejected`` for schema errors);
   a user fixes the cause (adds a mapping, fixes master data) and presses Retry.
@@ -25,7 +25,15 @@ class MfgError(Exception):
 
 
 class MfgTransientError(MfgError):
+    """``retry_after`` (seconds): when the other side said to come back (HTTP Retry-After), used
+    instead of the exchange type's backoff for the next attempt (like queue_job's
+    ``RetryableJobError(seconds=...)``)."""
+
     error_class = "transient"
+
+    def __init__(self, message, path=None, retry_after=None):
+        super().__init__(message, path=path)
+        self.retry_after = retry_after
 
 
 class MfgPermanentError(MfgError):

@@ -7,7 +7,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.modules import module as odoo_module
 
-from ..exceptions import MfgMappingError
+from ..exceptions import MfgMappingError, MfgPermanentError
 from .mfg_code_mapping import MAPPING_KINDS
 from .mfg_message import (
     CLAIM_LOCK_CLASS,
@@ -86,7 +86,8 @@ class MfgBackend(models.Model):
         string="HMAC secret",
         groups="mfg_integration_base.group_mfg_manager",
         copy=False,
-        help="Shared secret of the HMAC-SHA256 signature of outbound HTTP messages (X-Mfg-Signature).",
+        help="Shared secret of the HMAC-SHA256 signature of outbound HTTP messages (Standard Webhooks "
+        "webhook-signature; whsec_... as the receiver gives it, or Generate secret).",
     )
     # Connection (MQTT). See components/mqtt_client.py for the topic scheme.
     mqtt_enabled = fields.Boolean(
@@ -999,9 +1000,14 @@ class MfgBackend(models.Model):
         lines, all_ok = [], True
         if self.http_url:
             try:
-                resp = requests.head(self.http_url, timeout=self.http_timeout or 10, allow_redirects=True)
-                text = _("%(url)s answered HTTP %(status)s.", url=self.http_url, status=resp.status_code)
+                # Same checks as sending: allowed hosts only, no redirect followed.
+                status = self.env["mfg.transport.http"]._mfg_probe(self.http_url, self.http_timeout)
+                text = _("%(url)s answered HTTP %(status)s.", url=self.http_url, status=status)
                 self.last_error = False
+            except MfgPermanentError as exc:
+                text = exc.message
+                self.last_error = text
+                all_ok = False
             except requests.RequestException as exc:
                 text = _("%(url)s is not reachable: %(error)s", url=self.http_url, error=type(exc).__name__)
                 self.last_error = text

@@ -1,4 +1,5 @@
 from odoo import api, fields, models
+from odoo.exceptions import ValidationError
 
 from .mfg_audit import describe_changes, post_backend_notes
 
@@ -34,6 +35,24 @@ class MfgBackendFlow(models.Model):
             "An exchange type is listed once per backend.",
         ),
     ]
+
+    @api.constrains("endpoint", "transport")
+    def _check_endpoint_allowed(self):
+        """An HTTP endpoint must be an allowed outbound URL (components/outbound.py)."""
+        transport = self.env["mfg.transport.http"]
+        for flow in self.filtered(
+            lambda f: f.endpoint and f.transport == "http" and f.direction == "outbound"
+        ):
+            refusal = transport._mfg_url_refusal(flow.endpoint)
+            if refusal:
+                raise ValidationError(
+                    self.env._(
+                        "Endpoint %(url)s of flow %(flow)s: %(reason)s",
+                        url=flow.endpoint,
+                        flow=flow.display_name,
+                        reason=refusal,
+                    )
+                )
 
     @api.depends("exchange_type_id", "direction")
     def _compute_display_name(self):

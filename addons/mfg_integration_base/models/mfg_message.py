@@ -685,6 +685,9 @@ class MfgMessage(models.Model):
             if isinstance(exc, psycopg2.Error):
                 # A concurrent update of the same business record: try again in a moment.
                 delay = min(delay, retry_delay(attempts, 1, 2, 0.5, 30))
+            if getattr(exc, "retry_after", None):
+                # The other side said when to come back (HTTP Retry-After, bounded by the transport).
+                delay = exc.retry_after
             next_at = fields.Datetime.now() + timedelta(seconds=delay)
             vals.update(state="retrying", next_attempt_at=next_at)
             self.backend_id._mfg_enqueue_drain(

@@ -260,9 +260,8 @@ class TestQualityPipeline(MfgQualityCase):
         self.assertEqual(len(received), 2)
         headers, body = received[0]
         self.assertEqual(json.loads(body)["status"], "held")
-        self.assertTrue(
-            signing.verify("s3cret", body, headers["X-Mfg-Timestamp"], headers["X-Mfg-Signature"])
-        )
+        self.assertTrue(signing.verify_webhook("s3cret", body, headers), "Standard Webhooks signature")
+        self.assertEqual(headers["webhook-id"], headers["Idempotency-Key"])
 
     # ------------------------------------------------------------------ nonconformance
     def test_nonconformance_message_with_defect_mapping_then_hold_names_it(self):

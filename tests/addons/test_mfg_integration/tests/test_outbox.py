@@ -141,10 +141,11 @@ class TestOutboundHttp(MfgPipelineCase):
         self.assertEqual(headers["idempotency-key"], f"test-plant-{msg.id}")
         self.assertEqual(headers["x-correlation-id"], "corr-7")
         self.assertNotIn("authorization", headers, "no token configured, none sent")
-        ts, sig = headers["x-mfg-timestamp"], headers["x-mfg-signature"]
-        self.assertTrue(signing.verify(SECRET, req["body"], ts, sig), "the receiver can verify the signature")
-        self.assertFalse(signing.verify("another-secret", req["body"], ts, sig))
-        self.assertFalse(signing.verify(SECRET, req["body"] + b" ", ts, sig))
+        self.assertEqual(headers["webhook-id"], f"test-plant-{msg.id}")
+        self.assertTrue(signing.verify_webhook(SECRET, req["body"], headers), "the receiver can verify it")
+        self.assertFalse(signing.verify_webhook("another-secret", req["body"], headers))
+        self.assertFalse(signing.verify_webhook(SECRET, req["body"] + b" ", headers))
+        self.assertNotIn("x-mfg-signature", headers, "the legacy signature only during a transition")
 
     def test_bearer_token_sent(self):
         server = self._start_receiver(200)

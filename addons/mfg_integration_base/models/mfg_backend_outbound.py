@@ -1,0 +1,69 @@
+"""The outbound HTTP side of a backend: where it may send (checked when saved, see
+components/outbound.py) and how its webhooks are signed (components/signing.py)."""
+
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
+
+from ..components import signing
+
+WEBHOOK_SIGNATURES = [
+    ("standard", "Standard Webhooks"),
+    ("standard_legacy", "Standard Webhooks + legacy X-Mfg-Signature (transition)"),
+]
+
+
+# One file per side of a backend, like mfg_backend_api.py (REST API): mfg_backend.py stays about the
+# plant system itself, drains and health.
+class MfgBackend(models.Model):
+    _inherit = "mfg.backend"  # pylint: disable=consider-merging-classes-inherited
+
+    webhook_signature = fields.Selection(
+        WEBHOOK_SIGNATURES,
+        string="Webhook signature",
+        default="standard",
+        required=True,
+        tracking=True,
+        help="Outbound messages with an HMAC secret carry the Standard Webhooks headers webhook-id, "
+        "webhook-timestamp and webhook-signature (the message id, time and body signed). During a "
+        "transition they also carry the legacy X-Mfg-Timestamp / X-Mfg-Signature (time and body only: a "
+        "captured request can be replayed under a new id), for receivers not moved over yet.",
+    )
+
+    @api.constrains("http_url")
+    def _check_http_url_allowed(self):
+        transport = self.env["mfg.transport.http"]
+        for backend in self.filtered("http_url"):
+            refusal = transport._mfg_url_refusal(backend.http_url)
+            if refusal:
+                raise ValidationError(
+                    self.env._(
+                        "HTTP URL %(url)s of backend %(backend)s: %(reason)s",
+                        url=backend.http_url,
+                        backend=backend.code,
+                        reason=refusal,
+                    )
+                )
+
+    @api.constrains("hmac_secret")
+    def _check_hmac_secret(self):
+        for backend in self.sudo():
+            if not backend.hmac_secret:
+                continue
+            try:
+                signing.signing_key(backend.hmac_secret)
+            except ValueError as exc:
+                raise ValidationError(
+                    self.env._(
+                        "The HMAC secret of backend %(backend)s starts with whsec_ but %(error)s. A Standard "
+                        "Webhooks secret is whsec_ followed by the base64 of 24 to 64 random bytes: paste the "
+                        "receiver's secret or use Generate secret.",
+                        backend=backend.code,
+                        error=exc,
+                    )
+                ) from exc
+
+    def action_generate_hmac_secret(self):
+        """A new Standard Webhooks secret (whsec_...) for this backend; give it to the receiver."""
+        self.ensure_one()
+        self.hmac_secret = signing.new_secret()
+        return True
