@@ -6,3 +6,4 @@ from . import test_incidents
 from . import test_tours
 from . import test_monitoring
 from . import test_claims
+from . import test_handlers
