@@ -1,3 +1,4 @@
+from . import mfg_handler_mixin
 from . import mfg_exchange_type
 from . import mfg_backend
 from . import mfg_backend_flow

@@ -36,7 +36,7 @@ class MfgBackend(models.Model):
 
     _name = "mfg.backend"
     _description = "Integration Backend (plant system)"
-    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _inherit = ["mail.thread", "mail.activity.mixin", "mfg.handler.mixin"]
     _order = "sequence, name"
 
     name = fields.Char(required=True, tracking=True)

@@ -5,6 +5,15 @@ from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 from ..components import contract, schema_compat
+from ..exceptions import MfgPermanentError
+from .mfg_handler_mixin import (
+    HANDLER_MIXIN,
+    HANDLER_PREFIX,
+    handler_methods,
+    handler_models,
+    is_handler_method,
+    is_handler_model,
+)
 
 CODE_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 
@@ -41,14 +50,21 @@ class MfgExchangeType(models.Model):
         help="JSON Schema (Draft 2020-12) every payload of this type must match. "
         "Empty: any JSON object is accepted.",
     )
-    handler_model = fields.Char(
-        help="Model whose method applies an inbound message, e.g. mrp.production.",
+    handler_model = fields.Selection(
+        selection="_selection_handler_model",
+        help="Model whose handler method applies an inbound message. Only models that inherit "
+        "mfg.handler.mixin are offered (handlers run as superuser).",
         tracking=True,
     )
     handler_method = fields.Char(
         help="Method called as handler_model.method(message, payload); it updates Odoo and "
-        "returns the records it created or changed.",
+        "returns the records it created or changed. Its name starts with _mfg_handle_.",
         tracking=True,
+    )
+    handler_methods_available = fields.Char(
+        string="Handler methods",
+        compute="_compute_handler_methods_available",
+        help="The _mfg_handle_ methods of the handler model: the only ones a flow may call.",
     )
     ordering_key_pointer = fields.Char(
         string="Ordering key",
@@ -113,6 +129,15 @@ class MfgExchangeType(models.Model):
     def _compute_display_name(self):
         for rec in self:
             rec.display_name = f"{rec.name} ({rec.contract})" if rec.contract else rec.name
+
+    @api.model
+    def _selection_handler_model(self):
+        return [(name, f"{self.env[name]._description} ({name})") for name in handler_models(self.env)]
+
+    @api.depends("handler_model")
+    def _compute_handler_methods_available(self):
+        for rec in self:
+            rec.handler_methods_available = ", ".join(handler_methods(self.env, rec.handler_model)) or False
 
     def _compute_message_count(self):
         groups = self.env["mfg.message"]._read_group(
@@ -195,24 +220,61 @@ class MfgExchangeType(models.Model):
         for rec in self:
             if not rec.handler_model and not rec.handler_method:
                 continue
-            if rec.handler_model not in self.env:
-                raise ValidationError(
-                    self.env._(
-                        "Exchange type %(code)s: handler model %(model)r does not exist.",
-                        code=rec.code,
-                        model=rec.handler_model,
-                    )
-                )
-            method = rec.handler_method or ""
-            if method.startswith("__") or not callable(getattr(self.env[rec.handler_model], method, None)):
-                raise ValidationError(
-                    self.env._(
-                        "Exchange type %(code)s: model %(model)s has no method %(method)r.",
-                        code=rec.code,
-                        model=rec.handler_model,
-                        method=method,
-                    )
-                )
+            problem = rec._mfg_handler_problem()
+            if problem:
+                raise ValidationError(problem)
+
+    def _mfg_handler_problem(self):
+        """Why this type's handler may not be called (a sentence for the user), or False.
+
+        A handler is a ``_mfg_handle_*`` method of a model inheriting ``mfg.handler.mixin``:
+        it runs as superuser, so nothing else may be named (see ``mfg_handler_mixin``)."""
+        self.ensure_one()
+        model, method = self.handler_model, self.handler_method
+        if not model and not method:
+            return self.env._(
+                "Exchange type %(type)s has no handler: set its handler model and method.",
+                type=self.contract,
+            )
+        if not model:
+            return self.env._(
+                "Exchange type %(type)s: handler method %(method)r has no handler model: choose one of "
+                "%(models)s.",
+                type=self.contract,
+                method=method,
+                models=", ".join(handler_models(self.env)),
+            )
+        if not is_handler_model(self.env, model):
+            return self.env._(
+                "Exchange type %(type)s: handler model %(model)r is not a handler model. Choose one of "
+                "%(models)s; a developer makes a model one by inheriting %(mixin)s.",
+                type=self.contract,
+                model=model,
+                models=", ".join(handler_models(self.env)),
+                mixin=HANDLER_MIXIN,
+            )
+        if not is_handler_method(self.env, model, method):
+            return self.env._(
+                "Exchange type %(type)s: handler method %(method)r is not a handler method of %(model)s. "
+                "A handler method is named %(prefix)s<what>; this model has: %(methods)s.",
+                type=self.contract,
+                method=method or "",
+                model=model,
+                prefix=HANDLER_PREFIX,
+                methods=", ".join(handler_methods(self.env, model)) or "-",
+            )
+        return False
+
+    def _mfg_handler(self, **context):
+        """The handler to call as ``handler(message, data)``, with ``context`` added.
+
+        Checked again at every call (the stored values may have been changed behind the ORM's
+        back): anything but a registered handler is a permanent error, and is never looked up."""
+        self.ensure_one()
+        problem = self._mfg_handler_problem()
+        if problem:
+            raise MfgPermanentError(problem)
+        return getattr(self.env[self.handler_model].with_context(**context), self.handler_method)
 
     @api.constrains("max_attempts", "retry_delay", "retry_backoff", "retry_jitter")
     def _check_retry_policy(self):

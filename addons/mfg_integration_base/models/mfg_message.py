@@ -525,17 +525,8 @@ class MfgMessage(models.Model):
     def _mfg_apply(self, data):
         """Steps 3-4: the exchange type's handler maps codes and updates Odoo."""
         self.ensure_one()
-        etype = self.exchange_type_id
-        if not etype.handler_model or not etype.handler_method:
-            raise MfgError(
-                self.env._(
-                    "Exchange type %(type)s has no handler: set its handler model and method.",
-                    type=etype.contract,
-                )
-            )
-        handler = getattr(
-            self.env[etype.handler_model].with_context(mfg_message_id=self.id), etype.handler_method
-        )
+        # Only a registered handler (mfg.handler.mixin, _mfg_handle_*) is ever called.
+        handler = self.exchange_type_id._mfg_handler(mfg_message_id=self.id)
         return handler(self, data)
 
     def _mfg_send(self):

@@ -18,6 +18,7 @@ class MfgFlatfileHandlers(models.AbstractModel):
 
     _name = "mfg.flatfile.handlers"
     _description = "Legacy flat-file message handlers"
+    _inherit = ["mfg.handler.mixin"]
 
     def _mfg_lot(self, backend, product, name, create=False):
         if product.tracking == "none":

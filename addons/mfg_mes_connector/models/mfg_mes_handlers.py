@@ -23,6 +23,7 @@ class MfgMesHandlers(models.AbstractModel):
 
     _name = "mfg.mes.handlers"
     _description = "MES message handlers"
+    _inherit = ["mfg.handler.mixin"]
 
     # ------------------------------------------------------------------ inbound helpers
     def _mfg_mes_production(self, message, data, states=OPEN_STATES):

@@ -22,7 +22,7 @@ class MfgNonconformance(models.Model):
 
     _name = "mfg.nonconformance"
     _description = "Nonconformance"
-    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _inherit = ["mail.thread", "mail.activity.mixin", "mfg.handler.mixin"]
     _order = "detected_at desc, id desc"
 
     name = fields.Char(string="Number", required=True, copy=False, tracking=True, index=True)

@@ -14,7 +14,7 @@ class MfgQualityInspection(models.Model):
 
     _name = "mfg.quality.inspection"
     _description = "Quality Inspection"
-    _inherit = ["mail.thread"]
+    _inherit = ["mail.thread", "mfg.handler.mixin"]
     _order = "inspected_at desc, id desc"
 
     name = fields.Char(string="Inspection", required=True, index=True, help="The quality system's id.")

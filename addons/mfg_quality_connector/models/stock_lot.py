@@ -31,7 +31,8 @@ def format_datetime(value):
 
 
 class StockLot(models.Model):
-    _inherit = "stock.lot"
+    _name = "stock.lot"
+    _inherit = ["stock.lot", "mfg.handler.mixin"]
 
     mfg_hold_state = fields.Selection(
         HOLD_STATES,
@@ -400,13 +401,13 @@ class StockLot(models.Model):
     # ------------------------------------------------------------------ handlers
     def _mfg_handle_lot_hold(self, message, data):
         """Handler of qms.lot_hold.v1."""
-        return self._mfg_handle_hold_message(message, data, "held")
+        return self._mfg_apply_hold_message(message, data, "held")
 
     def _mfg_handle_lot_release(self, message, data):
         """Handler of qms.lot_release.v1."""
-        return self._mfg_handle_hold_message(message, data, "released")
+        return self._mfg_apply_hold_message(message, data, "released")
 
-    def _mfg_handle_hold_message(self, message, data, state):
+    def _mfg_apply_hold_message(self, message, data, state):
         lot = self._mfg_lot_from_payload(message, data)
         nonconformance = self.env["mfg.nonconformance"]
         if data.get("nonconformance"):

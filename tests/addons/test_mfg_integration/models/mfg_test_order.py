@@ -16,6 +16,7 @@ class MfgTestOrder(models.Model):
 
     _name = "mfg.test.order"
     _description = "Test order (pipeline tests)"
+    _inherit = ["mfg.handler.mixin"]
 
     name = fields.Char(required=True, index=True)
     product_id = fields.Many2one("product.product")

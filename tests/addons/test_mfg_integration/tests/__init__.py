@@ -7,3 +7,4 @@ from . import test_tours
 from . import test_monitoring
 from . import test_claims
 from . import test_outbound_security
+from . import test_handlers

@@ -686,11 +686,13 @@ class TestExchangeTypeValidation(MfgPipelineCase):
         self.assertIn('"required"', self.etype_in.json_schema, "the stored schema is unchanged")
 
     def test_handler_must_exist(self):
-        with self.assertRaisesMatch(ValidationError, "has no method '_mfg_no_such_handler'"):
+        with self.assertRaisesMatch(ValidationError, "'_mfg_no_such_handler' is not a handler method"):
             self.etype_in.handler_method = "_mfg_no_such_handler"
-        with self.assertRaisesMatch(ValidationError, "handler model 'mfg.no.such.model' does not exist"):
+        with self.assertRaisesMatch(
+            ValidationError, "handler model 'mfg.no.such.model' is not a handler model"
+        ):
             self._new_type(handler_model="mfg.no.such.model", handler_method="anything")
-        with self.assertRaisesMatch(ValidationError, "has no method"):
+        with self.assertRaisesMatch(ValidationError, "is not a handler method"):
             self._new_type(handler_model="mfg.test.order", handler_method="__init__")
         ok = self._new_type(handler_model="mfg.test.order", handler_method="_mfg_handle_order_report")
         self.assertEqual(ok.contract, "test.scratch.v1")

@@ -1,0 +1,53 @@
+import re
+
+from odoo import models
+
+HANDLER_MIXIN = "mfg.handler.mixin"
+HANDLER_PREFIX = "_mfg_handle_"
+HANDLER_METHOD_RE = re.compile(r"^_mfg_handle_[a-z0-9_]+$")
+
+
+class MfgHandlerMixin(models.AbstractModel):
+    """Marks a model whose ``_mfg_handle_<what>(message, data)`` methods apply inbound messages.
+
+    The drain runs handlers as superuser, so an exchange type may name only a model that
+    inherits this mixin, and only a method of it whose name starts with ``_mfg_handle_``.
+    Nothing else is ever called: inheriting this mixin is how a developer says "these methods
+    are safe to run for any message a plant system sends". No fields, no behaviour.
+    """
+
+    _name = HANDLER_MIXIN
+    _description = "Integration message handler (mixin)"
+
+
+def is_handler_model(env, model_name):
+    """True when ``model_name`` is an installed model that inherits ``mfg.handler.mixin``."""
+    registry = env.registry
+    if not isinstance(model_name, str) or model_name == HANDLER_MIXIN or model_name not in registry:
+        return False
+    return issubclass(registry[model_name], registry[HANDLER_MIXIN])
+
+
+def handler_models(env):
+    """Names of the installed handler models, sorted."""
+    return sorted(name for name in env.registry if is_handler_model(env, name))
+
+
+def is_handler_method(env, model_name, method):
+    """True when ``method`` is a ``_mfg_handle_*`` method of the handler model ``model_name``.
+
+    The name is checked before any attribute is looked up: no other name is ever fetched."""
+    if (
+        not is_handler_model(env, model_name)
+        or not isinstance(method, str)
+        or not HANDLER_METHOD_RE.match(method)
+    ):
+        return False
+    return callable(getattr(env.registry[model_name], method, None))
+
+
+def handler_methods(env, model_name):
+    """The handler methods of ``model_name``, sorted (empty when it is not a handler model)."""
+    if not is_handler_model(env, model_name):
+        return []
+    return sorted(name for name in dir(env.registry[model_name]) if is_handler_method(env, model_name, name))
