@@ -185,7 +185,7 @@ class Folder:
             return False
         return True
 
-    def unlink(self, name):
+    def remove(self, name):
         os.unlink(check_filename(name), dir_fd=self.fd)
 
     def open_read(self, name):

@@ -317,7 +317,7 @@ class MfgBackend(models.Model):
         try:
             target = inbox.move_to(name, error, stamp())
             if marker and inbox.exists(marker):
-                inbox.unlink(marker)
+                inbox.remove(marker)
             buffer = io.StringIO()
             writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
             writer.writerows([["line", "state", "reason", "content"], [0, "rejected", reason, ""]])

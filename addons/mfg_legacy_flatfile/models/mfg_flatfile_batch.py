@@ -234,7 +234,7 @@ class MfgFlatfileBatch(models.Model):
             dest = folders["error"] if batch.state == "error" and not redropped else folders["processed"]
             target = inbox.move_to(name, dest, stamp())
             if marker and inbox.exists(marker):
-                inbox.unlink(marker)
+                inbox.remove(marker)
             if batch.state == "error" and not redropped:
                 report = batch._mfg_write_report()
                 dest.write_file(f"{target}.errors.csv", lambda out: out.write(report))
