@@ -180,9 +180,11 @@ def main():
     db = f"mfg_bench_ff_{os.getpid()}"
     conf = work / "odoo.conf"
     sh(
-        'MFG_EXTRA_ADDONS_PATH="$MFG_ROOT/tests/addons" mfg_write_conf "$1" "$2" "max_cron_threads = 0"',
+        'MFG_EXTRA_ADDONS_PATH="$MFG_ROOT/tests/addons" MFG_FILE_ROOTS="$3" '
+        'mfg_write_conf "$1" "$2" "max_cron_threads = 0"',
         str(conf),
         db,
+        str(work),  # the drop folders of the runs lie under it ([mfg_integration] file_roots)
     )
     log(f"creating database {db}")
     subprocess.run(

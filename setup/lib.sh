@@ -110,7 +110,10 @@ PY
 }
 
 # Write an Odoo configuration file for database $2 to path $1 (extra "key = value"
-# lines for [options] may follow as arguments).
+# lines for [options] may follow as arguments). Drop folders and file exports must lie under
+# [mfg_integration] file_roots: $MFG_FILE_ROOTS (comma-separated absolute folders), default
+# mfg_files under the data_dir. The flat-file tests make their temporary folders under the
+# first root (tests/common.py make_test_folder), so no folder of /tmp at large is allowed.
 mfg_write_conf() {
   local conf="$1" db="$2"; shift 2
   mkdir -p "$(dirname "$conf")"
@@ -139,6 +142,7 @@ mfg_write_conf() {
     echo "outbound_allowed_hosts = *, localhost, 127.0.0.0/8, ::1"
     echo "mqtt_host = $MFG_MQTT_HOST"
     echo "mqtt_port = $MFG_MQTT_PORT"
+    echo "file_roots = ${MFG_FILE_ROOTS:-$MFG_HUB_HOME/data/mfg_files}"
   } >"$conf"
 }
 

@@ -1,10 +1,13 @@
 """End-to-end: a big drop-folder file, an Odoo process killed while reading it, a restart."""
 
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -12,14 +15,20 @@ LINES = 100_000
 
 
 @pytest.fixture
-def legacy_plant(tmp_path, odoo_env, sql):
+def legacy_plant(odoo_env, sql):
     """A backend with drop folders and a stock-list format whose messages wait for the batch
     cron (the test counts stored lines; applying 100,000 of them is not its point)."""
     code = f"ff-{uuid.uuid4().hex[:8]}"
-    for folder in ("inbox", "processed", "error"):
-        (tmp_path / folder).mkdir()
     with odoo_env() as env:
         from odoo import Command
+
+        from odoo.addons.mfg_legacy_flatfile.components.safe_files import configured_roots
+
+        # drop folders lie under the server's file_roots (setup/lib.sh: <data_dir>/mfg_files)
+        os.makedirs(configured_roots()[0], exist_ok=True)
+        tmp_path = Path(tempfile.mkdtemp(prefix="mfg-e2e-ff-", dir=configured_roots()[0]))
+        for folder in ("inbox", "processed", "error"):
+            (tmp_path / folder).mkdir()
 
         etype = env["mfg.exchange.type"].create(
             {
@@ -72,6 +81,7 @@ def legacy_plant(tmp_path, odoo_env, sql):
         sql("UPDATE ir_cron SET active = true WHERE id = %s", (info["cron_id"],))
         sql("DELETE FROM mfg_message WHERE backend_id = %s", (info["backend_id"],))
         sql("DELETE FROM mfg_flatfile_batch WHERE backend_id = %s", (info["backend_id"],))
+        shutil.rmtree(tmp_path, ignore_errors=True)
 
 
 def _reader(odoo_settings, backend_id, log):

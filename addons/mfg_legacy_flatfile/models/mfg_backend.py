@@ -1,27 +1,87 @@
+import csv
+import io
 import logging
-import os
 import time
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import ValidationError
+
+from ..components.safe_files import Folder, PathRefused, check_filename, check_folder, configured_roots
 
 _logger = logging.getLogger(__name__)
 
 TEMP_SUFFIXES = (".tmp", ".part", ".partial", ".filepart", ".crdownload", ".swp", ".errors.csv")
 
 
+def _refusal_text(env, where, label, value, exc):
+    if exc.kind == "outside":
+        return env._(
+            "%(where)s, field '%(field)s': %(value)s is outside the folders this server allows for files "
+            "(%(roots)s). Choose a folder under one of them (a relative folder is taken under the first), or "
+            "ask the server administrator to add a root to file_roots in the [mfg_integration] section of "
+            "the Odoo configuration.",
+            where=where,
+            field=label,
+            value=repr(value),
+            roots=", ".join(configured_roots()),
+        )
+    if exc.kind == "link":
+        return env._(
+            "%(where)s, field '%(field)s': %(value)s is refused: %(reason)s. Choose a folder that is not "
+            "reached through a symbolic link.",
+            where=where,
+            field=label,
+            value=repr(value),
+            reason=str(exc),
+        )
+    return env._(
+        "%(where)s, field '%(field)s': %(value)s is refused: %(reason)s. Give a plain file name (no folder, "
+        "no '..').",
+        where=where,
+        field=label,
+        value=repr(value),
+        reason=str(exc),
+    )
+
+
+def check_server_folder(env, record, fname, value):
+    """Save-time check of a server folder field: under a configured root, no link on the
+    way. Returns the resolved path; ValidationError naming the record, field and value."""
+    try:
+        return check_folder(value)
+    except PathRefused as exc:
+        where = f"{record._description} {record.display_name}"
+        raise ValidationError(_refusal_text(env, where, record._fields[fname].string, value, exc)) from None
+
+
+def check_server_filename(env, record, fname, value, name):
+    """Save-time check of a field that makes a file name (``name``, rendered from ``value``)."""
+    try:
+        return check_filename(name)
+    except PathRefused as exc:
+        where = f"{record._description} {record.display_name}"
+        raise ValidationError(_refusal_text(env, where, record._fields[fname].string, value, exc)) from None
+
+
 class MfgBackend(models.Model):
     _inherit = "mfg.backend"
 
     flatfile_inbox_path = fields.Char(
-        string="Inbox folder", help="Folder where the plant drops its files (read by the scan every minute)."
+        string="Inbox folder",
+        help="Folder where the plant drops its files (read by the scan every minute). Server folders lie "
+        "under the roots of [mfg_integration] file_roots in the Odoo configuration; a relative folder is "
+        "taken under the first root.",
     )
-    flatfile_processed_path = fields.Char(string="Processed folder", help="Files read without error go here.")
+    flatfile_processed_path = fields.Char(
+        string="Processed folder", help="Files read without error go here (under a root, like the inbox)."
+    )
     flatfile_error_path = fields.Char(
         string="Error folder",
-        help="Files with rejected lines go here, with their report (<file>.errors.csv).",
+        help="Files with rejected lines go here, with their report (<file>.errors.csv). Under a root.",
     )
-    flatfile_outbox_path = fields.Char(string="Outbox folder", help="Exports for the plant are written here.")
+    flatfile_outbox_path = fields.Char(
+        string="Outbox folder", help="Exports for the plant are written here (under a root)."
+    )
     flatfile_format_ids = fields.Many2many(
         "mfg.flatfile.format",
         string="File formats",
@@ -53,19 +113,34 @@ class MfgBackend(models.Model):
         for backend in self:
             backend.flatfile_batch_count = counts.get(backend, 0)
 
-    @api.constrains("flatfile_inbox_path", "flatfile_processed_path", "flatfile_error_path")
+    _FLATFILE_PATHS = (
+        "flatfile_inbox_path",
+        "flatfile_processed_path",
+        "flatfile_error_path",
+        "flatfile_outbox_path",
+    )
+
+    @api.constrains(*_FLATFILE_PATHS)
     def _check_flatfile_paths(self):
-        for backend in self.filtered("flatfile_inbox_path"):
-            paths = [backend.flatfile_processed_path, backend.flatfile_error_path]
-            if not all(paths):
-                raise UserError(
-                    self.env._(
-                        "Backend %(b)s: with an inbox folder, give the processed and the error folders too.",
-                        b=backend.name,
+        for backend in self:
+            if backend.flatfile_inbox_path:
+                paths = [backend.flatfile_processed_path, backend.flatfile_error_path]
+                if not all(paths):
+                    raise ValidationError(
+                        self.env._(
+                            "Backend %(b)s: with an inbox folder, give the processed and the error folders too.",
+                            b=backend.name,
+                        )
                     )
-                )
-            if os.path.abspath(backend.flatfile_inbox_path) in {os.path.abspath(p) for p in paths}:
-                raise UserError(
+            resolved = {}
+            for fname in self._FLATFILE_PATHS:
+                if backend[fname]:
+                    resolved[fname] = check_server_folder(self.env, backend, fname, backend[fname])
+            if "flatfile_inbox_path" in resolved and resolved["flatfile_inbox_path"] in {
+                resolved.get("flatfile_processed_path"),
+                resolved.get("flatfile_error_path"),
+            }:
+                raise ValidationError(
                     self.env._(
                         "Backend %(b)s: the processed and error folders must differ from the inbox.",
                         b=backend.name,
@@ -98,47 +173,72 @@ class MfgBackend(models.Model):
         for backend in self.search([("flatfile_inbox_path", "!=", False)]):
             backend._mfg_flatfile_scan()
 
-    def _mfg_flatfile_ready_files(self):
-        """(path, marker) of the inbox files that are complete, oldest first."""
+    def _mfg_flatfile_open_folders(self):
+        """The inbox, processed and error folders, opened from their roots without following
+        a link (processed and error are created if missing): {"inbox", "processed", "error"}.
+        PathRefused or OSError when one of them cannot be used."""
         self.ensure_one()
-        inbox = self.flatfile_inbox_path
-        if not inbox or not os.path.isdir(inbox):
-            _logger.warning("mfg flatfile: inbox %s of backend %s is not a folder", inbox, self.code)
-            return []
+        folders = {}
+        try:
+            folders["inbox"] = Folder.open(self.flatfile_inbox_path)
+            folders["processed"] = Folder.open(self.flatfile_processed_path, create=True)
+            folders["error"] = Folder.open(self.flatfile_error_path, create=True)
+            if folders["inbox"].same_as(folders["processed"]) or folders["inbox"].same_as(folders["error"]):
+                raise PathRefused("the processed and error folders must differ from the inbox")
+        except BaseException:
+            for folder in folders.values():
+                folder.close()
+            raise
+        return folders
+
+    def _mfg_flatfile_ready_files(self, inbox):
+        """([(name, marker name or None)] of the complete files of the inbox, oldest first;
+        [names of symbolic links found there]). Links are never followed."""
+        self.ensure_one()
         marker_suffix = self.flatfile_marker_suffix or ".done"
-        entries = []
+        entries, links = [], []
         now = time.time()
-        with os.scandir(inbox) as it:
+        with inbox.scandir() as it:
             for entry in it:
                 name = entry.name
-                if name.startswith(".") or not entry.is_file() or name.lower().endswith(TEMP_SUFFIXES):
+                if name.startswith(".") or name.lower().endswith(TEMP_SUFFIXES):
+                    continue
+                try:
+                    check_filename(name)
+                except PathRefused as exc:
+                    _logger.warning("mfg flatfile: inbox of backend %s: skipped: %s", self.code, exc)
+                    continue
+                if entry.is_symlink():
+                    links.append(name)
+                    continue
+                if not entry.is_file(follow_symlinks=False):
                     continue
                 if self.flatfile_ready_rule == "marker":
                     if name.endswith(marker_suffix):
                         continue
-                    marker = entry.path + marker_suffix
-                    if not os.path.exists(marker):
+                    marker = name + marker_suffix
+                    if not inbox.exists(marker):
                         continue
                 else:
                     marker = None
-                stat = entry.stat()
+                stat = entry.stat(follow_symlinks=False)
                 if self.flatfile_ready_rule == "stable" and now - stat.st_mtime < (
                     self.flatfile_stable_seconds or 0
                 ):
                     continue
-                entries.append((stat.st_mtime, entry.path, marker, stat.st_size))
+                entries.append((stat.st_mtime, name, marker, stat.st_size))
         ready = []
-        for _mtime, path, marker, size in sorted(entries):
+        for _mtime, name, marker, size in sorted(entries):
             if self.flatfile_ready_rule == "stable":
                 # and not growing right now (a writer that keeps the old mtime, e.g. copy -p)
                 time.sleep(0.05)
                 try:
-                    if os.stat(path).st_size != size:
+                    if inbox.lstat(name).st_size != size:
                         continue
                 except FileNotFoundError:
                     continue
-            ready.append((path, marker))
-        return ready
+            ready.append((name, marker))
+        return ready, links
 
     def _mfg_flatfile_format_for(self, filename):
         self.ensure_one()
@@ -150,49 +250,82 @@ class MfgBackend(models.Model):
     def _mfg_flatfile_scan(self):
         """Read every complete file of the inbox. One file at a time per backend and file:
         another worker reading the same file skips it (advisory lock held by a connection
-        of its own, released if the process dies)."""
+        of its own, released if the process dies). Folders outside the configured roots or
+        reached through a link are not used at all; links in the inbox are moved aside."""
         self.ensure_one()
         Batch = self.env["mfg.flatfile.batch"]
         single = self._mfg_single_transaction()
+        try:
+            folders = self._mfg_flatfile_open_folders()
+        except PathRefused as exc:
+            _logger.error("mfg flatfile: backend %s: drop folders not used, nothing read: %s", self.code, exc)
+            return Batch
+        except OSError as exc:  # not mounted, not created yet
+            _logger.warning("mfg flatfile: backend %s: drop folders cannot be opened: %s", self.code, exc)
+            return Batch
         done = []
-        for path, marker in self._mfg_flatfile_ready_files():
-            name = os.path.basename(path)
-            fmt = self._mfg_flatfile_format_for(name)
-            if not fmt:
-                self._mfg_flatfile_unknown_file(path, marker)
-                continue
-            lock_cr = None if single else self.env.registry.cursor()
-            try:
-                if lock_cr is not None:
-                    lock_cr.execute(
-                        "SELECT pg_try_advisory_lock(hashtext(%s))", (f"mfg_flatfile:{self.id}:{path}",)
+        try:
+            inbox = folders["inbox"]
+            ready, links = self._mfg_flatfile_ready_files(inbox)
+            for name in links:
+                self._mfg_flatfile_set_aside(
+                    folders,
+                    name,
+                    None,
+                    f"{name} is a symbolic link: links are never followed, put the file itself in the inbox",
+                )
+            for name, marker in ready:
+                fmt = self._mfg_flatfile_format_for(name)
+                if not fmt:
+                    self._mfg_flatfile_set_aside(
+                        folders,
+                        name,
+                        marker,
+                        f"no file format of backend {self.code} matches the file name {name}",
                     )
-                    if not lock_cr.fetchone()[0]:
-                        continue
-                if not os.path.exists(path):  # read and moved by another worker meanwhile
                     continue
-                done.append(Batch._mfg_ingest_file(self, fmt, path, marker))
-            except Exception:
-                _logger.exception("mfg flatfile: could not read %s for backend %s", path, self.code)
-                if single:
-                    raise
-            finally:
-                if lock_cr is not None:
-                    lock_cr.close()
+                lock_cr = None if single else self.env.registry.cursor()
+                try:
+                    if lock_cr is not None:
+                        lock_cr.execute(
+                            "SELECT pg_try_advisory_lock(hashtext(%s))",
+                            (f"mfg_flatfile:{self.id}:{inbox.join(name)}",),
+                        )
+                        if not lock_cr.fetchone()[0]:
+                            continue
+                    if not inbox.exists(name):  # read and moved by another worker meanwhile
+                        continue
+                    done.append(Batch._mfg_ingest_file(self, fmt, folders, name, marker))
+                except Exception:
+                    _logger.exception("mfg flatfile: could not read %s for backend %s", name, self.code)
+                    if single:
+                        raise
+                finally:
+                    if lock_cr is not None:
+                        lock_cr.close()
+        finally:
+            for folder in folders.values():
+                folder.close()
         return Batch.browse(done)
 
-    def _mfg_flatfile_unknown_file(self, path, marker):
-        """A file no format reads: to the error folder with a one-line report, never deleted."""
-        from .mfg_flatfile_batch import move_aside
+    def _mfg_flatfile_set_aside(self, folders, name, marker, reason):
+        """A file no format reads, or a link: to the error folder (the entry itself, a link is
+        not followed) with a one-line report, never deleted."""
+        from .mfg_flatfile_batch import stamp
 
-        target = move_aside(path, self.flatfile_error_path)
-        if marker and os.path.exists(marker):
-            os.unlink(marker)
-        with open(target + ".errors.csv", "w", encoding="utf-8") as out:
-            out.write(
-                "line;state;reason;content\r\n0;rejected;no file format of backend "
-                f"{self.code} matches the file name {os.path.basename(path)};\r\n"
-            )
+        inbox, error = folders["inbox"], folders["error"]
+        try:
+            target = inbox.move_to(name, error, stamp())
+            if marker and inbox.exists(marker):
+                inbox.remove(marker)
+            buffer = io.StringIO()
+            writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+            writer.writerows([["line", "state", "reason", "content"], [0, "rejected", reason, ""]])
+            error.write_file(f"{target}.errors.csv", lambda out: out.write(buffer.getvalue().encode("utf-8")))
+        except (PathRefused, OSError) as exc:
+            _logger.error("mfg flatfile: could not set %s of backend %s aside: %s", name, self.code, exc)
+            return None
         _logger.warning(
-            "mfg flatfile: %s matches no format of backend %s, moved to %s", path, self.code, target
+            "mfg flatfile: %s (backend %s): %s; moved to %s", name, self.code, reason, error.join(target)
         )
+        return target

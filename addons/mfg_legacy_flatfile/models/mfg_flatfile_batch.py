@@ -5,7 +5,6 @@ import io
 import json
 import logging
 import os
-import shutil
 from collections import defaultdict
 from contextlib import contextmanager, nullcontext
 from datetime import datetime
@@ -19,29 +18,28 @@ _logger = logging.getLogger(__name__)
 CHUNK = 1000  # records stored per transaction (the resume point moves by this much)
 
 
-def file_digest(path):
-    """sha256 hex digest, size and number of lines of a file, streaming."""
+def file_digest(fh, limit=None):
+    """sha256 hex digest, size and number of lines of an open binary file (from where it
+    stands, up to ``limit`` bytes), streaming."""
     digest, size, lines, last = hashlib.sha256(), 0, 0, b"\n"
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-            size += len(block)
-            lines += block.count(b"\n")
-            last = block[-1:]
+    while block := fh.read(1 << 20 if limit is None else min(1 << 20, limit - size)):
+        digest.update(block)
+        size += len(block)
+        lines += block.count(b"\n")
+        last = block[-1:]
     if size and last != b"\n":
         lines += 1
     return digest.hexdigest(), size, lines
 
 
-def move_aside(path, folder):
-    """Move ``path`` into ``folder`` (created if needed) without overwriting; the new path."""
-    os.makedirs(folder, exist_ok=True)
-    name = os.path.basename(path)
-    target = os.path.join(folder, name)
-    if os.path.exists(target):
-        target = os.path.join(folder, f"{name}.{datetime.now():%Y%m%d%H%M%S%f}")
-    shutil.move(path, target)
-    return target
+def stamp():
+    """Suffix of a file moved into a folder that already holds its name."""
+    return f"{datetime.now():%Y%m%d%H%M%S%f}"
+
+
+def file_identity(st):
+    """What changes when a file is written to, truncated, touched or replaced."""
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 class MfgFlatfileBatch(models.Model):
@@ -144,61 +142,127 @@ class MfgFlatfileBatch(models.Model):
             yield self.env(cr=cr)
 
     @api.model
-    def _mfg_ingest_file(self, backend, fmt, path, marker=None):
-        """Read one complete file into messages, resumably, then move it to processed/ or error/.
+    def _mfg_ingest_file(self, backend, fmt, folders, name, marker=None):
+        """Read one complete file of the inbox into messages, resumably, then move it to
+        processed/ or error/.
+
+        ``folders``: the backend's open inbox, processed and error folders (safe_files.Folder).
+        The file is opened once, without following a link; the checksum, the read and the
+        move are of that same content: when the file changed meanwhile (the plant appended
+        lines after "unchanged for N seconds"), it stays in the inbox and the next scan reads
+        what was added (same batch, from its resume point).
 
         Every ``CHUNK`` records are stored and the resume point is moved in one commit, so a
         crash loses nothing and a restart continues from the resume point (the external id
         ``<file checksum>:<line>`` makes a re-read line a recognised duplicate anyway).
         """
-        checksum, size, lines = file_digest(path)
-        name = os.path.basename(path)
-        with self._mfg_tx() as env:
-            Batch = env["mfg.flatfile.batch"].sudo()
-            batch = Batch.search([("backend_id", "=", backend.id), ("checksum", "=", checksum)], limit=1)
-            if batch and batch.state != "reading" and batch.file_moved:
-                batch.drop_count += 1
-                batch.message_post(
+        inbox = folders["inbox"]
+        with inbox.open_read(name) as fh:
+            before = file_identity(os.fstat(fh.fileno()))
+            checksum, size, lines = file_digest(fh)
+            with self._mfg_tx() as env:
+                Batch = env["mfg.flatfile.batch"].sudo()
+                batch = Batch.search([("backend_id", "=", backend.id), ("checksum", "=", checksum)], limit=1)
+                if batch and batch.state != "reading" and batch.file_moved:
+                    batch.drop_count += 1
+                    batch.message_post(
+                        body=env._(
+                            "The same file was dropped again as %(name)s: recognised, not read again.",
+                            name=name,
+                        )
+                    )
+                elif not batch:
+                    batch = Batch._mfg_grown_batch(backend, name, fh, size)
+                    if batch:
+                        batch.message_post(
+                            body=env._(
+                                "%(name)s grew from %(old)s to %(new)s bytes after it was read: reading on "
+                                "from line %(line)s.",
+                                name=name,
+                                old=batch.size,
+                                new=size,
+                                line=batch.last_line + 1,
+                            )
+                        )
+                        batch.write(
+                            {"checksum": checksum, "size": size, "line_count": lines, "state": "reading"}
+                        )
+                    else:
+                        batch = Batch.create(
+                            {
+                                "name": name,
+                                "backend_id": backend.id,
+                                "format_id": fmt.id,
+                                "checksum": checksum,
+                                "correlation_id": f"file:{checksum[:20]}",
+                                "size": size,
+                                "line_count": lines,
+                                "path": inbox.join(name),
+                                "started_at": fields.Datetime.now(),
+                            }
+                        )
+                batch_id, state, redropped = batch.id, batch.state, batch.file_moved
+            if state == "reading":
+                fh.seek(0)
+                self._mfg_read_into_messages(backend, fmt, fh, batch_id)
+            after = file_identity(os.fstat(fh.fileno()))
+            try:
+                same_name = file_identity(inbox.lstat(name))[:2] == before[:2]
+            except FileNotFoundError:
+                same_name = False
+        if before != after or not same_name:
+            _logger.warning(
+                "mfg flatfile: %s of backend %s changed while it was read (%s -> %s bytes): left in the inbox",
+                name,
+                backend.code,
+                before[2],
+                after[2],
+            )
+            with self._mfg_tx() as env:
+                env["mfg.flatfile.batch"].sudo().browse(batch_id).message_post(
                     body=env._(
-                        "The same file was dropped again as %(name)s: recognised, not read again.", name=name
+                        "%(name)s changed while it was read (%(old)s bytes, then %(new)s): left in the inbox; "
+                        "the next scan reads what was added.",
+                        name=name,
+                        old=before[2],
+                        new=after[2],
                     )
                 )
-            elif not batch:
-                batch = Batch.create(
-                    {
-                        "name": name,
-                        "backend_id": backend.id,
-                        "format_id": fmt.id,
-                        "checksum": checksum,
-                        "correlation_id": f"file:{checksum[:20]}",
-                        "size": size,
-                        "line_count": lines,
-                        "path": path,
-                        "started_at": fields.Datetime.now(),
-                    }
-                )
-            batch_id, state, redropped = batch.id, batch.state, batch.file_moved
-        if state == "reading":
-            self._mfg_read_into_messages(backend, fmt, path, batch_id)
+            return batch_id
         with self._mfg_tx() as env:
             batch = env["mfg.flatfile.batch"].sudo().browse(batch_id)
-            folder = (
-                backend.flatfile_error_path if batch.state == "error" else backend.flatfile_processed_path
-            )
-            if redropped:
-                folder = backend.flatfile_processed_path
-            target = move_aside(path, folder or os.path.join(os.path.dirname(path), "..", "processed"))
-            if marker and os.path.exists(marker):
-                os.unlink(marker)
+            dest = folders["error"] if batch.state == "error" and not redropped else folders["processed"]
+            target = inbox.move_to(name, dest, stamp())
+            if marker and inbox.exists(marker):
+                inbox.remove(marker)
             if batch.state == "error" and not redropped:
                 report = batch._mfg_write_report()
-                with open(target + ".errors.csv", "wb") as out:
-                    out.write(report)
+                dest.write_file(f"{target}.errors.csv", lambda out: out.write(report))
             if not redropped:
-                batch.write({"path": target, "file_moved": True})
+                batch.write({"path": dest.join(target), "file_moved": True})
         return batch_id
 
-    def _mfg_read_into_messages(self, backend, fmt, path, batch_id):
+    def _mfg_grown_batch(self, backend, name, fh, size):
+        """The batch of this file name that was read but not moved because the file grew:
+        its content is the start of the file now. Empty recordset if none."""
+        candidates = self.search(
+            [
+                ("backend_id", "=", backend.id),
+                ("name", "=", name),
+                ("file_moved", "=", False),
+                ("size", "<", size),
+            ],
+            order="id desc",
+            limit=5,
+        )
+        for batch in candidates:
+            fh.seek(0)
+            if file_digest(fh, limit=batch.size)[0] == batch.checksum:
+                return batch
+        return self.browse()
+
+    def _mfg_read_into_messages(self, backend, fmt, fh, batch_id):
+        """Store the records of open binary file ``fh`` after the batch's resume point."""
         with self._mfg_tx() as env:
             batch = env["mfg.flatfile.batch"].sudo().browse(batch_id)
             resume, correlation, prefix, name = (
@@ -222,44 +286,43 @@ class MfgFlatfileBatch(models.Model):
         counts = defaultdict(int)
         pending = 0
         last_line = resume
-        with open(path, "rb") as fh:
-            for rec in flatfile.read_records(spec, fh):
-                if rec.line <= resume:
-                    continue
-                counts["record_count"] += 1
-                last_line = rec.line
-                error = rec.error
-                if rec.record_type in routes:
-                    etype_id = routes[rec.record_type]
-                elif not typed or "" in routes:
-                    etype_id = routes.get("")
-                else:
-                    etype_id = None
-                if etype_id is False:
-                    counts["skipped_count"] += 1
-                    continue
-                if not etype_id:
-                    etype_id = unroutable
-                    error = error or (
-                        f"line {rec.line}: record type '{rec.record_type}' is not defined in format {fmt_name}"
-                        if typed
-                        else f"line {rec.line}: format {fmt_name} has no exchange type"
-                    )
-                item = {
-                    "external_id": f"{prefix}:{rec.line}",
-                    "correlation_id": correlation,
-                    "headers": {"file": name, "line": rec.line, "format": fmt_code},
-                }
-                if error:
-                    item["payload"] = json.dumps({"line": rec.line, "raw": rec.raw}, ensure_ascii=False)
-                    item["reject_reason"] = error
-                else:
-                    item["payload"] = json.dumps(rec.values, ensure_ascii=False)
-                groups[etype_id].append(item)
-                pending += 1
-                if pending >= CHUNK:
-                    self._mfg_store_chunk(backend, batch_id, groups, counts, last_line)
-                    groups, counts, pending = defaultdict(list), defaultdict(int), 0
+        for rec in flatfile.read_records(spec, fh):
+            if rec.line <= resume:
+                continue
+            counts["record_count"] += 1
+            last_line = rec.line
+            error = rec.error
+            if rec.record_type in routes:
+                etype_id = routes[rec.record_type]
+            elif not typed or "" in routes:
+                etype_id = routes.get("")
+            else:
+                etype_id = None
+            if etype_id is False:
+                counts["skipped_count"] += 1
+                continue
+            if not etype_id:
+                etype_id = unroutable
+                error = error or (
+                    f"line {rec.line}: record type '{rec.record_type}' is not defined in format {fmt_name}"
+                    if typed
+                    else f"line {rec.line}: format {fmt_name} has no exchange type"
+                )
+            item = {
+                "external_id": f"{prefix}:{rec.line}",
+                "correlation_id": correlation,
+                "headers": {"file": name, "line": rec.line, "format": fmt_code},
+            }
+            if error:
+                item["payload"] = json.dumps({"line": rec.line, "raw": rec.raw}, ensure_ascii=False)
+                item["reject_reason"] = error
+            else:
+                item["payload"] = json.dumps(rec.values, ensure_ascii=False)
+            groups[etype_id].append((item, rec.raw))
+            pending += 1
+            if pending >= CHUNK:
+                self._mfg_store_chunk(backend, batch_id, groups, counts, last_line)
+                groups, counts, pending = defaultdict(list), defaultdict(int), 0
         self._mfg_store_chunk(backend, batch_id, groups, counts, last_line, final=True)
 
     def _mfg_store_chunk(self, backend, batch_id, groups, counts, last_line, final=False):
@@ -267,22 +330,39 @@ class MfgFlatfileBatch(models.Model):
             Message = env["mfg.message"].sudo()
             etypes = env["mfg.exchange.type"].sudo()
             unroutable = env.ref("mfg_integration_base.exchange_type_unroutable")
-            for etype_id, items in groups.items():
+            for etype_id, pairs in groups.items():
                 etype = etypes.browse(etype_id)
                 results = Message._mfg_receive(
                     backend.with_env(env).sudo(),
                     etype,
-                    items,
+                    [item for item, _raw in pairs],
                     transport="file",
                     validate=True,
                     check_flow=etype != unroutable,
                 )
-                for res in results:
+                schema_rejected = []
+                for (item, raw), res in zip(pairs, results, strict=True):
                     if res["duplicate"]:
                         counts["duplicate_count"] += 1
-                    else:
-                        counts["message_count"] += 1
-                        counts["rejected_count"] += res["state"] == "rejected"
+                        continue
+                    counts["message_count"] += 1
+                    if res["state"] == "rejected":
+                        counts["rejected_count"] += 1
+                        if not item.get("reject_reason"):  # refused by the contract's schema
+                            line = item["headers"]["line"]
+                            schema_rejected.append(
+                                (
+                                    f"line {line}: {res['error']}",
+                                    json.dumps({"line": line, "raw": raw}, ensure_ascii=False),
+                                    res["id"],
+                                )
+                            )
+                if schema_rejected:
+                    # like every other rejected line: named by its line, stored as the plant wrote it
+                    env.cr.executemany(
+                        "UPDATE mfg_message SET error_message = %s, payload = %s WHERE id = %s",
+                        schema_rejected,
+                    )
             batch = env["mfg.flatfile.batch"].sudo().browse(batch_id)
             env.cr.execute(
                 """UPDATE mfg_flatfile_batch

@@ -1,5 +1,6 @@
 import base64
 import fnmatch
+from datetime import datetime
 
 from markupsafe import Markup, escape
 
@@ -9,6 +10,7 @@ from odoo.exceptions import ValidationError
 from odoo.addons.base.models.res_partner import _tz_get
 
 from ..components import flatfile
+from .mfg_backend import check_server_filename
 
 ENCODINGS = [
     ("utf-8", "UTF-8"),
@@ -41,6 +43,7 @@ class MfgFlatfileFormat(models.Model):
         [("csv", "CSV (delimited)"), ("fixed", "Fixed width")], required=True, default="csv"
     )
     filename_pattern = fields.Char(
+        string="File name pattern",
         default="*.csv",
         help="Inbound: files of the inbox this format reads (shell pattern, e.g. MOV_*.txt; "
         "several separated by commas). Outbound: the file name written, with strftime codes "
@@ -103,6 +106,19 @@ class MfgFlatfileFormat(models.Model):
                             c=col.field_name,
                         )
                     )
+
+    @api.constrains("direction", "filename_pattern")
+    def _check_outbound_filename(self):
+        """An outbound format's pattern makes the name of a file in the outbox: a plain file
+        name for any date (``%D`` would make folders, ``../`` would climb out)."""
+        for fmt in self.filtered(lambda f: f.direction == "outbound" and f.filename_pattern):
+            try:
+                sample = datetime(2026, 12, 31, 23, 59, 58).strftime(fmt.filename_pattern)
+            except ValueError:
+                sample = fmt.filename_pattern
+            if "\x00" in fmt.filename_pattern:
+                sample = fmt.filename_pattern  # strftime stops at a NUL
+            check_server_filename(self.env, fmt, "filename_pattern", fmt.filename_pattern, sample)
 
     def _mfg_spec(self):
         self.ensure_one()

@@ -1,13 +1,14 @@
 import io
 import json
 import logging
-import os
 
-from odoo import fields, models
+from odoo import api, fields, models
 
 from odoo.addons.mfg_integration_base.exceptions import MfgPermanentError, MfgTransientError
 
 from ..components import flatfile
+from ..components.safe_files import Folder, PathRefused
+from .mfg_backend import check_server_folder
 
 _logger = logging.getLogger(__name__)
 
@@ -18,24 +19,17 @@ class MfgBackendFlow(models.Model):
     transport = fields.Selection(
         selection_add=[("file", "File in the outbox folder")], ondelete={"file": "set default"}
     )
+    endpoint = fields.Char(
+        help="Outbound: URL (HTTP), topic (MQTT) or folder (File: under the server's file roots, a relative "
+        "folder under the first) for this flow; empty = the backend's default."
+    )
 
-
-def write_atomically(folder, name, write):
-    """Write a file the reader never sees half-written: a hidden temporary file in the same
-    folder, flushed to disk, then renamed (atomic on one file system)."""
-    os.makedirs(folder, exist_ok=True)
-    target = os.path.join(folder, name)
-    temp = os.path.join(folder, f".{name}.tmp")
-    try:
-        with open(temp, "wb") as out:
-            write(out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, target)
-    finally:
-        if os.path.exists(temp):
-            os.unlink(temp)
-    return target
+    @api.constrains("transport", "endpoint")
+    def _check_file_endpoint(self):
+        """A file flow's endpoint is a server folder: under a configured root, like the
+        backend's folders."""
+        for flow in self.filtered(lambda f: f.transport == "file" and f.endpoint):
+            check_server_folder(self.env, flow, "endpoint", flow.endpoint)
 
 
 class MfgTransportFile(models.AbstractModel):
@@ -44,6 +38,8 @@ class MfgTransportFile(models.AbstractModel):
     Payload: ``{"format": <format code>, "filename": <name>, "records": [...]}``. The folder is
     the flow's endpoint or else the backend's outbox folder. A folder that cannot be written
     (share not mounted, disk full) is a transient error: the pipeline retries with backoff.
+    A folder outside the configured roots, reached through a link, or a file name that is not
+    a plain file name is a permanent error: nothing is written.
     """
 
     _name = "mfg.transport.file"
@@ -77,13 +73,26 @@ class MfgTransportFile(models.AbstractModel):
             text.flush()
             text.detach()
 
+        filename = data.get("filename")
         try:
-            path = write_atomically(folder, data["filename"], write)
+            with Folder.open(folder, create=True) as outbox:
+                path = outbox.write_file(filename, write)
+        except PathRefused as exc:
+            raise MfgPermanentError(
+                self.env._(
+                    "Backend %(backend)s: %(name)s is not written in %(folder)s: %(reason)s. Choose a folder under "
+                    "the server's file_roots and a plain file name (outbound format's file name pattern).",
+                    backend=backend.code,
+                    name=repr(filename),
+                    folder=folder,
+                    reason=str(exc),
+                )
+            ) from exc
         except OSError as exc:
             raise MfgTransientError(
                 self.env._(
                     "Cannot write %(name)s in %(folder)s: %(err)s",
-                    name=data["filename"],
+                    name=filename,
                     folder=folder,
                     err=exc,
                 )

@@ -6,6 +6,16 @@ import time
 from odoo import Command
 from odoo.tests import TransactionCase
 
+from ..components.safe_files import configured_roots
+
+
+def make_test_folder(prefix):
+    """A new temporary folder under the first configured root ([mfg_integration] file_roots,
+    default <data_dir>/mfg_files): drop folders must lie under a root."""
+    root = configured_roots()[0]
+    os.makedirs(root, exist_ok=True)
+    return tempfile.mkdtemp(prefix=prefix, dir=root)
+
 
 class FlatfileCase(TransactionCase):
     """A plant backend with real drop folders in a temporary directory."""
@@ -66,7 +76,7 @@ class FlatfileCase(TransactionCase):
 
     def setUp(self):
         super().setUp()
-        self.root = tempfile.mkdtemp(prefix="mfg-flatfile-test-")
+        self.root = make_test_folder("mfg-flatfile-test-")
         self.addCleanup(shutil.rmtree, self.root, True)
         self.inbox = os.path.join(self.root, "inbox")
         os.makedirs(self.inbox)

@@ -2,6 +2,7 @@ import base64
 import csv
 import json
 import os
+from unittest.mock import patch
 
 from odoo import Command
 from odoo.tests import tagged
@@ -208,7 +209,15 @@ class TestFlatfileInbound(FlatfileCase):
         rejected = self._messages(batch).filtered(lambda m: m.state == "rejected")
         self.assertEqual(json.loads(rejected.headers)["line"], 2)
         self.assertIn("quantity", rejected.error_message)
-        self.assertIn("-3", base64.b64decode(batch.report_file).decode("utf-8-sig"))
+        # named by its line, and reported with the line as the plant wrote it, like any other
+        self.assertTrue(rejected.error_message.startswith("line 2: "), rejected.error_message)
+        self.assertEqual(json.loads(rejected.payload), {"line": 2, "raw": "X;BOLT-8;-3;;WE;L01;"})
+        with open(os.path.join(self.root, "error", "MOV_neg.csv.errors.csv"), encoding="utf-8-sig") as fh:
+            rows = list(csv.reader(fh, delimiter=";"))
+        self.assertEqual(len(rows), 2)
+        self.assertEqual(rows[1][:2], ["2", "rejected"])
+        self.assertEqual(rows[1][2], rejected.error_message)
+        self.assertEqual(rows[1][3], "X;BOLT-8;-3;;WE;L01;")
 
     def test_unknown_product_fails_naming_the_code_and_retries_after_mapping(self):
         text = "Beleg;Artikel;Menge;Charge;Von;Nach;Zeit\r\nX;SCHRAUBE-9;2;;WE;L01;\r\n"
@@ -255,6 +264,35 @@ class TestFlatfileInbound(FlatfileCase):
         os.utime(path, (os.path.getmtime(path) - 30,) * 2)
         batch = self._scan()
         self.assertEqual(batch.message_count, 1)
+
+    def test_lines_appended_between_the_read_and_the_move_are_not_moved_unread(self):
+        """'Unchanged for N seconds' said the file was complete, then the plant appended: the
+        file stays in the inbox and the next scan reads the rest, each line once."""
+        path = self._drop("STK_grow.csv", "location,product,lot,quantity\nL01,BOLT-8,,1\nL01,BOLT-8,,2\n")
+        Batch = self.registry["mfg.flatfile.batch"]
+        read = Batch._mfg_read_into_messages
+
+        def read_then_append(batch_model, *args, **kwargs):
+            result = read(batch_model, *args, **kwargs)
+            with open(path, "ab") as out:  # after the read, before the move
+                out.write(b"L01,BOLT-8,,4\n")
+            return result
+
+        with patch.object(Batch, "_mfg_read_into_messages", read_then_append):
+            batch = self._scan()
+        self.assertEqual(batch.message_count, 2)
+        self.assertEqual(os.listdir(self.inbox), ["STK_grow.csv"], "left for the next scan")
+        self.assertEqual(self._files("processed"), [])
+        self.assertFalse(batch.file_moved)
+        os.utime(path, (os.path.getmtime(path) - 60,) * 2)  # unchanged long enough now
+        self.assertEqual(self._scan(), batch)
+        lines = sorted(json.loads(m.headers)["line"] for m in self._messages(batch))
+        self.assertEqual(lines, [2, 3, 4])
+        self.assertEqual(
+            (batch.state, batch.message_count, batch.size), ("done", 3, os.path.getsize(batch.path))
+        )
+        self.assertEqual(self._files("processed"), ["STK_grow.csv"])
+        self.assertFalse(os.listdir(self.inbox))
 
     def test_marker_rule_reads_only_marked_files_and_removes_the_marker(self):
         self.backend.flatfile_ready_rule = "marker"

@@ -4,11 +4,12 @@ through the MES contract mes.production_completion and its handler, unchanged.""
 import json
 import os
 import shutil
-import tempfile
 import time
 
 from odoo import Command
 from odoo.tests import TransactionCase, tagged
+
+from odoo.addons.mfg_legacy_flatfile.tests.common import make_test_folder
 
 
 @tagged("post_install", "-at_install")
@@ -16,7 +17,7 @@ class TestLegacyProductionConfirmation(TransactionCase):
     def setUp(self):
         super().setUp()
         env, ref = self.env, self.env.ref
-        self.root = tempfile.mkdtemp(prefix="mfg-legacy-prod-")
+        self.root = make_test_folder("mfg-legacy-prod-")  # drop folders lie under file_roots
         self.addCleanup(shutil.rmtree, self.root, True)
         self.inbox = os.path.join(self.root, "inbox")
         os.makedirs(self.inbox)
