@@ -183,14 +183,17 @@ def test_garbage_is_stored_rejected_and_listener_keeps_going(
     assert listener.alive
 
 
+# Random text: a repetitive id ("xxx…") is compressed in the index tuple and fits; a random one of
+# 3,000 characters overflows the btree row limit (~2,700 bytes), as a real id of that length would.
+_RANDOM_ID = "".join(random.Random(12).choices("abcdefghijklmnopqrstuvwxyz0123456789", k=3000))
 POISONS = {
     # json.loads raised RecursionError, which nothing caught: the batch went back to the head of
     # the queue every 30 s, forever, and no later message of any backend was stored.
     "json_nested_5000_deep": {"payload": '{"a": ' + "[" * 5000 + "]" * 5000 + "}"},
     # "index row size exceeds btree maximum" on the unique index, an OperationalError the
     # listener took for a database outage: retried forever.
-    "message_id_property_of_3000_chars": {"message_id": "x" * 3000},
-    "correlation_id_property_of_3000_chars": {"user_properties": [("correlation_id", "c" * 3000)]},
+    "message_id_property_of_3000_chars": {"message_id": _RANDOM_ID},
+    "correlation_id_property_of_3000_chars": {"user_properties": [("correlation_id", _RANDOM_ID)]},
 }
 
 
