@@ -32,8 +32,8 @@ class PemRefused(ValueError):
 
 
 def parse_pem(data, marker):
-    """``data`` (bytes) as a Pem when it is PEM text containing ``marker`` and no encrypted
-    key (nobody could type its passphrase); PemRefused saying what is wrong otherwise."""
+    """``data`` (bytes) as a Pem when it is PEM text containing ``marker`` and, for a key, not
+    encrypted (nobody could type its passphrase); PemRefused saying what is wrong otherwise."""
     if len(data) > MAX_PEM_BYTES:
         raise PemRefused(f"it is larger than {MAX_PEM_BYTES} bytes")
     try:
@@ -42,7 +42,7 @@ def parse_pem(data, marker):
         raise PemRefused("it is not PEM text (binary DER? convert it with openssl to PEM)") from None
     if marker not in text:
         raise PemRefused(f"it is not PEM text containing {marker.strip('-')}")
-    if "ENCRYPTED" in text:
+    if "PRIVATE KEY" in marker and "ENCRYPTED" in text:
         raise PemRefused("the key is encrypted: upload it without passphrase (openssl pkey -in key.pem)")
     return mqtt_client.Pem(text)
 
