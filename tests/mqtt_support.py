@@ -24,9 +24,18 @@ MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
 
 class Broker:
-    def __init__(self, workdir, max_queued_messages=0, max_inflight_messages=100, users=None, tls=None):
+    def __init__(
+        self,
+        workdir,
+        max_queued_messages=0,
+        max_inflight_messages=100,
+        users=None,
+        tls=None,
+        require_certificate=False,
+    ):
         """``users``: {name: password} (then anonymous access is refused); ``tls``: dict with
-        cafile, certfile, keyfile (then the listener speaks TLS only)."""
+        cafile, certfile, keyfile (then the listener speaks TLS only); ``require_certificate``:
+        clients must present a certificate signed by that CA."""
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -40,6 +49,8 @@ class Broker:
             security = f"allow_anonymous false\npassword_file {pwfile}\n"
         if tls:
             security += f"cafile {tls['cafile']}\ncertfile {tls['certfile']}\nkeyfile {tls['keyfile']}\n"
+            if require_certificate:
+                security += "require_certificate true\n"
         # max_queued_messages 0 = no limit on what is kept for an offline persistent session
         # (mosquitto's default is 1000: see README, "MQTT broker settings").
         self.conf.write_text(
@@ -90,7 +101,8 @@ class Broker:
 
 
 def make_tls_files(directory):
-    """A throwaway CA and a server certificate for 127.0.0.1 / localhost (openssl CLI)."""
+    """A throwaway CA, a server certificate for 127.0.0.1 / localhost and a client certificate
+    signed by the CA (openssl CLI)."""
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
 
@@ -142,7 +154,40 @@ def make_tls_files(directory):
         "-out",
         "server.crt",
     )
-    return {"cafile": str(d / "ca.crt"), "certfile": str(d / "server.crt"), "keyfile": str(d / "server.key")}
+    run(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=odoo",
+        "-keyout",
+        "client.key",
+        "-out",
+        "client.csr",
+    )
+    run(
+        "x509",
+        "-req",
+        "-in",
+        "client.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-out",
+        "client.crt",
+    )
+    return {
+        "cafile": str(d / "ca.crt"),
+        "certfile": str(d / "server.crt"),
+        "keyfile": str(d / "server.key"),
+        "client_certfile": str(d / "client.crt"),
+        "client_keyfile": str(d / "client.key"),
+    }
 
 
 class ListenerProcess:
@@ -221,13 +266,21 @@ class Publisher:
     """A plant system publishing QoS 1 messages; counts PUBACKs. Survives broker restarts."""
 
     def __init__(
-        self, port, client_id, protocol=MQTTProtocolVersion.MQTTv5, username=None, password=None, cafile=None
+        self,
+        port,
+        client_id,
+        protocol=MQTTProtocolVersion.MQTTv5,
+        username=None,
+        password=None,
+        cafile=None,
+        certfile=None,
+        keyfile=None,
     ):
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol)
         if username:
             self.client.username_pw_set(username, password)
         if cafile:
-            self.client.tls_set(ca_certs=cafile)
+            self.client.tls_set(ca_certs=cafile, certfile=certfile, keyfile=keyfile)
         self.client.max_inflight_messages_set(200)
         self.client.max_queued_messages_set(0)
         self.client.reconnect_delay_set(min_delay=0.2, max_delay=2)

@@ -1,12 +1,14 @@
 """MQTT transport end to end: real Mosquitto, real `odoo mfg_mqtt` listener processes,
 the real Odoo server with its queue_job runner. Counts rows; nothing is mocked."""
 
+import base64
 import json
 import os
 import random
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from mqtt_support import Broker, ListenerProcess, Publisher, Subscriber, make_tls_files, wait_until
@@ -431,16 +433,26 @@ def _safe_counts(sql, plant):
 
 
 def test_tls_and_password_from_the_backend_record(tmp_path, odoo_env, listeners, plant_cleanup, sql):
-    """The listener connects with the backend's TLS CA and user/password; a wrong password is
-    reported on the backend (mqtt_last_error) instead of crashing the listener."""
+    """The listener connects with the CA, client certificate and key uploaded on the backend (PEM
+    contents, no server path) and its user/password; a wrong password is reported on the backend
+    (mqtt_last_error) instead of crashing the listener. A server path outside file_roots left by an
+    older version is refused: the backend is not served and says what to do (issue 13)."""
     tls = make_tls_files(tmp_path / "tls")
-    secure = Broker(tmp_path / "secure", users={"odoo": "s3cret", "plant": "plantpw"}, tls=tls).start()
+    secure = Broker(
+        tmp_path / "secure", users={"odoo": "s3cret", "plant": "plantpw"}, tls=tls, require_certificate=True
+    ).start()
+
+    def upload(path):
+        return base64.b64encode(Path(path).read_bytes())
+
     try:
         plant = make_plant(
             odoo_env,
             secure,
             mqtt_tls=True,
-            mqtt_ca_file=tls["cafile"],
+            mqtt_ca_pem=upload(tls["cafile"]),
+            mqtt_cert_pem=upload(tls["client_certfile"]),
+            mqtt_key_pem=upload(tls["client_keyfile"]),
             mqtt_username="odoo",
             mqtt_password="s3cret",
             mqtt_host="localhost",
@@ -453,6 +465,8 @@ def test_tls_and_password_from_the_backend_record(tmp_path, odoo_env, listeners,
             username="plant",
             password="plantpw",
             cafile=tls["cafile"],
+            certfile=tls["client_certfile"],
+            keyfile=tls["client_keyfile"],
         )
         for i in range(100):
             pub.publish(plant["topic"], payload(plant, i))
@@ -476,6 +490,20 @@ def test_tls_and_password_from_the_backend_record(tmp_path, odoo_env, listeners,
         # the right password again: connected again, without restarting the listener
         with odoo_env() as env:
             env["mfg.backend"].browse(plant["backend_id"]).mqtt_password = "s3cret"
+        assert wait_until(lambda: status() == ("connected", ""), timeout=60), (status(), listener.tail())
+        # a database of an older version: the CA given as a server path outside file_roots
+        sql(
+            "UPDATE mfg_backend SET mqtt_ca_pem = NULL, mqtt_ca_file = %s, write_date = now() WHERE id = %s",
+            (tls["cafile"], plant["backend_id"]),
+        )
+        assert wait_until(lambda: "is refused" in status()[1], timeout=60), (status(), listener.tail())
+        assert status()[0] == "disconnected"
+        assert tls["cafile"] in status()[1] and "Upload the file's content" in status()[1], status()
+        # uploaded again: served again
+        with odoo_env() as env:
+            env["mfg.backend"].browse(plant["backend_id"]).write(
+                {"mqtt_ca_pem": upload(tls["cafile"]), "mqtt_ca_file": False}
+            )
         assert wait_until(lambda: status() == ("connected", ""), timeout=60), (status(), listener.tail())
         assert listener.alive
     finally:

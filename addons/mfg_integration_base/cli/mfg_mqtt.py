@@ -22,6 +22,7 @@ import odoo
 from odoo.cli import Command
 from odoo.tools import config
 
+from ..exceptions import MfgPermanentError
 from ..services.mqtt_listener import OUTAGE, POISON, RETRY, Listener
 
 _logger = logging.getLogger(__name__)
@@ -95,9 +96,12 @@ class MqttRunner:
             env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
             backends = env["mfg.backend"].search([("mqtt_enabled", "=", True)])
             signature = tuple((b.id, str(b.write_date)) for b in backends)
-            wanted = {
-                b.id: (b._mfg_mqtt_settings(), b._mfg_mqtt_client_id(self.listener_name)) for b in backends
-            }
+            wanted = {}
+            for b in backends:
+                try:
+                    wanted[b.id] = (b._mfg_mqtt_settings(), b._mfg_mqtt_client_id(self.listener_name))
+                except MfgPermanentError as exc:  # e.g. a TLS file outside file_roots: not served, said why
+                    self._on_status(b.id, False, exc.message)
         return signature, wanted
 
     def _flush_status(self):

@@ -2,11 +2,19 @@
 
 Settings are plain dicts built from an ``mfg.backend`` record (see
 ``mfg.backend._mfg_mqtt_settings``) so that the listener process can rebuild clients
-without holding a database cursor.
+without holding a database cursor. TLS material travels in them as ``Pem`` contents
+(``ca_pem``, ``cert_pem``, ``key_pem``), never as server paths: equal when their SHA-256
+are equal (the listener compares settings to see what changed), shown only by that hash.
+paho reads them from private temporary files (``tls_files``) that live only while the
+client's SSL context is built.
 """
 
+import contextlib
+import hashlib
 import logging
+import os
 import ssl
+import tempfile
 import threading
 
 import paho.mqtt.client as mqtt
@@ -37,6 +45,66 @@ def type_code_from_topic(topic):
     return topic.rsplit("/", 1)[-1]
 
 
+class Pem:
+    """PEM text (a CA bundle, a certificate or a private key): compared and shown by its
+    SHA-256 only, so that settings stay comparable and printing them never shows a key."""
+
+    __slots__ = ("sha256", "text")
+
+    def __init__(self, text):
+        if isinstance(text, bytes):
+            text = text.decode("ascii")
+        self.text = text
+        self.sha256 = hashlib.sha256(text.encode("ascii")).hexdigest()
+
+    def __eq__(self, other):
+        return isinstance(other, Pem) and other.sha256 == self.sha256
+
+    def __hash__(self):
+        return hash(self.sha256)
+
+    def __repr__(self):
+        return f"<PEM sha256:{self.sha256[:16]}>"
+
+    __str__ = __repr__
+
+
+def no_passphrase(*_args):
+    """Passphrase callback of the SSL context: an encrypted key fails to load instead of
+    OpenSSL prompting on the server's terminal."""
+    return b""
+
+
+_TLS_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+@contextlib.contextmanager
+def tls_files(settings):
+    """{"ca_certs", "certfile", "keyfile"} paths (None when not set) of the settings' PEM
+    contents, written to files created exclusively with mode 0600 in a new private folder
+    (0700); folder and files are removed on exit."""
+    pems = {
+        "ca_certs": settings.get("ca_pem"),
+        "certfile": settings.get("cert_pem"),
+        "keyfile": settings.get("key_pem"),
+    }
+    if not any(pems.values()):
+        yield dict.fromkeys(pems)
+        return
+    with tempfile.TemporaryDirectory(prefix="mfg-mqtt-tls-") as folder:
+        paths = {}
+        for name, pem in pems.items():
+            if not pem:
+                paths[name] = None
+                continue
+            path = os.path.join(folder, f"{name}.pem")
+            fd = os.open(path, _TLS_FILE_FLAGS, 0o600)
+            with os.fdopen(fd, "w", encoding="ascii") as out:
+                out.write(pem.text)
+            paths[name] = path
+        yield paths
+
+
 def make_client(settings, client_id, manual_ack=False):
     """A configured (not yet connected) paho client: MQTT v5 (or 3.1.1), persistent session."""
     v5 = settings.get("protocol", "v5") == "v5"
@@ -53,12 +121,9 @@ def make_client(settings, client_id, manual_ack=False):
     if settings.get("username"):
         client.username_pw_set(settings["username"], settings.get("password") or None)
     if settings.get("tls"):
-        client.tls_set(
-            ca_certs=settings.get("ca_file") or None,
-            certfile=settings.get("cert_file") or None,
-            keyfile=settings.get("key_file") or None,
-            cert_reqs=ssl.CERT_REQUIRED,
-        )
+        # paho builds the SSL context (reads the files) here; the files go right after.
+        with tls_files(settings) as paths:
+            client.tls_set(**paths, cert_reqs=ssl.CERT_REQUIRED, keyfile_password=no_passphrase)
     client.reconnect_delay_set(min_delay=1, max_delay=int(settings.get("max_reconnect_delay", 30)))
     # Many small messages: do not let paho's own outgoing queue grow without bound.
     client.max_queued_messages_set(int(settings.get("max_queued", 10000)))

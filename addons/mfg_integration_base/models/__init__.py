@@ -9,6 +9,7 @@ from . import mfg_quantity
 from . import mfg_transport
 from . import mfg_transport_http
 from . import mfg_backend_outbound
+from . import mfg_backend_mqtt_tls
 from . import mfg_transport_mqtt
 from . import mfg_incident
 from . import mfg_api_key

@@ -106,12 +106,7 @@ class MfgBackend(models.Model):
     mqtt_password = fields.Char(
         string="Broker password", groups="mfg_integration_base.group_mfg_manager", copy=False
     )
-    mqtt_tls = fields.Boolean(string="TLS", tracking=True)
-    mqtt_ca_file = fields.Char(
-        string="CA file", tracking=True, help="Path on the Odoo host of the broker's CA."
-    )
-    mqtt_cert_file = fields.Char(string="Client certificate", tracking=True)
-    mqtt_key_file = fields.Char(string="Client key", groups="mfg_integration_base.group_mfg_manager")
+    mqtt_tls = fields.Boolean(string="TLS", tracking=True)  # CA, certificate, key: mfg_backend_mqtt_tls.py
     mqtt_topic_prefix = fields.Char(string="Topic prefix", default="mfg", required=True, tracking=True)
     mqtt_client_id = fields.Char(
         string="Client id",
@@ -209,9 +204,7 @@ class MfgBackend(models.Model):
                 "username": rec.mqtt_username or None,
                 "password": rec.mqtt_password or None,
                 "tls": rec.mqtt_tls,
-                "ca_file": rec.mqtt_ca_file or None,
-                "cert_file": rec.mqtt_cert_file or None,
-                "key_file": rec.mqtt_key_file or None,
+                **rec._mfg_mqtt_tls_settings(),  # PEM contents (hashed), never paths
                 "session_expiry": rec.mqtt_session_expiry or 0,
             }
         )
@@ -1014,10 +1007,14 @@ class MfgBackend(models.Model):
                 all_ok = False
             lines.append(text)
         if self.mqtt_enabled:
-            settings = self._mfg_mqtt_settings()
-            broker = f"{settings['host']}:{settings['port']}"
-            client_id = f"odoo-test-{self.code}-{uuid.uuid4().hex[:12]}"
-            ok, detail = mqtt_client.probe(settings, client_id, timeout=5.0)
+            broker = f"{self.mqtt_host or '127.0.0.1'}:{self.mqtt_port or 1883}"
+            try:
+                settings = self._mfg_mqtt_settings()  # TLS files outside file_roots: refused, not probed
+            except MfgPermanentError as exc:
+                ok, detail = False, exc.message
+            else:
+                client_id = f"odoo-test-{self.code}-{uuid.uuid4().hex[:12]}"
+                ok, detail = mqtt_client.probe(settings, client_id, timeout=5.0)
             if ok:
                 text = _("MQTT broker %(broker)s accepted the connection.", broker=broker)
                 self.mqtt_last_error = False

@@ -13,7 +13,7 @@ from odoo.tools import config
 _logger = logging.getLogger(__name__)
 
 # Secrets of the backend: their changes are written to the chatter, never their values.
-SECRET_FIELDS = ("http_token", "hmac_secret", "mqtt_password", "mqtt_key_file")
+SECRET_FIELDS = ("http_token", "hmac_secret", "mqtt_password", "mqtt_key_file", "mqtt_key_pem")
 
 
 def parse_allowlist(text):

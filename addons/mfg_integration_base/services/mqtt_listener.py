@@ -141,7 +141,11 @@ class Listener:
         for backend_id, (settings, client_id) in wanted.items():
             if backend_id not in self.clients:
                 _logger.info("mfg mqtt: starting client %s for backend %s", client_id, backend_id)
-                bc = BackendClient(backend_id, settings, client_id, self.inbox, self.on_status)
+                try:
+                    bc = BackendClient(backend_id, settings, client_id, self.inbox, self.on_status)
+                except (ValueError, OSError) as exc:  # e.g. TLS material ssl refuses: this backend only
+                    self.on_status(backend_id, False, f"{type(exc).__name__}: {exc}")
+                    continue
                 bc.start()
                 self.clients[backend_id] = bc
 

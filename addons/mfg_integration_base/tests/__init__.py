@@ -8,3 +8,4 @@ from . import test_openapi
 from . import test_contract_governance
 from . import test_api_tours
 from . import test_quantity
+from . import test_mqtt_tls

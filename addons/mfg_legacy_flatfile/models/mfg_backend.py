@@ -6,7 +6,13 @@ import time
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
-from ..components.safe_files import Folder, PathRefused, check_filename, check_folder, configured_roots
+from odoo.addons.mfg_integration_base.components.safe_files import (
+    Folder,
+    PathRefused,
+    check_filename,
+    check_folder,
+    configured_roots,
+)
 
 _logger = logging.getLogger(__name__)
 

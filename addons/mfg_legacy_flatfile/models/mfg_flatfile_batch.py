@@ -146,7 +146,8 @@ class MfgFlatfileBatch(models.Model):
         """Read one complete file of the inbox into messages, resumably, then move it to
         processed/ or error/.
 
-        ``folders``: the backend's open inbox, processed and error folders (safe_files.Folder).
+        ``folders``: the backend's open inbox, processed and error folders (safe_files.Folder of
+        mfg_integration_base).
         The file is opened once, without following a link; the checksum, the read and the
         move are of that same content: when the file changed meanwhile (the plant appended
         lines after "unchanged for N seconds"), it stays in the inbox and the next scan reads

@@ -4,10 +4,10 @@ import logging
 
 from odoo import api, fields, models
 
+from odoo.addons.mfg_integration_base.components.safe_files import Folder, PathRefused
 from odoo.addons.mfg_integration_base.exceptions import MfgPermanentError, MfgTransientError
 
 from ..components import flatfile
-from ..components.safe_files import Folder, PathRefused
 from .mfg_backend import check_server_folder
 
 _logger = logging.getLogger(__name__)

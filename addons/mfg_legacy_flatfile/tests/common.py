@@ -6,7 +6,7 @@ import time
 from odoo import Command
 from odoo.tests import TransactionCase
 
-from ..components.safe_files import configured_roots
+from odoo.addons.mfg_integration_base.components.safe_files import configured_roots
 
 
 def make_test_folder(prefix):

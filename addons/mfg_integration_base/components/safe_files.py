@@ -1,16 +1,18 @@
-"""Server folders of the drop-folder transport, confined to configured roots.
+"""Server folders and files that Odoo users may name, confined to configured roots.
 
-Pure Python (no ORM). Every folder an Odoo user may name (a backend's inbox, processed,
-error and outbox folders, a ``file`` flow's endpoint) must lie under one of the roots listed
-in ``[mfg_integration] file_roots`` of the Odoo configuration (default: ``mfg_files`` under
-Odoo's ``data_dir``). Roots are the server administrator's choice; nobody sets a folder
+Pure Python (no ORM). Every server folder or file an Odoo user may name (a drop-folder
+backend's inbox, processed, error and outbox folders, a ``file`` flow's endpoint, a legacy
+MQTT TLS file path of a backend) must lie under one of the roots listed in
+``[mfg_integration] file_roots`` of the Odoo configuration (default: ``mfg_files`` under
+Odoo's ``data_dir``). Roots are the server administrator's choice; nobody sets a path
 outside them from the UI.
 
-* ``check_folder`` is the save-time check: resolved (``realpath``) and compared with
-  ``commonpath``; a relative folder is taken under the first root.
-* ``Folder.open`` is the use-time check: the folder is opened from its root one component at
-  a time with ``O_NOFOLLOW``, so no symbolic link (planted after the save, or anywhere along
-  the way) is followed; every file operation then goes through that directory descriptor.
+* ``check_folder`` / ``check_file`` are the save-time checks: resolved (``realpath``) and
+  compared with ``commonpath``; a relative path is taken under the first root.
+* ``Folder.open`` / ``read_file`` are the use-time checks: the folder is opened from its root
+  one component at a time with ``O_NOFOLLOW``, so no symbolic link (planted after the save,
+  or anywhere along the way) is followed; every file operation then goes through that
+  directory descriptor.
 * Files are opened with ``O_NOFOLLOW`` (a link in the inbox is never read), reports and
   exports are created with ``O_CREAT | O_EXCL | O_NOFOLLOW`` under a temporary name and
   renamed (a link planted at the final name is replaced, its target never written).
@@ -110,6 +112,38 @@ def check_folder(value, roots=None):
     if os.path.commonpath([resolved, real_root]) != real_root:
         raise PathRefused(f"{value!r} leads outside {real_root}", "outside")
     return resolved
+
+
+def check_file(value, roots=None):
+    """Save-time check of a file path: a plain file name in a folder that passes
+    ``check_folder``, the file itself not a symbolic link (it may not exist yet). Returns the
+    resolved path."""
+    roots = roots or configured_roots()
+    if isinstance(value, str) and value.endswith(("/", os.sep)):
+        raise PathRefused(f"{value!r} is a folder, not a file", "name")
+    _root, _real_root, parts = _locate(value, roots)
+    if not parts:
+        raise PathRefused(f"{value!r} is a folder, not a file", "name")
+    check_filename(parts[-1])
+    return check_folder(value, roots)
+
+
+def read_file(value, max_bytes, roots=None):
+    """Use-time read of the regular file ``value`` under the roots: its folder opened with
+    ``Folder.open`` (no link followed on the way), the file with ``O_NOFOLLOW``. Returns its
+    bytes; PathRefused when outside the roots, a link, not a regular file or larger than
+    ``max_bytes``; OSError (e.g. FileNotFoundError) otherwise."""
+    roots = roots or configured_roots()
+    _root, real_root, parts = _locate(value, roots)
+    if not parts:
+        raise PathRefused(f"{value!r} is a folder, not a file", "name")
+    name = check_filename(parts[-1])
+    with Folder.open(os.path.join(real_root, *parts[:-1]), roots=roots) as folder:
+        with folder.open_read(name) as handle:
+            data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise PathRefused(f"{value!r} is larger than {max_bytes} bytes", "not_file")
+    return data
 
 
 class Folder:
