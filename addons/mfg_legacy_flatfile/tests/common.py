@@ -4,9 +4,9 @@ import tempfile
 import time
 
 from odoo import Command
-from odoo.tests import TransactionCase
 
 from odoo.addons.mfg_integration_base.components.safe_files import configured_roots
+from odoo.addons.mfg_integration_base.tests.common import MfgPipelineCase
 
 
 def make_test_folder(prefix):
@@ -17,7 +17,7 @@ def make_test_folder(prefix):
     return tempfile.mkdtemp(prefix=prefix, dir=root)
 
 
-class FlatfileCase(TransactionCase):
+class FlatfileCase(MfgPipelineCase):
     """A plant backend with real drop folders in a temporary directory."""
 
     @classmethod
@@ -28,7 +28,6 @@ class FlatfileCase(TransactionCase):
             code: ref(f"mfg_legacy_flatfile.exchange_type_{code}")
             for code in ("stock_movement", "cycle_count", "stock_snapshot")
         }
-        cls.Message = env["mfg.message"]
         cls.warehouse = env["stock.warehouse"].search([("company_id", "=", env.company.id)], limit=1)
         cls.stock = cls.warehouse.lot_stock_id
         cls.shelf = env["stock.location"].create(
@@ -41,15 +40,13 @@ class FlatfileCase(TransactionCase):
         cls.steel = Product.create(
             {"name": "Steel coil", "default_code": "COIL-1", "is_storable": True, "tracking": "lot"}
         )
-        cls.backend = env["mfg.backend"].create(
-            {
-                "name": "Plant 2 legacy",
-                "code": "p2-legacy",
-                "warehouse_id": cls.warehouse.id,
-                "flatfile_ready_rule": "stable",
-                "flatfile_stable_seconds": 5,
-                "flow_ids": [Command.create({"exchange_type_id": t.id}) for t in cls.etype.values()],
-            }
+        cls.backend = cls._create_backend(
+            "Plant 2 legacy",
+            "p2-legacy",
+            cls.etype.values(),
+            warehouse_id=cls.warehouse.id,
+            flatfile_ready_rule="stable",
+            flatfile_stable_seconds=5,
         )
         env["mfg.code.mapping"].create(
             [
@@ -108,15 +105,6 @@ class FlatfileCase(TransactionCase):
         batches = self.backend._mfg_flatfile_scan()
         self.env.invalidate_all()
         return batches
-
-    def _drain(self):
-        """Drain until nothing is left to claim (a drain takes a batch at a time)."""
-        while True:
-            self.env.flush_all()
-            result = self.backend._mfg_drain("inbound", "root.mfg", limit=500)
-            self.env.invalidate_all()
-            if result.startswith("claimed 0"):
-                return
 
     def _messages(self, batch):
         return self.Message.search([("correlation_id", "=", batch.correlation_id)], order="id")

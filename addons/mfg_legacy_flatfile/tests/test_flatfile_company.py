@@ -42,7 +42,7 @@ class TestFlatfileCompanies(FlatfileCase):
     def test_other_company_sees_no_snapshot_line_and_no_message_record(self):
         self._drop("STK_company.csv", "location,product,lot,quantity\nL01,BOLT-8,,3\n")
         batch = self._scan()
-        self._drain()
+        self._drain_all()
         message = self._messages(batch)
         self.assertEqual(message.state, "done", message.error_message)
         snapshot = self.env["mfg.stock.snapshot"].search([("name", "=", batch.correlation_id)])

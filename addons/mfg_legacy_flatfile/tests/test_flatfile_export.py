@@ -69,9 +69,7 @@ class TestFlatfileExport(FlatfileCase):
         self.backend.flatfile_outbox_path = self.outbox
 
     def _send(self):
-        self.env.flush_all()
-        self.backend._mfg_drain("outbound", "root.mfg")
-        self.env.invalidate_all()
+        self._drain("outbound")
 
     def test_item_master_in_fixed_width_cp1252_written_atomically_then_only_changes(self):
         self.bolt.name = "Schraube M8 Größe"

@@ -134,7 +134,7 @@ class TestFlatfileInbound(FlatfileCase):
         self.assertEqual(
             json.loads(messages[0].headers), {"file": "MOV_20260301.csv", "line": 2, "format": "as400-mov"}
         )
-        self._drain()
+        self._drain_all()
         self.assertEqual(messages.mapped("state"), ["done"] * 3, messages.mapped("error_message"))
         self.assertEqual(self._qty(self.steel, self.stock, "CH-01"), 1.5)
         self.assertEqual(self._qty(self.bolt, self.stock), 60)
@@ -157,7 +157,7 @@ class TestFlatfileInbound(FlatfileCase):
         self._drop("CNT0301.TXT", "\r\n".join(lines).encode("latin-1"))
         batch = self._scan()
         self.assertEqual((batch.record_count, batch.skipped_count, batch.message_count), (4, 2, 2))
-        self._drain()
+        self._drain_all()
         self.assertEqual(self._messages(batch).mapped("state"), ["done", "done"])
         self.assertEqual(self._qty(self.bolt, self.shelf), 12)
         self.assertEqual(self._qty(self.steel, self.stock, "CH-77"), 3.25)
@@ -192,7 +192,7 @@ class TestFlatfileInbound(FlatfileCase):
             ],
         )
         self.assertEqual(base64.b64decode(batch.report_file).decode("utf-8-sig").count("\r\n"), 4)
-        self._drain()
+        self._drain_all()
         states = self._messages(batch).mapped("state")
         self.assertEqual((states.count("done"), states.count("rejected")), (997, 3))
         snapshot = self.env["mfg.stock.snapshot"].search([("backend_id", "=", self.backend.id)])
@@ -223,7 +223,7 @@ class TestFlatfileInbound(FlatfileCase):
         text = "Beleg;Artikel;Menge;Charge;Von;Nach;Zeit\r\nX;SCHRAUBE-9;2;;WE;L01;\r\n"
         self._drop("MOV_unknown.csv", text)
         batch = self._scan()
-        self._drain()
+        self._drain_all()
         message = self._messages(batch)
         self.assertEqual(message.state, "failed")
         self.assertIn("SCHRAUBE-9", message.error_message)
@@ -238,7 +238,7 @@ class TestFlatfileInbound(FlatfileCase):
             }
         )
         message.action_retry()
-        self._drain()
+        self._drain_all()
         self.assertEqual(message.state, "done")
         self.assertEqual(self._qty(self.bolt, self.stock), 2)
 
@@ -310,10 +310,10 @@ class TestFlatfileInbound(FlatfileCase):
         self.assertFalse(first)
         self._drop("MOV_a.csv", text)
         batch = self._scan()
-        self._drain()
+        self._drain_all()
         self._drop("MOV_a_resent.csv", text)
         again = self._scan()
-        self._drain()
+        self._drain_all()
         self.assertEqual(again, batch)
         self.assertEqual(batch.drop_count, 2)
         self.assertEqual(len(self._messages(batch)), 1)
@@ -369,7 +369,7 @@ class TestFlatfileInbound(FlatfileCase):
         text = "location,product,lot,quantity\nL01,BOLT-8,,100\nL01,NUT-8,,45\nL01,COIL-1,CH-9,4\nL07,BOLT-8,,3\n"
         self._drop("STK_0301.csv", text)
         batch = self._scan()
-        self._drain()
+        self._drain_all()
         snapshot = self.env["mfg.stock.snapshot"].search([("name", "=", batch.correlation_id)])
         self.assertEqual(snapshot.line_count, 4)
         snapshot.action_compare()

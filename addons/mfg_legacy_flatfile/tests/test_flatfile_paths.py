@@ -103,9 +103,7 @@ class TestFlatfilePaths(FlatfileCase):
             }
         )
         message = export._mfg_run()
-        self.env.flush_all()
-        self.backend._mfg_drain("outbound", "root.mfg")
-        self.env.invalidate_all()
+        self._drain("outbound")
         return message
 
     # ------------------------------------------------------------------ save time

@@ -73,7 +73,7 @@ class TestFlatfileQuantities(FlatfileCase):
     def _apply(self, name, text):
         self._drop(name, text)
         batch = self._scan()
-        self._drain()
+        self._drain_all()
         return self._messages(batch)
 
     def test_movement_in_grams_refused_then_booked_exactly(self):
@@ -86,7 +86,7 @@ class TestFlatfileQuantities(FlatfileCase):
         self.kg.rounding = 0.001
         self.precision.digits = 3
         msg.action_retry()
-        self._drain()
+        self._drain_all()
         self.assertEqual(msg.state, "done", msg.error_message)
         self.assertEqual(self._on_hand(self.resin, self.stock), 2.277)
 
@@ -101,7 +101,7 @@ class TestFlatfileQuantities(FlatfileCase):
         self.kg.rounding = 0.001
         self.precision.digits = 3
         msgs.action_retry()
-        self._drain()
+        self._drain_all()
         self.assertEqual(msgs.mapped("state"), ["done", "done"], msgs.mapped("error_message"))
         self.assertEqual(self._on_hand(self.resin, self.stock), 2.074)
 

@@ -1,10 +1,9 @@
-import json
-
 from odoo.fields import Command
-from odoo.tests import TransactionCase
+
+from odoo.addons.mfg_integration_base.tests.common import MfgPipelineCase
 
 
-class MfgMesCase(TransactionCase):
+class MfgMesCase(MfgPipelineCase):
     """An MES backend with every MES flow on the company's warehouse; a finished product
     (lot-tracked) made of a lot-tracked component and a component in kg, with one operation
     on work center WC-1; a product in kg made from the kg component; stock of both components."""
@@ -13,7 +12,6 @@ class MfgMesCase(TransactionCase):
     def setUpClass(cls):
         super().setUpClass()
         env, ref = cls.env, cls.env.ref
-        cls.Message = env["mfg.message"]
         cls.etype = {
             code: ref(f"mfg_mes_connector.exchange_type_{code}")
             for code in (
@@ -30,14 +28,12 @@ class MfgMesCase(TransactionCase):
         }
         cls.warehouse = env["stock.warehouse"].search([("company_id", "=", env.company.id)], limit=1)
         cls.stock = cls.warehouse.lot_stock_id
-        cls.backend = env["mfg.backend"].create(
-            {
-                "name": "Test MES",
-                "code": "test-mes",
-                "warehouse_id": cls.warehouse.id,
-                "http_url": "http://mes.invalid/api",
-                "flow_ids": [Command.create({"exchange_type_id": t.id}) for t in cls.etype.values()],
-            }
+        cls.backend = cls._create_backend(
+            "Test MES",
+            "test-mes",
+            cls.etype.values(),
+            warehouse_id=cls.warehouse.id,
+            http_url="http://mes.invalid/api",
         )
         cls.unit = ref("uom.product_uom_unit")
         cls.kg = ref("uom.product_uom_kgm")
@@ -147,18 +143,6 @@ class MfgMesCase(TransactionCase):
         mo.action_confirm()
         return mo
 
-    def _receive(self, code, data):
-        (result,) = self.Message._mfg_receive(
-            self.backend, self.etype[code], [{"payload": json.dumps(data)}], transport="test"
-        )
-        return self.Message.browse(result["id"])
-
-    def _drain(self):
-        self.env.flush_all()
-        res = self.backend._mfg_drain("inbound", "root.mfg")
-        self.env.invalidate_all()
-        return res
-
     def _base(self, message_id, mo, **extra):
         return {
             "message_id": message_id,
@@ -179,15 +163,3 @@ class MfgMesCase(TransactionCase):
         if lot:
             data["lot"] = lot
         return data
-
-    def _outbox(self, code, key=None, backend=None):
-        domain = [("direction", "=", "outbound"), ("exchange_type_id", "=", self.etype[code].id)]
-        if key:
-            domain.append(("ordering_key", "=", key))
-        if backend:
-            domain.append(("backend_id", "=", backend.id))
-        return self.Message.search(domain, order="id")
-
-    def assertDone(self, *messages):
-        for msg in messages:
-            self.assertEqual(msg.state, "done", f"{msg.name}: {msg.error_message}")

@@ -11,7 +11,7 @@ from .common import MfgMesCase
 @tagged("post_install", "-at_install")
 class TestMesChange(MfgMesCase):
     def _changes(self, mo, backend=None):
-        return self._outbox("work_order_change", key=mo.name, backend=backend)
+        return self._outbound("work_order_change", key=mo.name, backend=backend)
 
     def assertValid(self, msg):
         data = json.loads(msg.payload)
@@ -20,7 +20,7 @@ class TestMesChange(MfgMesCase):
 
     def test_quantity_written_sends_change_to_released_backend(self):
         mo = self._mo()
-        release = self._outbox("work_order_release", key=mo.name)
+        release = self._outbound("work_order_release", key=mo.name)
         mo.product_qty = 12
         change = self._changes(mo)
         self.assertEqual(len(change), 1)
@@ -43,11 +43,9 @@ class TestMesChange(MfgMesCase):
     def test_change_waits_behind_its_release(self):
         mo = self._mo()
         mo.product_qty = 12
-        release = self._outbox("work_order_release", key=mo.name)
+        release = self._outbound("work_order_release", key=mo.name)
         change = self._changes(mo)
-        self.env.flush_all()
-        self.backend._mfg_drain("outbound", "root.mfg")
-        self.env.invalidate_all()
+        self._drain("outbound")
         # The MES endpoint is unreachable: the release waits for its retry, the change behind it.
         self.assertEqual(release.state, "retrying")
         self.assertEqual(release.error_class, "transient")
@@ -104,7 +102,7 @@ class TestMesChange(MfgMesCase):
             lambda f: f.exchange_type_id == self.etype["work_order_release"]
         ).active = False
         unreleased = self._mo()
-        self.assertFalse(self._outbox("work_order_release", key=unreleased.name))
+        self.assertFalse(self._outbound("work_order_release", key=unreleased.name))
         unreleased.product_qty = 3
         unreleased.action_cancel()
         self.assertFalse(self._changes(unreleased))
@@ -129,14 +127,14 @@ class TestMesChange(MfgMesCase):
         completion = self._receive("production_completion", self._completion("p-1", mo, 4, final=False))
         self._drain()
         self.assertDone(completion)
-        self.assertFalse(self._outbox("work_order_change", key=reference))
+        self.assertFalse(self._outbound("work_order_change", key=reference))
 
     def test_split_keeps_the_released_reference(self):
         mo = self._mo()
         reference = mo.name
         mo._split_productions({mo: [4, 6]})
         self.assertNotEqual(mo.name, reference, "mrp renames the split MO")
-        change = self._outbox("work_order_change", key=reference)
+        change = self._outbound("work_order_change", key=reference)
         self.assertEqual(len(change), 1)
         data = self.assertValid(change)
         self.assertEqual((data["work_order"], data["quantity"]), (reference, 4))

@@ -18,13 +18,13 @@ class TestMesMasterData(MfgMesCase):
         cls.planner = new_test_user(cls.env, "mes-planner", groups="mrp.group_mrp_user")
 
     def _items(self, product):
-        return self._outbox("item_master").filtered(
+        return self._outbound("item_master").filtered(
             lambda m: ("product.product", product.id)
             in m.record_ids.mapped(lambda r: (r.res_model, r.res_id))
         )
 
     def _boms(self, bom):
-        return self._outbox("bom").filtered(
+        return self._outbound("bom").filtered(
             lambda m: ("mrp.bom", bom.id) in m.record_ids.mapped(lambda r: (r.res_model, r.res_id))
         )
 

@@ -8,18 +8,12 @@ from .common import MfgMesCase
 
 @tagged("post_install", "-at_install")
 class TestMesRelease(MfgMesCase):
-    def _outbox(self, mo):
-        return self.Message.search(
-            [
-                ("direction", "=", "outbound"),
-                ("exchange_type_id", "=", self.etype["work_order_release"].id),
-                ("ordering_key", "=", mo.name),
-            ]
-        )
+    def _release(self, mo):
+        return self._outbound("work_order_release", key=mo.name)
 
     def test_confirm_puts_one_release_in_outbox(self):
         mo = self._mo()
-        msg = self._outbox(mo)
+        msg = self._release(mo)
         self.assertEqual(len(msg), 1)
         self.assertEqual(msg.backend_id, self.backend)
         self.assertEqual(msg.state, "queued")
@@ -53,7 +47,7 @@ class TestMesRelease(MfgMesCase):
                 "target": f"product.product,{self.finished.id}",
             }
         )
-        data = json.loads(self._outbox(self._mo()).payload)
+        data = json.loads(self._release(self._mo()).payload)
         self.assertEqual(data["product"], "MES-PUMP")
 
     def test_no_release_without_flow_or_other_warehouse(self):
@@ -61,21 +55,21 @@ class TestMesRelease(MfgMesCase):
             lambda f: f.exchange_type_id == self.etype["work_order_release"]
         ).active = False
         mo = self._mo()
-        self.assertFalse(self._outbox(mo))
+        self.assertFalse(self._release(mo))
         with self.assertRaises(UserError):
             mo.action_mfg_release_to_mes()
 
     def test_no_release_for_backend_of_another_warehouse(self):
         other = self.env["stock.warehouse"].create({"name": "Plant 2", "code": "PL2"})
         self.backend.warehouse_id = other
-        self.assertFalse(self._outbox(self._mo()))
+        self.assertFalse(self._release(self._mo()))
         self.backend.warehouse_id = self.warehouse
         self.backend.active = False
-        self.assertFalse(self._outbox(self._mo()))
+        self.assertFalse(self._release(self._mo()))
 
     def test_release_button_sends_again(self):
         mo = self._mo()
         mo.action_mfg_release_to_mes()
-        msgs = self._outbox(mo)
+        msgs = self._release(mo)
         self.assertEqual(len(msgs), 2)
         self.assertEqual(len(set(msgs.mapped(lambda m: json.loads(m.payload)["message_id"]))), 2)

@@ -1,17 +1,15 @@
-import json
-
 from odoo.fields import Command
-from odoo.tests import TransactionCase
+
+from odoo.addons.mfg_integration_base.tests.common import MfgPipelineCase
 
 
-class MfgQualityCase(TransactionCase):
+class MfgQualityCase(MfgPipelineCase):
     """A quality backend with the four qms flows and the lot status webhook, a lot-tracked
     product with lots L-100 and L-200 in stock, and helpers to feed and drain the pipeline."""
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.Message = cls.env["mfg.message"]
         ref = cls.env.ref
         cls.etype_inspection = ref("mfg_quality_connector.exchange_type_inspection_result")
         cls.etype_nc = ref("mfg_quality_connector.exchange_type_nonconformance")
@@ -19,25 +17,18 @@ class MfgQualityCase(TransactionCase):
         cls.etype_release = ref("mfg_quality_connector.exchange_type_lot_release")
         cls.etype_status = ref("mfg_quality_connector.exchange_type_lot_status_changed")
         cls.etype_request = ref("mfg_quality_connector.exchange_type_inspection_request")
-        cls.backend = cls.env["mfg.backend"].create(
-            {
-                "name": "Test QMS",
-                "code": "test-qms",
-                "system_kind": "quality",
-                "http_url": "http://qms.invalid/hook",
-                "hmac_secret": "s3cret",
-                "flow_ids": [
-                    Command.create({"exchange_type_id": t.id})
-                    for t in (
-                        cls.etype_inspection,
-                        cls.etype_nc,
-                        cls.etype_hold,
-                        cls.etype_release,
-                        cls.etype_status,
-                        cls.etype_request,
-                    )
-                ],
-            }
+        cls.backend = cls._create_backend(
+            "Test QMS",
+            "test-qms",
+            cls.etype_inspection
+            | cls.etype_nc
+            | cls.etype_hold
+            | cls.etype_release
+            | cls.etype_status
+            | cls.etype_request,
+            system_kind="quality",
+            http_url="http://qms.invalid/hook",
+            hmac_secret="s3cret",
         )
         cls.warehouse = cls.env["stock.warehouse"].search([("company_id", "=", cls.env.company.id)], limit=1)
         cls.stock = cls.warehouse.lot_stock_id
@@ -57,18 +48,6 @@ class MfgQualityCase(TransactionCase):
         Quant._update_available_quantity(cls.product, cls.stock, 10, lot_id=cls.lot2)
 
     # ------------------------------------------------------------------ pipeline helpers
-    def _receive(self, etype, data, **kw):
-        (result,) = self.Message._mfg_receive(
-            self.backend, etype, [{"payload": json.dumps(data)}], transport="test"
-        )
-        return self.Message.browse(result["id"])
-
-    def _drain(self):
-        self.env.flush_all()
-        res = self.backend._mfg_drain("inbound", "root.mfg")
-        self.env.invalidate_all()
-        return res
-
     def _inspection(self, message_id, verdict="fail", lot="L-100", at="2026-03-01T10:00:00Z", **extra):
         data = {
             "message_id": message_id,

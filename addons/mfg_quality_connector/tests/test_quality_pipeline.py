@@ -253,9 +253,7 @@ class TestQualityPipeline(MfgQualityCase):
         self.addCleanup(server.server_close)
         self.addCleanup(server.shutdown)
         self.backend.http_url = f"http://127.0.0.1:{server.server_address[1]}/lot-status"
-        self.env.flush_all()
-        self.backend._mfg_drain("outbound", "root.mfg")
-        self.env.invalidate_all()
+        self._drain("outbound")
         self.assertEqual(sent.mapped("state"), ["done", "done"])
         self.assertEqual(len(received), 2)
         headers, body = received[0]

@@ -7,10 +7,6 @@ from .common import MfgPipelineCase
 
 @tagged("post_install", "-at_install")
 class TestIncidents(MfgPipelineCase):
-    def _drain_all(self):
-        while not self._drain().startswith("claimed 0"):
-            pass
-
     def test_500_failures_of_3_kinds_are_3_incidents_and_fix_and_retry_empties_one(self):
         payloads = []
         for i in range(250):  # one missing code mapping

@@ -39,9 +39,6 @@ class _RecordingHandler(BaseHTTPRequestHandler):
 class TestOutbox(MfgPipelineCase):
     """Transactional outbox: an outbound message exists only if the business change commits."""
 
-    def _outbound(self):
-        return self.Message.search([("backend_id", "=", self.backend.id), ("direction", "=", "outbound")])
-
     def test_rolled_back_change_leaves_no_message(self):
         class BusinessError(Exception):
             pass
@@ -56,14 +53,14 @@ class TestOutbox(MfgPipelineCase):
         except BusinessError:
             raised = True
         self.assertTrue(raised)
-        self.assertFalse(self._outbound())
+        self.assertFalse(self._outbound(backend=self.backend))
         self.assertFalse(self._drain_jobs("outbound"), "no drain job either")
 
     def test_committed_change_leaves_queued_message_and_drain_job(self):
         msg = self.backend._mfg_outbox(
             "test.order_notice", {"order": "A", "status": "released"}, ordering_key="A", correlation_id="c-1"
         )
-        self.assertEqual(self._outbound(), msg)
+        self.assertEqual(self._outbound(backend=self.backend), msg)
         self.assertEqual(msg.state, "queued")
         self.assertEqual(msg.exchange_type_id, self.etype_out)
         self.assertEqual(msg.transport, "http")
@@ -81,7 +78,7 @@ class TestOutbox(MfgPipelineCase):
 
         # A second message reuses the waiting jobs instead of stacking more.
         self.backend._mfg_outbox("test.order_notice", {"order": "B", "status": "released"})
-        self.assertEqual(len(self._outbound()), 2)
+        self.assertEqual(len(self._outbound(backend=self.backend)), 2)
         self.assertEqual(len(self._drain_jobs("outbound")), n)
 
     def test_outbox_refuses_unknown_or_inbound_type(self):
@@ -89,7 +86,7 @@ class TestOutbox(MfgPipelineCase):
             self.backend._mfg_outbox("test.nothing", {})
         with self.assertRaisesMatch(UserError, "is inbound, not outbound"):
             self.backend._mfg_outbox("test.order_report", {})
-        self.assertFalse(self._outbound())
+        self.assertFalse(self._outbound(backend=self.backend))
 
     def test_outbound_without_url_fails_with_reason(self):
         self.assertFalse(self.backend.http_url)

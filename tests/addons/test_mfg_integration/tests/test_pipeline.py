@@ -744,9 +744,7 @@ class TestSyncClass(MfgPipelineCase):
         new_jobs = self._drain_jobs() - jobs_before
         self.assertEqual(len(new_jobs), drain_partitions(), "the cron starts drains that include batch flows")
         self.assertTrue(all(":all:" in key for key in new_jobs.mapped("identity_key")))
-        self.env.flush_all()
-        self.backend._mfg_drain("inbound", "root.mfg", include_batch=True)
-        self.env.invalidate_all()
+        self._drain(include_batch=True)
         self.assertEqual(msg.state, "done")
         self.assertEqual(self._order("B1").applied_count, 1)
 
