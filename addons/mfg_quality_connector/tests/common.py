@@ -73,27 +73,22 @@ class MfgQualityCase(MfgPipelineCase):
         data.update(extra)
         return data
 
-    def _hold(self, message_id, at, lot="L-100", **extra):
-        data = {
+    def _lot_event(self, message_id, at, lot, reason, **extra):
+        """A lot_hold / lot_release payload."""
+        return {
             "message_id": message_id,
             "lot": lot,
             "product": "RES-1",
             "event_at": at,
-            "reason": "Suspect batch",
+            "reason": reason,
+            **extra,
         }
-        data.update(extra)
-        return data
+
+    def _hold(self, message_id, at, lot="L-100", **extra):
+        return self._lot_event(message_id, at, lot, **{"reason": "Suspect batch", **extra})
 
     def _release(self, message_id, at, lot="L-100", **extra):
-        data = {
-            "message_id": message_id,
-            "lot": lot,
-            "product": "RES-1",
-            "event_at": at,
-            "reason": "Retest passed",
-        }
-        data.update(extra)
-        return data
+        return self._lot_event(message_id, at, lot, **{"reason": "Retest passed", **extra})
 
     def _status_messages(self):
         return self.Message.search(
