@@ -1,5 +1,6 @@
 from . import exceptions
 from . import components
+from . import pipeline
 from . import models
 from . import controllers
 from . import wizards

@@ -22,6 +22,7 @@ import odoo
 from odoo.cli import Command
 from odoo.tools import config
 
+from ..components import settings
 from ..exceptions import MfgPermanentError
 from ..services.mqtt_listener import OUTAGE, POISON, RETRY, Listener
 
@@ -169,8 +170,7 @@ class MfgMqtt(Command):
         db_name = (db_names[0] if isinstance(db_names, list) else (db_names or "").split(",")[0]).strip()
         if not db_name:
             raise SystemExit("odoo mfg_mqtt: give the database with -d or db_name in the configuration file")
-        section = config.misc.get("mfg_integration", {})
-        listener_name = own.listener_name or section.get("mqtt_listener_name") or socket.gethostname()
+        listener_name = own.listener_name or settings.get_str("mqtt_listener_name") or socket.gethostname()
         odoo.service.server.load_server_wide_modules()
         runner = MqttRunner(
             db_name, listener_name, batch_size=own.batch_size, batch_wait=own.batch_wait_ms / 1000.0
@@ -190,8 +190,7 @@ def start_in_server():
     production runs ``odoo mfg_mqtt`` as its own process.
     """
     global _inserver_thread
-    section = config.misc.get("mfg_integration", {})
-    if str(section.get("mqtt_listener_in_server", "")).lower() not in ("1", "true", "yes"):
+    if not settings.get_bool("mqtt_listener_in_server"):
         return None
     if config["stop_after_init"] or config["test_enable"] or getattr(odoo.cli, "COMMAND", None) != "server":
         return None
@@ -202,7 +201,7 @@ def start_in_server():
     if not db_name:
         _logger.warning("mfg mqtt: mqtt_listener_in_server needs db_name; listener not started")
         return None
-    listener_name = section.get("mqtt_listener_name") or f"{socket.gethostname()}-server"
+    listener_name = settings.get_str("mqtt_listener_name") or f"{socket.gethostname()}-server"
 
     def run():
         time.sleep(5)  # let the server load the registry first

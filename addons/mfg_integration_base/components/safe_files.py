@@ -25,6 +25,8 @@ import stat
 
 from odoo.tools import config
 
+from . import settings
+
 DEFAULT_ROOT = "mfg_files"  # under data_dir, when [mfg_integration] file_roots is not set
 MAX_NAME_BYTES = 255
 
@@ -47,7 +49,7 @@ def configured_roots():
     """The folders under which drop folders may lie, absolute and normalised, in the order
     configured. The one place that reads ``[mfg_integration] file_roots`` (comma- or
     newline-separated absolute paths)."""
-    raw = config.misc.get("mfg_integration", {}).get("file_roots") or ""
+    raw = settings.get_str("file_roots")
     roots = []
     for item in raw.replace("\n", ",").split(","):
         item = item.strip()

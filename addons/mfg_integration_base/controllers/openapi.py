@@ -2,9 +2,8 @@
 
 from odoo import http
 from odoo.http import request
-from odoo.tools import config
 
-from ..components import openapi
+from ..components import openapi, settings
 from .ingest import API_GROUPS, MfgIngestController
 
 DOC_GROUPS = API_GROUPS + ("mfg_integration_base.group_mfg_user",)
@@ -12,8 +11,7 @@ DOC_GROUPS = API_GROUPS + ("mfg_integration_base.group_mfg_user",)
 
 def docs_public():
     """[mfg_integration] api_docs_public (default on): the contracts are readable without a key."""
-    value = config.misc.get("mfg_integration", {}).get("api_docs_public", "1")
-    return str(value).strip().lower() not in ("0", "false", "no", "off")
+    return settings.get_bool("api_docs_public", True)
 
 
 class MfgApiDocsController(http.Controller):

@@ -5,9 +5,10 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
-from odoo.modules import module as odoo_module
 
+from ..components import settings
 from ..exceptions import MfgMappingError, MfgPermanentError
+from ..pipeline import tx
 from .mfg_code_mapping import MAPPING_KINDS
 from .mfg_message import (
     CLAIM_LOCK_CLASS,
@@ -707,8 +708,8 @@ class MfgBackend(models.Model):
         return self.env["mfg.exchange.type"].with_context(active_test=False).search(domain).ids
 
     def _mfg_single_transaction(self):
-        """Odoo's test runner: one transaction (the test's), no extra cursors."""
-        return bool(self.env.context.get("mfg_single_transaction") or odoo_module.current_test)
+        """Run in this transaction only (see pipeline/tx.py)."""
+        return tx.single_transaction(self.env)
 
     def _mfg_process_claimed(self, messages, token):
         """Apply claimed messages in arrival order; give back those their key holds."""
@@ -1053,9 +1054,6 @@ class MfgBackend(models.Model):
     def _mfg_load_demo_plant(self):
         """Demo plant for setup/run: an MES backend on the local MQTT broker, its flows, and a
         few processed messages so that the screens are not empty. Idempotent."""
-        from odoo.tools import config
-
-        section = config.misc.get("mfg_integration", {})
         backend = self.search([("code", "=", "plant1-mes")], limit=1)
         if not backend:
             backend = self.create(
@@ -1066,8 +1064,8 @@ class MfgBackend(models.Model):
                     "system_kind": "mes",
                     "warehouse_id": self.env["stock.warehouse"].search([], limit=1).id,
                     "mqtt_enabled": True,
-                    "mqtt_host": section.get("mqtt_host", "127.0.0.1"),
-                    "mqtt_port": int(section.get("mqtt_port", 1883)),
+                    "mqtt_host": settings.get_str("mqtt_host", "127.0.0.1"),
+                    "mqtt_port": settings.get_int("mqtt_port", 1883),
                 }
             )
         unroutable = self.env.ref("mfg_integration_base.exchange_type_unroutable")

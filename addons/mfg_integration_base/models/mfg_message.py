@@ -13,9 +13,8 @@ from psycopg2.extras import execute_values
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.exceptions import ValidationError as OdooValidationError
-from odoo.tools import config
 
-from ..components import contract, signature
+from ..components import contract, settings, signature
 from ..components.retry_policy import retry_delay
 from ..exceptions import MfgError, MfgTransientError, MfgValidationError
 
@@ -51,7 +50,7 @@ DEFAULT_CLAIM_LEASE = 900  # seconds; [mfg_integration] claim_lease_seconds
 def claim_lease_seconds():
     """How long a claim protects a message before another drain may take it (dead drain)."""
     try:
-        return int(config.misc.get("mfg_integration", {}).get("claim_lease_seconds", DEFAULT_CLAIM_LEASE))
+        return settings.get_int("claim_lease_seconds", DEFAULT_CLAIM_LEASE, minimum=1)
     except (TypeError, ValueError):
         return DEFAULT_CLAIM_LEASE
 
@@ -64,9 +63,7 @@ def drain_partitions():
     spread over them by ordering key (all messages of a key in one partition, so the key's
     order holds), so that several workers apply different keys at the same time."""
     try:
-        return max(
-            1, int(config.misc.get("mfg_integration", {}).get("drain_partitions", DEFAULT_DRAIN_PARTITIONS))
-        )
+        return max(1, settings.get_int("drain_partitions", DEFAULT_DRAIN_PARTITIONS))
     except (TypeError, ValueError):
         return DEFAULT_DRAIN_PARTITIONS
 

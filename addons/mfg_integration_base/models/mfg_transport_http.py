@@ -9,9 +9,8 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.util.retry import Retry
 
 from odoo import models
-from odoo.tools import config
 
-from ..components import outbound, signing
+from ..components import outbound, settings, signing
 from ..exceptions import MfgPermanentError, MfgTransientError
 
 _logger = logging.getLogger(__name__)
@@ -81,9 +80,8 @@ class MfgTransportHttp(models.AbstractModel):
     # ------------------------------------------------------------------ where outbound HTTP may go
     def _mfg_outbound_policy(self):
         """The allowed hosts: server setting + system parameter (both set by system administrators)."""
-        section = config.misc.get("mfg_integration", {})
         param = self.env["ir.config_parameter"].sudo().get_param(ALLOWED_HOSTS_PARAM, "")
-        return outbound.parse_policy(section.get("outbound_allowed_hosts", ""), param)
+        return outbound.parse_policy(settings.get_str("outbound_allowed_hosts"), param)
 
     def _mfg_refusal_text(self, refusal):
         _ = self.env._
