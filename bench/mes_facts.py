@@ -425,8 +425,14 @@ def outcome(sql, info):
 
 
 def quants_text(quants):
+    """Per product role and location: total quantity and number of lots (the full detail is compared)."""
+    summary = {}
+    for (role, loc, lot), qty in quants.items():
+        total, lots = summary.get((role, loc), (0.0, set()))
+        summary[(role, loc)] = (total + qty, lots | ({lot} if lot else set()))
     return "; ".join(
-        f"{role} {loc} {lot or '-'}: {qty:g}" for (role, loc, lot), qty in sorted(quants.items())
+        f"{role} {loc}: {total:g}" + (f" in {len(lots)} lot(s)" if lots else "")
+        for (role, loc), (total, lots) in sorted(summary.items())
     )
 
 
