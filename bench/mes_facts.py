@@ -146,8 +146,15 @@ for path, savepoint in (("ceil", False), ("ceil_sp", True)):
     facts = P[path]["facts"]
     errors = []
     calls = 0
+    per_code = {}
+    profiler = None
+    if P.get("profile") and not savepoint:
+        import cProfile
+        profiler = cProfile.Profile()
+        profiler.enable()
     t0 = time.monotonic()
     for code, data in facts:
+        t1 = time.monotonic()
         try:
             if savepoint:
                 with env.cr.savepoint():
@@ -161,8 +168,14 @@ for path, savepoint in (("ceil", False), ("ceil_sp", True)):
         calls += 1
         if calls % 100 == 0:
             env.cr.commit()
+        count, total = per_code.get(code, (0, 0.0))
+        per_code[code] = (count + 1, total + time.monotonic() - t1)
     env.cr.commit()
-    out[path] = {"n": calls, "seconds": time.monotonic() - t0, "errors": errors[:5], "error_count": len(errors)}
+    if profiler:
+        profiler.disable()
+        profiler.dump_stats(os.environ["MES_BENCH_OUT"] + ".prof")
+    out[path] = {"n": calls, "seconds": time.monotonic() - t0, "errors": errors[:5], "error_count": len(errors),
+                 "per_code": per_code}
 with open(os.environ["MES_BENCH_OUT"], "w") as f:
     json.dump(out, f)
 """
@@ -492,6 +505,11 @@ def main():
     parser.add_argument("--done-timeout", type=float, default=300, help="cap of the wait for 'done' (s)")
     parser.add_argument("--budget", type=float, default=900, help="whole-run time budget (default 900 s)")
     parser.add_argument("--no-ceiling", action="store_true", help="skip the in-process ceiling")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="cProfile the ceiling's no-savepoint loop (skews that row); prints the top functions, keeps the logs",
+    )
     args = parser.parse_args()
 
     started = time.monotonic()
@@ -604,8 +622,11 @@ def main():
                 db,
                 CEILING_SCRIPT,
                 {
-                    key: {"backend_id": data[key]["backend_id"], "facts": data[key]["facts"]}
-                    for key in ("ceil", "ceil_sp")
+                    "profile": args.profile,
+                    **{
+                        k: {"backend_id": data[k]["backend_id"], "facts": data[k]["facts"]}
+                        for k in ("ceil", "ceil_sp")
+                    },
                 },
                 logs,
                 "ceiling",
@@ -627,6 +648,8 @@ def main():
                 )
                 for err in c["errors"]:
                     log(f"  ceiling error: {err}")
+            if args.profile:
+                rows[-2]["setup"] += " (cProfiled)"
         load_after = os.getloadavg()
         # ------------------------------------------------------------------ checks
         outcomes = {r["key"]: outcome(sql, data[r["key"]]) for r in rows}
@@ -678,6 +701,17 @@ def main():
                     f"{code} {avg:.0f} ms (×{count})" for code, (count, avg) in ours["handler_ms"].items()
                 )
             )
+        for key in ("ceil", "ceil_sp"):
+            if ceiling.get(key, {}).get("per_code"):
+                print(
+                    f"  ceiling ({key}), mean time per handler call: "
+                    + ", ".join(
+                        f"{code} {1000 * total / count:.0f} ms (×{count})"
+                        for code, (count, total) in sorted(ceiling[key]["per_code"].items())
+                    )
+                )
+        if args.profile:
+            print_profile(logs / "ceiling" / "out.json.prof")
         if ours.get("not_done"):
             print(f"  ours, messages not done (first 5): {ours['not_done']}")
         if ours.get("stalls"):
@@ -708,9 +742,24 @@ def main():
             drop_db(db)
             if failed:
                 log(f"logs kept in {work}")
+            elif args.profile:
+                log(f"profile and logs kept in {work}")
             else:
                 shutil.rmtree(work, ignore_errors=True)
         log(f"finished in {time.monotonic() - started:.0f}s")
+
+
+def print_profile(path, top=25):
+    """The ceiling's cProfile: top functions by cumulative and by own time."""
+    import io
+    import pstats
+
+    for sort in ("cumulative", "tottime"):
+        buf = io.StringIO()
+        pstats.Stats(str(path), stream=buf).strip_dirs().sort_stats(sort).print_stats(top)
+        text = buf.getvalue()
+        print(f"  cProfile of the ceiling loop, by {sort} (full profile: {path}):")
+        print(text[text.find("   ncalls") :].rstrip())
 
 
 def odoo_install(conf, db, logs, budget):
