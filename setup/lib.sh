@@ -6,6 +6,7 @@
 #   MFG_HUB_HOME   cache root (default: ${XDG_CACHE_HOME:-~/.cache}/mfg-hub)
 #     odoo/        Odoo 18.0 source tree (extracted from ODOO_SRC, or cloned from GitHub)
 #     venv/        Python venv with Odoo, its requirements and ours
+#     node/        npm packages of the lint (prettier, @prettier/plugin-xml: setup/package.json)
 #     etc/         generated Odoo configuration files
 #     log/         server logs of setup/run
 set -o pipefail
@@ -14,6 +15,7 @@ MFG_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 MFG_HUB_HOME="${MFG_HUB_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/mfg-hub}"
 MFG_ODOO_DIR="$MFG_HUB_HOME/odoo"
 MFG_VENV="$MFG_HUB_HOME/venv"
+MFG_NODE_DIR="$MFG_HUB_HOME/node"   # node_modules of the lint tools (setup/package.json)
 # The pinned Odoo 18.0 Community commit (see README, "Where Odoo comes from").
 MFG_ODOO_COMMIT="${MFG_ODOO_COMMIT:-13d94b323ca8005af47895d61201699f92a5985d}"
 MFG_ODOO_GIT_URL="${MFG_ODOO_GIT_URL:-https://github.com/odoo/odoo}"

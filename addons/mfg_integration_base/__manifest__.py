@@ -7,6 +7,8 @@
     "license": "LGPL-3",
     "author": "Manufacturing Integration Hub",
     "website": "https://github.com/mfg-integration-hub/mfg-integration-hub",
+    "maintainers": ["mfg-integration-hub"],
+    "development_status": "Beta",
     "depends": ["queue_job", "mail", "stock", "mrp"],
     "external_dependencies": {"python": ["jsonschema", "rfc3339-validator", "paho-mqtt", "requests"]},
     "data": [

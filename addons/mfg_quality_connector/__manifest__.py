@@ -7,6 +7,8 @@
     "license": "LGPL-3",
     "author": "Manufacturing Integration Hub",
     "website": "https://github.com/mfg-integration-hub/mfg-integration-hub",
+    "maintainers": ["mfg-integration-hub"],
+    "development_status": "Beta",
     "depends": ["mfg_integration_base"],
     "data": [
         "security/ir.model.access.csv",

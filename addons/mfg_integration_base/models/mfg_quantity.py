@@ -123,11 +123,13 @@ class MfgQuantity(models.AbstractModel):
     def _mfg_record_rounding(self, message, values, tolerance, path):
         """The change is within the backend's tolerance: keep it on the message (a field a user
         sees and searches, and a chatter note)."""
+        # (an f-string inside the _() call would break the term extraction of babel: no .pot)
+        where = f"{path}: " if path else ""
         note = self.env._(
             "%(path)s%(qty)s %(uom)s of %(product)s booked as %(stored)s %(unit)s instead of %(exact)s "
             "%(unit)s (difference %(diff)s %(unit)s, %(change)s %%; unit rounding %(rounding)s, "
             "%(digits)s digits; tolerance %(tolerance)s %%).",
-            path=f"{path}: " if path else "",
+            path=where,
             tolerance=format_quantity(tolerance),
             **values,
         )
