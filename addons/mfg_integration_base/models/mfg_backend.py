@@ -21,6 +21,7 @@ from .mfg_message import (
 _logger = logging.getLogger(__name__)
 
 DRAIN_BATCH = 100
+RUN_MAX = 32  # inbound messages applied in one savepoint (see _mfg_process_claimed)
 STALL_SECONDS = 60  # pending work with nothing processed for this long: health 'stalled'
 SYSTEM_KINDS = [
     ("mes", "MES"),
@@ -712,14 +713,45 @@ class MfgBackend(models.Model):
         return tx.single_transaction(self.env)
 
     def _mfg_process_claimed(self, messages, token):
-        """Apply claimed messages in arrival order; give back those their key holds."""
+        """Apply claimed messages in arrival order; give back those their key holds.
+
+        Inbound messages are applied in runs that share one savepoint (a savepoint per message
+        costs a flush and two round trips each). A run in which anything fails is rolled back
+        whole and applied again one message at a time, each in its own savepoint, so a failure
+        still undoes only its own message; the run size then halves (and doubles again after
+        runs that succeed), so a flow with many failures soon runs message by message.
+        Outbound messages are always sent one at a time (a send cannot be rolled back).
+        """
         held_back = messages._mfg_held_back(token)
         blocked_keys = set()
-        done = 0
         skipped = []
+        stats = {"done": 0}
+        run, run_size = [], [RUN_MAX]
         self.env.cr.cache["mfg_resolve"] = {}  # code look-ups shared by the batch (see _mfg_resolve)
         outer = self.env.cr.cache.get("mfg_outcomes")
         batch = self.env.cr.cache["mfg_outcomes"] = {"done": [], "links": []}
+
+        def one_by_one(msgs):
+            for msg in msgs:
+                key = msg.ordering_key
+                if key and key in blocked_keys:
+                    skipped.append(msg.id)
+                    continue
+                if msg._mfg_process():
+                    stats["done"] += 1
+                elif key:
+                    blocked_keys.add(key)  # failed or retrying: the rest of its key waits
+
+        def flush_run():
+            if len(run) > 1 and self._mfg_apply_run(run, batch):
+                stats["done"] += len(run)
+                run_size[0] = min(RUN_MAX, run_size[0] * 2)
+            else:
+                if len(run) > 1:
+                    run_size[0] = max(1, run_size[0] // 2)
+                one_by_one(run)
+            run.clear()
+
         try:
             for msg in messages:
                 key = msg.ordering_key
@@ -727,10 +759,14 @@ class MfgBackend(models.Model):
                     blocked_keys.add(key)
                     skipped.append(msg.id)
                     continue
-                if msg._mfg_process():
-                    done += 1
-                elif key:
-                    blocked_keys.add(key)  # failed or retrying: the rest of its key waits
+                if msg.direction != "inbound":
+                    flush_run()
+                    one_by_one(msg)
+                    continue
+                run.append(msg)
+                if len(run) >= run_size[0]:
+                    flush_run()
+            flush_run()
             self.env["mfg.message"]._mfg_write_batch_outcomes(batch)
         finally:
             self.env.cr.cache.pop("mfg_resolve", None)
@@ -739,7 +775,23 @@ class MfgBackend(models.Model):
             else:
                 self.env.cr.cache["mfg_outcomes"] = outer
         self.env["mfg.message"]._mfg_release(skipped, token)
-        return {"claimed": len(messages), "done": done, "held": len(skipped)}
+        return {"claimed": len(messages), "done": stats["done"], "held": len(skipped)}
+
+    def _mfg_apply_run(self, run, batch):
+        """Apply ``run`` (inbound messages, in order) in one savepoint. True when every one is
+        done; on any error the savepoint is rolled back, the outcomes buffered by the run are
+        dropped, and False is returned (the caller applies them again one by one)."""
+        n_done, n_links = len(batch["done"]), len(batch["links"])
+        try:
+            with self.env.cr.savepoint():
+                for msg in run:
+                    msg._mfg_process(isolated=False)
+        except Exception:
+            del batch["done"][n_done:]
+            del batch["links"][n_links:]
+            self.env.cr.cache["mfg_resolve"] = {}  # may name records the rollback undid
+            return False
+        return True
 
     def _register_hook(self):
         """At start-up (each process loading the registry): drains that died with the previous

@@ -540,23 +540,26 @@ class MfgMessage(models.Model):
             raise MfgError(self.env._("Unknown transport %(t)r for message %(m)s.", t=transport, m=self.name))
         return self.env[model]._mfg_send(self)
 
-    def _mfg_process(self):
+    def _mfg_process(self, isolated=True):
         """Run one claimed message through the pipeline and record its outcome.
 
-        Called by the drain job inside its transaction. The work happens in a savepoint, so
-        a failure undoes the message's own changes and nothing else.
+        Called by the drain job inside its transaction. ``isolated``: the work happens in a
+        savepoint of its own, so a failure undoes the message's own changes and nothing else,
+        and is recorded. Otherwise the caller holds the savepoint (a run of messages, see
+        ``mfg.backend._mfg_process_claimed``) and an error is raised to it, nothing recorded.
         """
         self.ensure_one()
         start = time.monotonic()
         attempts = self.attempts + 1
         try:
-            with self.env.cr.savepoint():
-                if self.direction == "inbound":
-                    data = self._mfg_payload()
-                    result = self._mfg_apply(data)
-                else:
-                    result = self._mfg_send()
+            if isolated:
+                with self.env.cr.savepoint():
+                    result = self._mfg_run_step()
+            else:
+                result = self._mfg_run_step()
         except Exception as exc:
+            if not isolated:
+                raise
             self._mfg_record_failure(exc, attempts, start)
             return False
         vals = {
@@ -584,6 +587,12 @@ class MfgMessage(models.Model):
             self._mfg_link(result)
         self._mfg_write_outcome(vals)
         return True
+
+    def _mfg_run_step(self):
+        """Steps 2-4 (inbound: validate, map, apply) or the send (outbound); returns the result."""
+        if self.direction == "inbound":
+            return self._mfg_apply(self._mfg_payload())
+        return self._mfg_send()
 
     @api.model
     def _mfg_write_batch_outcomes(self, batch):

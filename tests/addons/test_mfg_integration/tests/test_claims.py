@@ -262,3 +262,37 @@ class TestOutboundReplay(MfgPipelineCase):
         self.assertEqual(replay.state, "done", replay.error_message)
         self.assertEqual(len(server.received), 2)
         self.assertEqual(json.loads(server.received[1]["body"]), {"order": "RO", "status": "released"})
+
+
+@tagged("post_install", "-at_install")
+class TestRuns(MfgPipelineCase):
+    """Inbound messages share one savepoint per run (issue 15); a failure still fails alone."""
+
+    def test_a_failure_in_a_run_fails_alone_and_the_others_apply_once(self):
+        payloads = [self._payload(f"run-{i}", order=f"RUN{i}", step=f"s{i}") for i in range(12)]
+        payloads[7] = self._payload("run-7", order="RUN7", step="s7", fail="business")
+        res = self._receive(*payloads)
+        msgs = self.Message.browse([r["id"] for r in res])
+        self.assertIn("claimed 12, done 11, held by ordering key 0", self._drain())
+        self.assertEqual(msgs.mapped("state"), ["done"] * 7 + ["failed"] + ["done"] * 4)
+        self.assertEqual(msgs[7].attempts, 1, "the run's attempt is not counted")
+        for i in range(12):
+            order = self._order(f"RUN{i}")
+            if i == 7:
+                self.assertFalse(order, "the failed message's effect is undone")
+            else:
+                self.assertEqual(order.applied_count, 1, f"RUN{i} applied once, not again after the run")
+        self.assertEqual(msgs[0].record_count, 1, "links of a run rolled back and redone are not doubled")
+
+    def test_a_failure_in_a_run_holds_the_rest_of_its_key(self):
+        res = self._receive(
+            self._payload("k-1", order="KR", step="k1"),
+            self._payload("k-2", order="KR", step="k2", fail="business"),
+            self._payload("k-3", order="KR", step="k3"),
+            self._payload("o-1", order="OR", step="o1"),
+        )
+        k1, k2, k3, o1 = self.Message.browse([r["id"] for r in res])
+        self._drain()
+        self.assertEqual((k1.state, k2.state, k3.state, o1.state), ("done", "failed", "queued", "done"))
+        self.assertEqual(self._order("KR").history, "k1")
+        self.assertEqual(self._order("OR").history, "o1")
