@@ -1,5 +1,4 @@
 import logging
-from datetime import timedelta
 
 from odoo import api, fields, models
 
@@ -32,17 +31,28 @@ class MfgApiKey(models.Model):
     rotated_by_id = fields.Many2one("res.users", readonly=True)
     last_used_at = fields.Datetime(readonly=True, help="Last authenticated request (precision: one minute).")
     last_used_ip = fields.Char(string="Last used from", readonly=True)
+    revoked_at = fields.Datetime(
+        readonly=True, help="When the key was revoked: its secret was deleted then, refused from that moment."
+    )
+    revoked_by_id = fields.Many2one("res.users", readonly=True)
     state = fields.Selection(
-        [("active", "Active"), ("grace", "Rotated (grace period)"), ("expired", "Expired / revoked")],
+        [
+            ("active", "Active"),
+            ("grace", "Rotated (grace period)"),
+            ("expired", "Expired"),
+            ("revoked", "Revoked"),
+        ],
         compute="_compute_state",
     )
 
-    @api.depends("expires_at", "rotated_at", "apikey_id")
+    @api.depends("expires_at", "rotated_at", "revoked_at", "apikey_id")
     def _compute_state(self):
         now = fields.Datetime.now()
         alive = self._alive_apikey_ids()
         for rec in self:
-            if rec.apikey_id not in alive or (rec.expires_at and rec.expires_at < now):
+            if rec.revoked_at:
+                rec.state = "revoked"
+            elif rec.apikey_id not in alive or (rec.expires_at and rec.expires_at < now):
                 rec.state = "expired"
             elif rec.rotated_at:
                 rec.state = "grace"
@@ -96,11 +106,23 @@ class MfgApiKey(models.Model):
             rec.rotated_at = fields.Datetime.now()
             rec.rotated_by_id = self.env.user
 
+    def _mfg_revoke(self):
+        """Stop the keys now: their Odoo API key rows (the hashed secrets) are deleted, so the very
+        next request is refused (401). Not an expiry time compared with the clock: the time of the
+        revoking transaction and the request's ``now()`` never decide (an expiry of "now minus a
+        second" let a request of a long transaction through)."""
+        apikeys = self.env["res.users.apikeys"].sudo().browse([i for i in self.mapped("apikey_id") if i])
+        apikeys.exists()._remove()
+        now = fields.Datetime.now()
+        for rec in self.sudo():
+            rec.write({"revoked_at": now, "revoked_by_id": self.env.uid})
+            if not rec.expires_at or rec.expires_at > now:
+                rec.expires_at = now
+
     def action_revoke(self):
         """Stop a key now."""
-        now = fields.Datetime.now() - timedelta(seconds=1)
-        for rec in self:
-            rec._mfg_expire_at(now)
+        for rec in self.filtered(lambda k: not k.revoked_at):
+            rec._mfg_revoke()
             rec.backend_id.message_post(
                 body=self.env._("API key %(key)s… revoked.", key=rec.key_prefix),
                 subtype_xmlid="mail.mt_note",

@@ -31,9 +31,12 @@ def parse_allowlist(text):
 
 
 def service_backend_required():
-    """[mfg_integration] service_user_requires_backend: refuse service users linked to no backend."""
+    """[mfg_integration] service_user_requires_backend: refuse service users linked to no backend.
+
+    On unless the server configuration turns it off explicitly (False / 0 / no / off): a service
+    user that serves no backend would otherwise post to every backend of its company."""
     value = config.misc.get("mfg_integration", {}).get("service_user_requires_backend", "")
-    return str(value).strip().lower() in ("1", "true", "yes", "on")
+    return str(value).strip().lower() not in ("0", "false", "no", "off")
 
 
 class MfgBackend(models.Model):
@@ -163,7 +166,7 @@ class MfgBackend(models.Model):
         self.ensure_one()
         if not self.env.user.has_group("mfg_integration_base.group_mfg_manager"):
             raise UserError(self.env._("Only integration managers create service users."))
-        if self.api_key_ids.filtered(lambda k: k.state != "expired"):
+        if self.api_key_ids.filtered(lambda k: k.state in ("active", "grace")):
             raise UserError(
                 self.env._(
                     "Backend %(b)s already has a valid API key: use Rotate key to replace it.", b=self.code
@@ -218,7 +221,10 @@ class MfgBackend(models.Model):
             raise UserError(self.env._("The grace period cannot be negative."))
         old = self.api_key_ids.filtered(lambda k: k.state == "active")
         until = fields.Datetime.now() + timedelta(hours=grace_hours)
-        old._mfg_expire_at(until)
+        if grace_hours:
+            old._mfg_expire_at(until)
+        else:
+            old._mfg_revoke()  # no grace: refused from the next request on, whatever the clock says
         record, clear = self.env["mfg.api.key"]._mfg_generate(self, self.service_user_id)
         self.message_post(
             body=self.env._(
@@ -249,8 +255,8 @@ class MfgBackend(models.Model):
 
     def _mfg_api_allows_user(self, user):
         """Least privilege: a service user posts for its own backend(s) only. Managers may post for any
-        backend they can read. A service user linked to no backend is refused when
-        ``service_user_requires_backend`` is set, allowed otherwise (keys made before service identities)."""
+        backend they can read. A service user linked to no backend is refused, unless the server
+        sets ``service_user_requires_backend = False`` (keys made by hand before service identities)."""
         self.ensure_one()
         if user.has_group("mfg_integration_base.group_mfg_manager"):
             return True
@@ -258,6 +264,52 @@ class MfgBackend(models.Model):
         if own:
             return self in own
         return not service_backend_required()
+
+    @api.model
+    def _mfg_link_unlinked_service_users(self):
+        """Service users that serve no backend, each linked to the single backend it has posted to
+        over REST (if that backend has no service user yet), so that it keeps working now that
+        ``service_user_requires_backend`` is on by default. The others are named in the server
+        log with what to do. Returns (linked {user: backend}, users left unlinked)."""
+        service = self.env.ref("mfg_integration_base.group_mfg_service")
+        manager = self.env.ref("mfg_integration_base.group_mfg_manager")
+        users = (
+            self.env["res.users"]
+            .sudo()
+            .search([("groups_id", "in", service.ids), ("mfg_service_backend_ids", "=", False)])
+        )
+        linked, left = {}, self.env["res.users"]
+        for user in users.filtered(lambda u: manager not in u.groups_id):
+            self.env.cr.execute(
+                """SELECT DISTINCT backend_id FROM mfg_message
+                    WHERE create_uid = %s AND direction = 'inbound' AND transport = 'rest'""",
+                (user.id,),
+            )
+            backends = self.sudo().browse([row[0] for row in self.env.cr.fetchall()]).exists()
+            if len(backends) == 1 and not backends.service_user_id:
+                backends.service_user_id = user
+                backends.message_post(
+                    body=self.env._(
+                        "Service user %(login)s, which served no backend, is now this backend's service "
+                        "user (the only backend it posted to): service users linked to no backend are "
+                        "refused from now on.",
+                        login=user.login,
+                    ),
+                    subtype_xmlid="mail.mt_note",
+                )
+                linked[user] = backends
+            else:
+                left |= user
+        for user, backend in linked.items():
+            _logger.info("mfg: service user %s linked to backend %s", user.login, backend.code)
+        if left:
+            _logger.warning(
+                "mfg: service user(s) %s serve no backend and are now refused by the REST API (403): "
+                "set each as the service user of its backend (backend form, API access tab), or set "
+                "[mfg_integration] service_user_requires_backend = False meanwhile.",
+                ", ".join(left.mapped("login")),
+            )
+        return linked, left
 
     # ------------------------------------------------------------------ threat protection
     def _mfg_ip_allowed(self, remote_addr):

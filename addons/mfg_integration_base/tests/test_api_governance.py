@@ -1,10 +1,13 @@
+import importlib.util
 import json
 from datetime import timedelta
+
+from freezegun import freeze_time
 
 from odoo import fields
 from odoo.exceptions import ValidationError
 from odoo.tests import HttpCase, tagged
-from odoo.tools import config, mute_logger
+from odoo.tools import config, file_path, mute_logger
 
 
 @tagged("post_install", "-at_install")
@@ -123,9 +126,30 @@ class TestServiceIdentity(HttpCase):
         self.assertIn("rotated", self.backend_a.message_ids[0].body)
 
     def test_revoke_stops_key_at_once(self):
-        self.backend_b.api_key_ids.action_revoke()
+        """Revocation does not depend on clocks: it was an expiry of "now - 1 s" (Python's clock,
+        truncated to the second) compared with the transaction's now(), so a request in a
+        transaction older than a second still got through (202, flaky). Here the revoking side's
+        clock is an hour ahead of the database's — the key must still be refused at once."""
+        record = self.backend_b.api_key_ids
+        with freeze_time(fields.Datetime.now() + timedelta(hours=1)):
+            record.action_revoke()
         resp = self._post("gov-b", self.key_b, "rev-1")
         self.assertEqual(resp.status_code, 401, resp.text)
+        self.assertEqual(self._count(self.backend_b), 0)
+        self.assertEqual(record.state, "revoked")
+        self.assertEqual(record.revoked_by_id, self.env.user)
+        self.assertFalse(self.env["res.users.apikeys"].sudo().browse(record.apikey_id).exists())
+        # a revoked key does not block a new one
+        new_key = self._create_key(self.backend_b)
+        self.assertEqual(self._post("gov-b", new_key, "rev-2").status_code, 202)
+
+    def test_rotation_without_grace_stops_old_key_at_once(self):
+        old = self.backend_a.api_key_ids
+        with freeze_time(fields.Datetime.now() + timedelta(hours=1)):
+            _record, new_key = self.backend_a._mfg_rotate_api_key(0)
+        self.assertEqual(self._post("gov-a", self.key_a, "rot0-1").status_code, 401)
+        self.assertEqual(old.state, "revoked")
+        self.assertEqual(self._post("gov-a", new_key, "rot0-2").status_code, 202)
 
     def test_last_use_is_recorded(self):
         record = self.backend_a.api_key_ids
@@ -154,13 +178,12 @@ class TestServiceIdentity(HttpCase):
         with self.assertRaises(ValidationError):
             self.backend_a.api_ip_allowlist = "10.9.0.300/16"
 
-    def test_unlinked_service_user_strict_option(self):
-        """A service user with a hand-made key and no backend: allowed unless the server says
-        service_user_requires_backend."""
+    def _legacy_service_user(self, login):
+        """A service user with a hand-made key and no backend (before service identities)."""
         user = self.env["res.users"].create(
             {
                 "name": "Legacy service",
-                "login": "gov-legacy-service",
+                "login": login,
                 "groups_id": [
                     fields.Command.set([self.env.ref("mfg_integration_base.group_mfg_service").id])
                 ],
@@ -171,15 +194,66 @@ class TestServiceIdentity(HttpCase):
             .with_user(user)
             ._generate(None, "legacy", fields.Datetime.now() + timedelta(days=1))
         )
-        self.assertEqual(self._post("gov-a", key, "legacy-1").status_code, 202)
+        return user, key
+
+    def test_unlinked_service_user_refused_by_default(self):
+        """A service user linked to no backend is refused (it would post for every backend of its
+        company); only an explicit service_user_requires_backend = False lets it through."""
+        _user, key = self._legacy_service_user("gov-legacy-service")
         section = config.misc.setdefault("mfg_integration", {})
-        section["service_user_requires_backend"] = "True"
+        self.assertNotIn("service_user_requires_backend", section)
+        resp = self._post("gov-a", key, "legacy-1")
+        self.assertEqual(resp.status_code, 403, resp.text)
+        self.assertEqual(resp.json()["error"], "forbidden_backend")
+        self.assertEqual(self._count(self.backend_a), 0)
+        section["service_user_requires_backend"] = "False"
         try:
             resp = self._post("gov-a", key, "legacy-2")
         finally:
             section.pop("service_user_requires_backend", None)
-        self.assertEqual(resp.status_code, 403, resp.text)
-        self.assertEqual(resp.json()["error"], "forbidden_backend")
+        self.assertEqual(resp.status_code, 202, resp.text)
+
+    def test_upgrade_links_unlinked_service_users(self):
+        """The 18.0.1.2.0 migration: an unlinked service user is linked to the one backend it
+        posted to (so that plant keeps working); one that posted to two backends stays unlinked."""
+        path = file_path("mfg_integration_base/migrations/18.0.1.2.0/post-migration.py")
+        spec = importlib.util.spec_from_file_location("mfg_base_post_migration_18_0_1_2_0", path)
+        migration = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(migration)
+        backend_c = self.env["mfg.backend"].create(
+            {
+                "name": "Plant C",
+                "code": "gov-c",
+                "flow_ids": [fields.Command.create({"exchange_type_id": self.heartbeat.id})],
+            }
+        )
+        backend_d = self.env["mfg.backend"].create(
+            {
+                "name": "Plant D",
+                "code": "gov-d",
+                "flow_ids": [fields.Command.create({"exchange_type_id": self.heartbeat.id})],
+            }
+        )
+        one, one_key = self._legacy_service_user("gov-legacy-one")
+        two, two_key = self._legacy_service_user("gov-legacy-two")
+        section = config.misc.setdefault("mfg_integration", {})
+        section["service_user_requires_backend"] = "False"  # as before the upgrade
+        try:
+            self.assertEqual(self._post("gov-c", one_key, "mig-1").status_code, 202)
+            self.assertEqual(self._post("gov-c", two_key, "mig-2").status_code, 202)
+            self.assertEqual(self._post("gov-d", two_key, "mig-3").status_code, 202)
+        finally:
+            section.pop("service_user_requires_backend", None)
+        with self.assertLogs("odoo.addons.mfg_integration_base.models.mfg_backend_api", "WARNING") as logs:
+            migration.migrate(self.env.cr, "18.0.1.0.0")
+        self.assertEqual(backend_c.service_user_id, one)
+        self.assertFalse(backend_d.service_user_id)
+        self.assertFalse(two.mfg_service_backend_ids)
+        self.assertIn("gov-legacy-two", logs.output[0])
+        self.assertNotIn("gov-legacy-one", logs.output[0])
+        self.assertEqual(self._post("gov-c", one_key, "mig-4").status_code, 202)
+        self.assertEqual(self._post("gov-d", one_key, "mig-5").status_code, 403)
+        self.assertEqual(self._post("gov-d", two_key, "mig-6").status_code, 403)
 
     def test_secret_change_logged_without_value(self):
         self.backend_a.hmac_secret = "s3cr3t-value"
