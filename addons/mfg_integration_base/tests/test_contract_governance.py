@@ -94,13 +94,81 @@ class TestContractGovernance(TransactionCase):
     def test_pure_function(self):
         self.assertEqual(breaking_changes(BASE, BASE), [])
         widened = json.loads(json.dumps(BASE))
-        widened["properties"]["quantity"] = {"type": "number", "minimum": 0}
+        widened["properties"]["quantity"] = {"type": "number", "description": "how many"}
         widened["properties"]["message_id"]["type"] = ["string", "integer"]
         self.assertEqual(breaking_changes(BASE, widened), [])
         integer = {"type": "object", "properties": {"q": {"type": "integer"}}}
         number = {"type": "object", "properties": {"q": {"type": "number"}}}
         self.assertEqual(breaking_changes(integer, number), [])
         self.assertEqual(breaking_changes(number, integer)[0][0], "q")
+
+    def test_tightened_constraints_are_breaking(self):
+        """Issue 12 item 7: each of these refuses a message the old version accepted."""
+        cases = [
+            ({"type": "string", "maxLength": 64}, {"type": "string", "maxLength": 8}, "maxLength"),
+            ({"type": "string"}, {"type": "string", "maxLength": 8}, "maxLength"),
+            ({"type": "string"}, {"type": "string", "pattern": "^[A-Z]+$"}, "pattern"),
+            ({"type": "string", "pattern": "^A"}, {"type": "string", "pattern": "^AB"}, "pattern"),
+            ({"type": "string", "minLength": 1}, {"type": "string", "minLength": 3}, "minLength"),
+            ({"type": "string"}, {"type": "string", "format": "date-time"}, "format"),
+            ({"type": "number", "minimum": 0}, {"type": "number", "minimum": 10}, "minimum"),
+            ({"type": "number"}, {"type": "number", "minimum": 0}, "minimum"),
+            ({"type": "number", "minimum": 0}, {"type": "number", "exclusiveMinimum": 0}, "minimum"),
+            ({"type": "number", "maximum": 100}, {"type": "number", "maximum": 50}, "maximum"),
+            ({"type": "number", "maximum": 100}, {"type": "number", "exclusiveMaximum": 100}, "maximum"),
+            ({"type": "number"}, {"type": "number", "multipleOf": 0.5}, "multipleOf"),
+            ({"type": "number", "multipleOf": 0.5}, {"type": "number", "multipleOf": 1}, "multipleOf"),
+            ({"type": "array", "maxItems": 10}, {"type": "array", "maxItems": 2}, "maxItems"),
+            ({"type": "array"}, {"type": "array", "minItems": 1}, "minItems"),
+            ({"type": "array"}, {"type": "array", "uniqueItems": True}, "unique"),
+            ({"type": "array"}, {"type": "array", "items": {"type": "string"}}, "type"),
+            ({"type": "object"}, {"type": "object", "additionalProperties": False}, "additionalProperties"),
+            ({"type": "object"}, {"type": "object", "maxProperties": 3}, "maxProperties"),
+            ({"type": "string"}, {"type": "string", "const": "x"}, "constant"),
+            ({"type": "string"}, {"type": "string", "oneOf": [{"maxLength": 2}]}, "oneOf"),
+            ({"type": ["string", "null"]}, {"type": "string"}, "type"),
+            ({"enum": ["a", "b"]}, {"enum": ["a"]}, "removed"),
+        ]
+        for old, new in ((o, n) for o, n, _w in cases):
+            old_s = {"type": "object", "properties": {"f": old}}
+            new_s = {"type": "object", "properties": {"f": new}}
+            with self.subTest(old=old, new=new):
+                found = breaking_changes(old_s, new_s)
+                word = next(w for o, n, w in cases if o is old and n is new)
+                self.assertTrue(found, "not reported as breaking")
+                self.assertTrue(any(w == "f" or w.startswith("f/") for w, _r in found), found)
+                self.assertIn(word, " ".join(r for _w, r in found))
+        required = {"type": "object", "properties": {"a": {"type": "string"}}}
+        self.assertEqual(
+            breaking_changes(required, dict(required, required=["a"])), [("a", "new required field")]
+        )
+
+    def test_loosened_constraints_are_not_breaking(self):
+        cases = [
+            ({"type": "string", "maxLength": 8}, {"type": "string", "maxLength": 64}),
+            ({"type": "string", "maxLength": 8}, {"type": "string"}),
+            ({"type": "string", "pattern": "^A"}, {"type": "string"}),
+            ({"type": "string", "minLength": 3}, {"type": "string", "minLength": 1}),
+            ({"type": "number", "minimum": 10}, {"type": "number", "minimum": 0}),
+            ({"type": "number", "exclusiveMinimum": 0}, {"type": "number", "minimum": 0}),
+            ({"type": "number", "maximum": 50}, {"type": "number", "exclusiveMaximum": 100}),
+            ({"type": "number", "multipleOf": 1}, {"type": "number", "multipleOf": 0.5}),
+            ({"type": "integer"}, {"type": "number"}),
+            ({"enum": ["a"]}, {"enum": ["a", "b"]}),
+            ({"const": "a"}, {"enum": ["a", "b"]}),
+            ({"type": "object", "additionalProperties": False}, {"type": "object"}),
+            ({"type": "array", "uniqueItems": True, "maxItems": 2}, {"type": "array"}),
+            ({"type": "string", "oneOf": [{"maxLength": 2}]}, {"type": "string", "title": "any"}),
+        ]
+        for old, new in cases:
+            with self.subTest(old=old, new=new):
+                self.assertEqual(breaking_changes(old, new), [])
+
+    def test_tightened_max_length_refused_on_save(self):
+        def tighten(s):
+            s["properties"]["work_order"]["maxLength"] = 8
+
+        self.assertRefused(variant(tighten), "work_order")
 
 
 @tagged("post_install", "-at_install")
