@@ -42,6 +42,7 @@ def plant(odoo_env):
                 "groups_id": [fields.Command.set([env.ref("mfg_integration_base.group_mfg_service").id])],
             }
         )
+        backend.service_user_id = user  # service users linked to no backend are refused
         key = (
             env["res.users.apikeys"]
             .with_user(user)

@@ -13,6 +13,7 @@ from odoo.tools import config
 from ..components import contract
 from ..exceptions import MfgValidationError
 from ..models.mfg_api_key import KEY_SCOPE
+from ..models.mfg_message import MAX_SENDER_KEY_LENGTH
 
 _logger = logging.getLogger(__name__)
 
@@ -22,10 +23,61 @@ API_GROUPS = (
     "mfg_integration_base.group_mfg_manager",
 )
 BEARER_RE = re.compile(r"^bearer\s+(\S+)\s*$", re.IGNORECASE)
+# Headers whose value is kept on the message: at most MAX_SENDER_KEY_LENGTH characters (the
+# OpenAPI document's maxLength), no NUL (no text column can hold it).
+ID_HEADERS = ("Idempotency-Key", "X-Message-Id", "X-Correlation-Id")
+MAX_PATH_CODE_LENGTH = 255
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+VERSION_RE = re.compile(r"\.v(\d+)$")
+MAX_VERSION = 2**31 - 1  # an exchange type's version is a PostgreSQL integer
 
 
 def _json(status, body, headers=None):
     return request.make_json_response(body, headers=headers, status=status)
+
+
+def _bad_request(error, detail, **extra):
+    return _json(400, {"error": error, "detail": detail, **extra})
+
+
+def _check_path(**codes):
+    """A 400 response for a path segment that cannot be a code (``backend=..., exchange_type=...``:
+    control characters such as NUL, or longer than any code), else None. Checked before anything
+    is looked up: PostgreSQL refuses NUL in a query (an internal error before)."""
+    for name, value in codes.items():
+        name = name.replace("_", " ")
+        if value and (len(value) > MAX_PATH_CODE_LENGTH or CONTROL_RE.search(value)):
+            shown = value[:40] + ("..." if len(value) > 40 else "")
+            return _bad_request(
+                "invalid_path",
+                f"The {name} code {shown!r} in the URL is not a code: at most {MAX_PATH_CODE_LENGTH} "
+                "characters, no control characters (such as NUL). Use the code shown on the backend "
+                "or in the OpenAPI document.",
+                parameter=name,
+            )
+    return None
+
+
+def _check_id_headers(headers):
+    """A 400 response naming the first id header whose value cannot be kept, else None."""
+    for name in ID_HEADERS:
+        value = headers.get(name)
+        if value is None:
+            continue
+        if len(value) > MAX_SENDER_KEY_LENGTH:
+            return _bad_request(
+                "invalid_header",
+                f"Header {name} is {len(value):,} characters long; at most {MAX_SENDER_KEY_LENGTH} are "
+                "allowed. Send a shorter id.",
+                header=name,
+            )
+        if "\x00" in value:
+            return _bad_request(
+                "invalid_header",
+                f"Header {name} ({value[:40]!r}) holds a NUL character, which no id may contain; remove it.",
+                header=name,
+            )
+    return None
 
 
 def _max_payload():
@@ -44,6 +96,10 @@ class MfgIngestController(http.Controller):
         or the route names a backend (``backend_code``, else the route's own ``backend_code``
         argument) that the key may not use: another backend's service user, or an address outside
         the backend's IP allow-list. The key's use is recorded (last used, at most once a minute)."""
+        code = backend_code or (getattr(request, "params", None) or {}).get("backend_code")
+        error = _check_path(backend=code)
+        if error:
+            return None, error
         header = request.httprequest.headers.get("Authorization", "")
         match = BEARER_RE.match(header)
         challenge = {"WWW-Authenticate": 'Bearer realm="mfg"'}
@@ -71,7 +127,6 @@ class MfgIngestController(http.Controller):
             )
         remote_addr = request.httprequest.remote_addr
         request.env["mfg.api.key"].sudo()._mfg_key_used(uid, key, remote_addr)
-        code = backend_code or (getattr(request, "params", None) or {}).get("backend_code")
         if code:
             backend = request.env["mfg.backend"].sudo().search([("code", "=", code)], limit=1)
             if backend and not backend._mfg_api_allows_user(user):
@@ -104,6 +159,11 @@ class MfgIngestController(http.Controller):
         readonly=False,
     )
     def ingest(self, backend_code, type_code, **_kw):
+        error = _check_path(backend=backend_code, exchange_type=type_code) or _check_id_headers(
+            request.httprequest.headers
+        )
+        if error:
+            return error
         _user, error = self._authenticate()
         if error:
             return error
@@ -124,7 +184,9 @@ class MfgIngestController(http.Controller):
                 },
                 {"Retry-After": str(retry_after)},
             )
-        etype = env["mfg.exchange.type"]._find(type_code)
+        version = VERSION_RE.search(type_code)
+        too_high = version and int(version.group(1)) > MAX_VERSION
+        etype = env["mfg.exchange.type"].browse() if too_high else env["mfg.exchange.type"]._find(type_code)
         if not etype:
             return _json(404, {"error": "not_found", "detail": f"No exchange type {type_code!r}."})
         if etype.direction != "inbound" or not backend._mfg_flow(etype):

@@ -29,6 +29,7 @@ class TestRestIngest(HttpCase):
                 "groups_id": [fields.Command.set([cls.env.ref("mfg_integration_base.group_mfg_service").id])],
             }
         )
+        (cls.backend | cls.closed_backend).service_user_id = cls.service_user
         cls.plain_user = cls.env["res.users"].create(
             {
                 "name": "Somebody",
@@ -98,6 +99,61 @@ class TestRestIngest(HttpCase):
         resp = self._post('{"message_id": "x", ')
         self.assertEqual(resp.status_code, 400)
         self.assertIn("not valid JSON", resp.json()["detail"])
+        self.assertEqual(self._count(), before)
+
+    def test_400_hostile_json_never_500(self):
+        """Issue 13 item 7: JSON nested 50,000 deep was an HTTP 500 (RecursionError); NaN,
+        Infinity and 1e309 passed as numbers. Each is a 400 with the error body, nothing stored."""
+        before = self._count()
+        deep = '{"message_id": "deep", "status": ' + "[" * 50000 + "]" * 50000 + "}"
+        deep_objects = '{"a": ' * 50000 + "1" + "}" * 50000
+        for body, words in (
+            (deep, "levels deep"),
+            (deep_objects, "levels deep"),
+            (self._payload("hb-nan")[:-1] + ', "q": NaN}', "NaN"),
+            (self._payload("hb-inf")[:-1] + ', "q": -Infinity}', "Infinity"),
+            (self._payload("hb-big")[:-1] + ', "q": 1e309}', "1e309"),
+        ):
+            with self.subTest(body=body[:60]):
+                resp = self._post(body)
+                self.assertEqual(resp.status_code, 400, resp.text[:300])
+                self.assertEqual(resp.json()["error"], "invalid_json")
+                self.assertIn(words, resp.json()["detail"])
+        self.assertEqual(self._count(), before)
+
+    def test_400_id_header_longer_than_documented_or_with_nul(self):
+        """openapi.json documents Idempotency-Key and X-Correlation-Id with maxLength 255: a
+        longer value (6,000 characters was a 500) or a NUL is a 400 naming the header."""
+        before = self._count()
+        for name in ("Idempotency-Key", "X-Correlation-Id", "X-Message-Id"):
+            for value, words in (("k" * 6000, "6,000 characters"), ("ab\x00cd", "NUL")):
+                with self.subTest(header=name, value=value[:10]):
+                    resp = self._post(self._payload("hb-hdr"), headers={name: value})
+                    self.assertEqual(resp.status_code, 400, resp.text[:300])
+                    body = resp.json()
+                    self.assertEqual((body["error"], body["header"]), ("invalid_header", name))
+                    self.assertIn(name, body["detail"])
+                    self.assertIn(words, body["detail"])
+        resp = self._post(self._payload("hb-hdr-ok"), headers={"Idempotency-Key": "k" * 255})
+        self.assertEqual(resp.status_code, 202, resp.text)
+        self.assertEqual(self._count(), before + 1)
+
+    def test_400_nul_or_overlong_code_in_path(self):
+        """A NUL in the backend code of the URL was a 500 (PostgreSQL refuses NUL in a query)."""
+        before = self._count()
+        for backend, etype, parameter in (
+            ("rest%00plant", "plant.heartbeat", "backend"),
+            ("rest-plant", "plant.heart%00beat", "exchange type"),
+            ("r" * 300, "plant.heartbeat", "backend"),
+        ):
+            with self.subTest(backend=backend[:20], etype=etype):
+                resp = self._post(self._payload("hb-path"), backend=backend, etype=etype)
+                self.assertEqual(resp.status_code, 400, resp.text[:300])
+                self.assertEqual(resp.json()["error"], "invalid_path")
+                self.assertEqual(resp.json()["parameter"], parameter)
+        # a version number no exchange type can have: not found, not an integer overflow
+        resp = self._post(self._payload("hb-path"), etype="plant.heartbeat.v99999999999999")
+        self.assertEqual(resp.status_code, 404, resp.text[:300])
         self.assertEqual(self._count(), before)
 
     @mute_logger("odoo.http")

@@ -21,6 +21,7 @@ class TestMesSyncApi(HttpCase, MfgMesCase):
                 "groups_id": [Command.set([cls.env.ref("mfg_integration_base.group_mfg_service").id])],
             }
         )
+        cls.backend.service_user_id = user  # service users linked to no backend are refused
         expiry = fields.Datetime.now() + timedelta(days=1)
         cls.key = cls.env["res.users.apikeys"].with_user(user)._generate(None, "mes", expiry)
 

@@ -29,6 +29,7 @@ class TestReleaseStatusApi(HttpCase):
                 "groups_id": [Command.set([cls.env.ref("mfg_integration_base.group_mfg_service").id])],
             }
         )
+        cls.backend.service_user_id = user  # service users linked to no backend are refused
         expiry = fields.Datetime.now() + timedelta(days=1)
         cls.key = cls.env["res.users.apikeys"].with_user(user)._generate(None, "ship", expiry)
 
