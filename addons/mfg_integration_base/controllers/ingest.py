@@ -11,6 +11,7 @@ from odoo.http import request
 from odoo.tools import config
 
 from ..components import contract
+from ..components.side_transaction import SideTransactionBusy
 from ..exceptions import MfgValidationError
 from ..models.mfg_api_key import KEY_SCOPE
 from ..models.mfg_message import MAX_SENDER_KEY_LENGTH
@@ -171,7 +172,19 @@ class MfgIngestController(http.Controller):
         backend = env["mfg.backend"].search([("code", "=", backend_code)], limit=1)
         if not backend:
             return _json(404, {"error": "not_found", "detail": f"No backend with code {backend_code!r}."})
-        allowed, retry_after = backend.sudo()._mfg_throttle()
+        try:
+            allowed, retry_after = backend.sudo()._mfg_throttle()
+        except SideTransactionBusy:
+            _logger.warning("mfg api: no connection free to throttle backend %s: answered 429", backend.code)
+            return _json(
+                429,
+                {
+                    "error": "too_many_requests",
+                    "detail": "The server is busy with other requests right now: retry after 1 s.",
+                    "retry_after": 1,
+                },
+                {"Retry-After": "1"},
+            )
         if not allowed:
             return _json(
                 429,

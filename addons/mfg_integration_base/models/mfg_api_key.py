@@ -2,6 +2,8 @@ import logging
 
 from odoo import api, fields, models
 
+from ..components.side_transaction import side_transaction
+
 _logger = logging.getLogger(__name__)
 
 KEY_SCOPE = "mfg_api"  # res.users.apikeys scope of service keys: good for this API, not for XML-RPC
@@ -147,7 +149,7 @@ class MfgApiKey(models.Model):
         if last and (fields.Datetime.now() - last).total_seconds() < LAST_USED_EVERY:
             return self.browse(key_id)
         try:
-            with self.env.registry.cursor() as cr:
+            with side_transaction(self.env.registry) as cr:
                 cr.execute(
                     """UPDATE mfg_api_key SET last_used_at = now() AT TIME ZONE 'UTC', last_used_ip = %s
                         WHERE id IN (SELECT id FROM mfg_api_key WHERE id = %s FOR UPDATE SKIP LOCKED)""",

@@ -10,6 +10,8 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import config
 
+from ..components.side_transaction import side_transaction
+
 _logger = logging.getLogger(__name__)
 
 # Secrets of the backend: their changes are written to the chatter, never their values.
@@ -329,13 +331,15 @@ class MfgBackend(models.Model):
         """Take ``cost`` tokens from this backend's bucket: (True, 0) or (False, seconds to wait).
 
         The bucket is one row in mfg_api_bucket, refilled at api_rate_limit tokens/s up to api_burst,
-        updated by one atomic statement in its own short transaction: every worker and host shares it,
-        and a request that fails later does not give its token back."""
+        updated by one atomic statement in its own short READ COMMITTED transaction (concurrent
+        requests queue on the row for a moment, never a serialization failure): every worker and
+        host shares it, and a request that fails later does not give its token back. Raises
+        SideTransactionBusy when the server has no connection to spare for it."""
         self.ensure_one()
         rate, burst = self.api_rate_limit, self.api_burst
         if rate <= 0 or burst <= 0:
             return True, 0
-        with self.env.registry.cursor() as cr:
+        with side_transaction(self.env.registry) as cr:
             cr.execute(
                 """
                 INSERT INTO mfg_api_bucket AS b (backend_id, tokens, granted, updated_at)
