@@ -182,14 +182,19 @@ def post_as_sender(server, plant, contract, body, attempts=6, headers=None):
     return status, answer, seen
 
 
-def request_errors(server, since=0):
+def request_errors(server, since=0, through=None):
     """What made the server answer 500 after character ``since`` of its log: for each
-    'Exception during request handling' traceback, (exception line, innermost frame of our code)."""
+    'Exception during request handling' traceback, (exception line, innermost frame of our code).
+    ``through``: only the tracebacks with a frame in a file whose path contains it (e.g.
+    "/controllers/ingest.py": the REST ingest's requests, not the queue_job runner's)."""
     errors = []
     block = None
 
     def close(lines):
-        ours = [ln for ln in lines if ln.startswith('File "') and "/addons/mfg_" in ln]
+        frames = [ln for ln in lines if ln.startswith('File "')]
+        if through and not any(through in ln for ln in frames):
+            return
+        ours = [ln for ln in frames if "/addons/mfg_" in ln]
         errors.append((lines[-1] if lines else "?", ours[-1] if ours else ""))
 
     for line in server.log_text()[since:].splitlines():

@@ -1,7 +1,8 @@
 """Hostile requests to the live server's REST ingest (issue 13 item 7): shapes that made it
 answer 500, and generated variations of them. Every bad request gets a 4xx with the error body
 (``error`` and ``detail``), a good one 202 (or 422, stored as rejected); never a 5xx, and the
-server's log holds no request-handling traceback afterwards.
+server's log holds no traceback of the ingest's request handling afterwards (drain jobs run
+through the same server and are not judged here).
 
 Shapes: JSON nested 50,000 deep (arrays, objects), NaN / Infinity / 1e309 numbers, id headers
 of 6,000 characters and with NUL, a payload message id of 6,000 characters, NUL and very long
@@ -20,6 +21,7 @@ from hypothesis import strategies as st
 
 CONTRACT = "test.order_report.v1"
 ID_HEADERS = ("Idempotency-Key", "X-Correlation-Id", "X-Message-Id")
+INGEST = "/controllers/"  # tracebacks of the REST routes (not of drain jobs run over HTTP)
 
 
 def _order(plant, **extra):
@@ -50,7 +52,7 @@ def _check_answer(status, answer, allowed, context):
 def no_new_500s(odoo_server):
     start = len(odoo_server.log_text())
     yield
-    assert request_errors(odoo_server, start) == [], "the server logged a request-handling error"
+    assert request_errors(odoo_server, start, INGEST) == [], "the ingest logged a request-handling error"
 
 
 SHAPES = {
@@ -147,7 +149,7 @@ def test_generated_id_header_values_never_500(name, value, odoo_server, fuzz_pla
     _check_answer(status, answer, expected, context)
     if status == 400 and answer.get("error") == "invalid_header":
         assert answer["header"] == name, context
-    assert request_errors(odoo_server, start) == [], context
+    assert request_errors(odoo_server, start, INGEST) == [], context
 
 
 @settings(max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck))
@@ -163,4 +165,4 @@ def test_generated_non_finite_numbers_never_500(literal, odoo_server, fuzz_plant
     start = len(odoo_server.log_text())
     status, answer, _headers = post(odoo_server, fuzz_plant, CONTRACT, _raw_with(fuzz_plant, literal))
     _check_answer(status, answer, {400}, (literal[:40], status, answer))
-    assert request_errors(odoo_server, start) == [], literal[:40]
+    assert request_errors(odoo_server, start, INGEST) == [], literal[:40]
