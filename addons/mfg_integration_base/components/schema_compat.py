@@ -191,14 +191,8 @@ def _as_schema(value):
     return value if isinstance(value, dict) else {}
 
 
-def breaking_changes(old, new, path=""):
-    """List of (field path, reason) of the changes from schema ``old`` to schema ``new`` that break
-    the contract's users. Both are dicts (parsed JSON Schemas) or booleans."""
-    old, new = _as_schema(old), _as_schema(new)
-    if old is None:
-        return []  # nothing was valid before
-    if new is None:
-        return [(_where(path), "no value is allowed any more")]
+def _type_and_values(old, new, path):
+    """Type narrowed, enum values removed or a list of values imposed."""
     found = []
     old_types, new_types = _types(old), _types(new)
     if not _type_covers(new_types, old_types):
@@ -210,7 +204,13 @@ def breaking_changes(old, new, path=""):
             found.append((_where(path), f"allowed value(s) {', '.join(map(repr, removed))} removed"))
     elif "enum" in new and not ("const" in old and old["const"] in new["enum"]):
         found.append((_where(path), "restricted to a list of values"))
-    found.extend(_constraints(old, new, path))
+    return found
+
+
+def _object_changes(old, new, path):
+    """Properties removed, required fields changed, additional properties restricted; the
+    properties both versions have are compared in depth."""
+    found = []
     old_props = old.get("properties") or {}
     new_props = new.get("properties") or {}
     old_req, new_req = set(old.get("required") or []), set(new.get("required") or [])
@@ -235,6 +235,21 @@ def breaking_changes(old, new, path=""):
         found.append((_where(path), "additional properties refused (additionalProperties: false)"))
     elif isinstance(new.get("additionalProperties"), dict) and old_extra is not None:
         found.extend(breaking_changes(old_extra, new_extra, f"{prefix}(additional properties)"))
+    return found
+
+
+def breaking_changes(old, new, path=""):
+    """List of (field path, reason) of the changes from schema ``old`` to schema ``new`` that break
+    the contract's users. Both are dicts (parsed JSON Schemas) or booleans."""
+    old, new = _as_schema(old), _as_schema(new)
+    if old is None:
+        return []  # nothing was valid before
+    if new is None:
+        return [(_where(path), "no value is allowed any more")]
+    found = _type_and_values(old, new, path)
+    found.extend(_constraints(old, new, path))
+    found.extend(_object_changes(old, new, path))
     if "items" in new:
-        found.extend(breaking_changes(old.get("items"), new["items"], f"{prefix}[]" if path else "[]"))
+        items_path = f"{path}/[]" if path else "[]"
+        found.extend(breaking_changes(old.get("items"), new["items"], items_path))
     return found

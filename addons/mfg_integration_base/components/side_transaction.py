@@ -16,8 +16,6 @@ import threading
 
 from psycopg2.pool import PoolError
 
-from odoo.sql_db import TestCursor
-
 SIDE_SLOTS = 4
 WAIT_SECONDS = 10.0
 _slots = threading.BoundedSemaphore(SIDE_SLOTS)
@@ -38,7 +36,7 @@ def side_transaction(registry):
         except PoolError as exc:
             raise SideTransactionBusy(str(exc)) from exc
         with cr:
-            if not isinstance(cr, TestCursor):  # Odoo's test runner: a savepoint of the test's transaction
+            if not registry.in_test_mode():  # else the cursor is a savepoint of the test's transaction
                 cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
             yield cr
     finally:

@@ -8,9 +8,8 @@ import re
 
 from odoo import fields, http
 from odoo.http import request
-from odoo.tools import config
 
-from ..components import contract
+from ..components import contract, settings
 from ..components.side_transaction import SideTransactionBusy
 from ..exceptions import MfgValidationError
 from ..models.mfg_api_key import KEY_SCOPE
@@ -82,11 +81,7 @@ def _check_id_headers(headers):
 
 
 def _max_payload():
-    section = config.misc.get("mfg_integration", {})
-    try:
-        return int(section.get("max_payload_bytes", DEFAULT_MAX_PAYLOAD))
-    except (TypeError, ValueError):
-        return DEFAULT_MAX_PAYLOAD
+    return settings.get_int("max_payload_bytes", DEFAULT_MAX_PAYLOAD, minimum=0)
 
 
 class MfgIngestController(http.Controller):

@@ -8,8 +8,8 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
-from odoo.tools import config
 
+from ..components import settings
 from ..components.side_transaction import side_transaction
 
 _logger = logging.getLogger(__name__)
@@ -37,8 +37,7 @@ def service_backend_required():
 
     On unless the server configuration turns it off explicitly (False / 0 / no / off): a service
     user that serves no backend would otherwise post to every backend of its company."""
-    value = config.misc.get("mfg_integration", {}).get("service_user_requires_backend", "")
-    return str(value).strip().lower() not in ("0", "false", "no", "off")
+    return settings.get_bool("service_user_requires_backend", True)
 
 
 class MfgBackend(models.Model):
