@@ -560,7 +560,27 @@ class MfgMessage(models.Model):
         except Exception as exc:
             if not isolated:
                 raise
-            self._mfg_record_failure(exc, attempts, start)
+            try:
+                with self.env.cr.savepoint(flush=False):
+                    self._mfg_record_failure(exc, attempts, start)
+            except Exception:
+                # Recording the error must never crash the drain (the batch would be released
+                # and claimed again, forever): keep a plain failure instead.
+                _logger.exception("mfg message %s: could not record its failure", self.id)
+                self._mfg_write_outcome(
+                    {
+                        "state": "failed",
+                        "attempts": attempts,
+                        "processed_at": fields.Datetime.now(),
+                        "error_class": "internal",
+                        "error_message": self.env._(
+                            "Processing failed (%(type)s) and the error could not be recorded; see the server log.",
+                            type=type(exc).__name__,
+                        ),
+                        "next_attempt_at": None,
+                        "claim_token": None,
+                    }
+                )
             return False
         vals = {
             "state": "done",
@@ -617,7 +637,7 @@ class MfgMessage(models.Model):
                         vals["attempts"],
                         vals["processed_at"],
                         vals["duration_ms"],
-                        vals.get("response"),
+                        _pg_text(vals.get("response")),
                         self.env.uid,
                     )
                     for mid, vals in done
@@ -632,6 +652,7 @@ class MfgMessage(models.Model):
         """Record a processing outcome with one UPDATE (no ORM write, no tracking, no flush):
         the drain does this for every message."""
         self.ensure_one()
+        vals = {k: _pg_text(v) for k, v in vals.items()}
         columns = sorted(vals)
         self.env.cr.execute(
             "UPDATE mfg_message SET {}, write_date = now() AT TIME ZONE 'UTC', write_uid = %s WHERE id = %s".format(
@@ -1096,6 +1117,20 @@ class MfgMessage(models.Model):
             "view_mode": "list",
             "domain": [("message_id", "=", self.id)],
         }
+
+
+def _pg_text(value):
+    """``value`` as PostgreSQL can keep it: a text holds no NUL and no lone surrogate (an error
+    text may quote a payload's bytes); other values unchanged."""
+    if not isinstance(value, str):
+        return value
+    if "\x00" in value:
+        value = value.replace("\x00", "\ufffd")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = value.encode("utf-8", "replace").decode("utf-8")
+    return value
 
 
 MAX_SENDER_KEY_LENGTH = 255  # the OpenAPI document's maxLength of Idempotency-Key / X-Correlation-Id

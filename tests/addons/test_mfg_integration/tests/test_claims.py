@@ -296,3 +296,15 @@ class TestRuns(MfgPipelineCase):
         self.assertEqual((k1.state, k2.state, k3.state, o1.state), ("done", "failed", "queued", "done"))
         self.assertEqual(self._order("KR").history, "k1")
         self.assertEqual(self._order("OR").history, "o1")
+
+    def test_an_error_text_holding_nul_is_recorded_and_the_drain_goes_on(self):
+        """A JSON escape \\u0000 in a payload reaches the error text; PostgreSQL refused the
+        outcome, the drain crashed, and its batch was claimed again, forever."""
+        res = self._receive(
+            '{"message_id": "nul-1", "order": "A\\u0000B", "product": "WID-1", "quantity": 1, "fail": "business"}',
+            self._payload("nul-2", order="NUL2"),
+        )
+        bad, good = self.Message.browse([r["id"] for r in res])
+        self._drain()
+        self.assertEqual((bad.state, good.state), ("failed", "done"))
+        self.assertIn("Order A\ufffdB is closed", bad.error_message)
