@@ -13,7 +13,7 @@ from ..components import contract, settings
 from ..components.side_transaction import SideTransactionBusy
 from ..exceptions import MfgValidationError
 from ..models.mfg_api_key import KEY_SCOPE
-from ..models.mfg_message import MAX_SENDER_KEY_LENGTH
+from ..pipeline.receive import MAX_SENDER_KEY_LENGTH
 
 _logger = logging.getLogger(__name__)
 

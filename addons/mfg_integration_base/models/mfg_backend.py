@@ -1,6 +1,5 @@
 import json
 import logging
-from contextlib import contextmanager
 from datetime import timedelta
 
 from odoo import api, fields, models
@@ -8,10 +7,10 @@ from odoo.exceptions import UserError
 
 from ..components import settings
 from ..exceptions import MfgMappingError, MfgPermanentError
+from ..pipeline import claim as claims
 from ..pipeline import tx
 from .mfg_code_mapping import MAPPING_KINDS
 from .mfg_message import (
-    CLAIM_LOCK_CLASS,
     PENDING_STATES,
     claim_lease_seconds,
     drain_partitions,
@@ -671,36 +670,9 @@ class MfgBackend(models.Model):
                 partition=first._mfg_partition(),
             )
 
-    @contextmanager
     def _mfg_claim_lock(self, cr, own_transaction=True):
-        """Hold a fresh claim lock (a session-level advisory lock) on ``cr``'s connection.
-
-        The lock survives the commits of the drain and is released at the end, or by PostgreSQL
-        when the session dies. ``own_transaction``: ``cr`` is the drain's own cursor, starting a
-        transaction now (READ COMMITTED, the claim's isolation); on an error it is rolled back
-        before the lock is released, so that the lock never stays with a pooled connection.
-        """
-        if own_transaction:
-            cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
-        cr.execute("SELECT nextval('mfg_message_claim_lock_seq')")
-        lock = cr.fetchone()[0]
-        cr.execute("SELECT pg_advisory_lock(%s, %s)", (CLAIM_LOCK_CLASS, lock))
-        try:
-            yield lock
-        except BaseException:
-            if own_transaction:
-                cr.rollback()
-            self._mfg_claim_unlock(cr, lock)
-            raise
-        self._mfg_claim_unlock(cr, lock)
-
-    @api.model
-    def _mfg_claim_unlock(self, cr, lock):
-        try:
-            cr.execute("SELECT pg_advisory_unlock(%s, %s)", (CLAIM_LOCK_CLASS, lock))
-        except Exception:
-            # The session is gone (and its lock with it), or the transaction is aborted.
-            _logger.warning("mfg: could not release claim lock %s", lock, exc_info=True)
+        """Hold a fresh claim lock on ``cr``'s connection (see ``pipeline.claim.claim_lock``)."""
+        return claims.claim_lock(cr, own_transaction=own_transaction)
 
     def _mfg_drain_type_ids(self, channel, include_batch):
         domain = [("channel", "=", channel)]

@@ -3,7 +3,6 @@ import json
 import logging
 import time
 import traceback
-import uuid
 from datetime import timedelta
 
 import psycopg2
@@ -14,97 +13,31 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.exceptions import ValidationError as OdooValidationError
 
-from ..components import contract, settings, signature
+from ..components import contract, signature
 from ..components.retry_policy import retry_delay
 from ..exceptions import MfgError, MfgTransientError, MfgValidationError
-
-_logger = logging.getLogger(__name__)
-
-STATES = [
-    ("received", "Received"),
-    ("rejected", "Rejected"),
-    ("queued", "Queued"),
-    ("processing", "Processing"),
-    ("done", "Done"),
-    ("failed", "Failed"),
-    ("retrying", "Retrying"),
-    ("dead", "Dead"),
-    ("discarded", "Discarded"),
-]
-# States a drain job may claim.
-CLAIMABLE_STATES = ("received", "queued", "retrying")
-# States of an earlier message that hold the later messages of the same ordering key.
-BLOCKING_STATES = ("processing", "retrying", "failed", "dead")
-# States that still wait for something (monitoring, SLA).
-PENDING_STATES = ("received", "queued", "processing", "retrying")
-ERROR_CLASSES = [
-    ("validation", "Contract (schema)"),
-    ("mapping", "Code mapping"),
-    ("business", "Business rule"),
-    ("transient", "Transient"),
-    ("internal", "Internal error"),
-]
-DEFAULT_CLAIM_LEASE = 900  # seconds; [mfg_integration] claim_lease_seconds
-
-
-def claim_lease_seconds():
-    """How long a claim protects a message before another drain may take it (dead drain)."""
-    try:
-        return settings.get_int("claim_lease_seconds", DEFAULT_CLAIM_LEASE, minimum=1)
-    except (TypeError, ValueError):
-        return DEFAULT_CLAIM_LEASE
-
-
-DEFAULT_DRAIN_PARTITIONS = 2  # [mfg_integration] drain_partitions
-
-
-def drain_partitions():
-    """Drain jobs per backend, channel and direction that may run side by side. Messages are
-    spread over them by ordering key (all messages of a key in one partition, so the key's
-    order holds), so that several workers apply different keys at the same time."""
-    try:
-        return max(1, settings.get_int("drain_partitions", DEFAULT_DRAIN_PARTITIONS))
-    except (TypeError, ValueError):
-        return DEFAULT_DRAIN_PARTITIONS
-
-
-# A claim belongs to a live drain: the drain holds the PostgreSQL advisory lock
-# (CLAIM_LOCK_CLASS, claim_lock) from before its claim until its outcomes are committed. The
-# lock dies with the drain's database session (kill -9, crash, lost connection), so a message
-# left 'processing' whose lock nobody holds is orphaned and claimable again at once; the time
-# lease (claim_lease_seconds) is only the last resort (a drain alive but hung).
-CLAIM_LOCK_CLASS = 0x6D6667  # "mfg": first key of the two-key advisory locks of claims
-
-
-def live_claim_locks_sql():
-    """SQL: the claim locks held right now (by live drains) in this database."""
-    return f"""(SELECT l.objid::bigint FROM pg_locks l
-                 WHERE l.locktype = 'advisory' AND l.granted AND l.classid = {CLAIM_LOCK_CLASS}
-                   AND l.objsubid = 2
-                   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()))"""
-
-
-def orphaned_claim_sql(alias="m"):
-    """SQL condition on message ``alias``: 'processing' but its drain is gone (or, last resort,
-    its lease of %(lease)s seconds ran out). Needs the ``lease`` query parameter."""
-    return f"""({alias}.state = 'processing' AND (
-                  ({alias}.claim_lock IS NOT NULL AND {alias}.claim_lock NOT IN {live_claim_locks_sql()})
-                  OR {alias}.claimed_at < (now() AT TIME ZONE 'UTC') - make_interval(secs => %(lease)s)))"""
-
-
-# SQL: the partition of message m (by ordering key, or by id when it has none).
-PARTITION_SQL = (
-    "mod(CASE WHEN m.ordering_key IS NULL THEN m.id "
-    "ELSE hashtext(m.ordering_key)::bigint + 2147483648 END, %(partitions)s) = %(partition)s"
+from ..pipeline import claim as claims
+from ..pipeline import outcome
+from ..pipeline.claim import (  # noqa: F401 - importable from here, as before
+    CLAIM_LOCK_CLASS,
+    PARTITION_SQL,
+    claim_lease_seconds,
+    drain_partitions,
+    live_claim_locks_sql,
+    orphaned_claim_sql,
+)
+from ..pipeline.receive import as_key as _as_key
+from ..pipeline.receive import sender_key_problem as _sender_key_problem
+from ..pipeline.states import (  # noqa: F401 - importable from here, as before
+    BLOCKING_STATES,
+    CLAIMABLE_STATES,
+    ERROR_CLASSES,
+    PENDING_STATES,
+    STATES,
+    TRANSIENT_PGCODES,
 )
 
-
-TRANSIENT_PGCODES = {
-    psycopg2.errorcodes.SERIALIZATION_FAILURE,
-    psycopg2.errorcodes.DEADLOCK_DETECTED,
-    psycopg2.errorcodes.LOCK_NOT_AVAILABLE,
-    psycopg2.errorcodes.QUERY_CANCELED,
-}
+_logger = logging.getLogger(__name__)
 
 
 class MfgMessage(models.Model):
@@ -216,13 +149,7 @@ class MfgMessage(models.Model):
 
     def _orphaned_ids(self, ids):
         """Those of ``ids`` that are 'processing' with no live drain (see orphaned_claim_sql)."""
-        if not ids:
-            return set()
-        self.env.cr.execute(
-            f"SELECT m.id FROM mfg_message m WHERE m.id IN %(ids)s AND {orphaned_claim_sql()}",
-            {"ids": tuple(ids), "lease": claim_lease_seconds()},
-        )
-        return {r[0] for r in self.env.cr.fetchall()}
+        return claims.orphaned_ids(self.env.cr, ids)
 
     def _compute_claim_status(self):
         processing = self.filtered(lambda m: m.state == "processing" and m.id)
@@ -236,11 +163,7 @@ class MfgMessage(models.Model):
     def _search_claim_status(self, operator, value):
         if operator != "=" or value not in ("live", "orphaned"):
             raise UserError(self.env._("Unsupported search on the claim status."))
-        self.env.cr.execute(
-            f"SELECT m.id FROM mfg_message m WHERE m.state = 'processing' AND {orphaned_claim_sql()}",
-            {"lease": claim_lease_seconds()},
-        )
-        orphaned = [r[0] for r in self.env.cr.fetchall()]
+        orphaned = sorted(claims.orphaned_ids(self.env.cr))
         if value == "orphaned":
             return [("id", "in", orphaned)]
         return [("state", "=", "processing"), ("id", "not in", orphaned)]
@@ -617,34 +540,9 @@ class MfgMessage(models.Model):
     @api.model
     def _mfg_write_batch_outcomes(self, batch):
         """Write the outcomes and record links buffered by ``_mfg_process`` (see the drain)."""
-        done, links = batch["done"], batch["links"]
-        if links:
-            self._mfg_insert_links(links)
-        if done:
-            execute_values(
-                self.env.cr,
-                """UPDATE mfg_message m
-                      SET state = 'done', attempts = v.attempts, processed_at = v.processed_at,
-                          duration_ms = v.duration_ms, response = COALESCE(v.response, m.response),
-                          next_attempt_at = NULL, claim_token = NULL, error_class = NULL,
-                          error_message = NULL, error_path = NULL,
-                          write_date = now() AT TIME ZONE 'UTC', write_uid = v.uid
-                     FROM (VALUES %s) AS v(id, attempts, processed_at, duration_ms, response, uid)
-                    WHERE m.id = v.id""",
-                [
-                    (
-                        mid,
-                        vals["attempts"],
-                        vals["processed_at"],
-                        vals["duration_ms"],
-                        _pg_text(vals.get("response")),
-                        self.env.uid,
-                    )
-                    for mid, vals in done
-                ],
-                template="(%s, %s, %s::timestamp, %s, %s::text, %s)",
-            )
-        ids = [mid for mid, _vals in done] + [row[0] for row in links]
+        outcome.write_done(self.env.cr, batch["done"], self.env.uid)
+        outcome.insert_links(self.env.cr, batch["links"])
+        ids = [mid for mid, _vals in batch["done"]] + [row[0] for row in batch["links"]]
         if ids:
             self.browse(ids).invalidate_recordset()
 
@@ -652,15 +550,8 @@ class MfgMessage(models.Model):
         """Record a processing outcome with one UPDATE (no ORM write, no tracking, no flush):
         the drain does this for every message."""
         self.ensure_one()
-        vals = {k: _pg_text(v) for k, v in vals.items()}
-        columns = sorted(vals)
-        self.env.cr.execute(
-            "UPDATE mfg_message SET {}, write_date = now() AT TIME ZONE 'UTC', write_uid = %s WHERE id = %s".format(
-                ", ".join(f'"{c}" = %s' for c in columns)
-            ),
-            [vals[c] for c in columns] + [self.env.uid, self.id],
-        )
-        self.invalidate_recordset(columns + ["write_date", "write_uid"])
+        outcome.write(self.env.cr, self.id, vals, self.env.uid)
+        self.invalidate_recordset(sorted(vals) + ["write_date", "write_uid"])
 
     @api.model
     def _mfg_classify(self, exc):
@@ -753,19 +644,7 @@ class MfgMessage(models.Model):
 
     @api.model
     def _mfg_insert_links(self, rows):
-        if rows:
-            # Plain INSERT: one per message processed; skip links a replay/retry already has.
-            execute_values(
-                self.env.cr,
-                """INSERT INTO mfg_message_record (message_id, res_model, res_id, create_uid, write_uid,
-                                                   create_date, write_date)
-                   SELECT v.message_id, v.res_model, v.res_id, v.create_uid, v.write_uid,
-                          now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC'
-                     FROM (VALUES %s) AS v(message_id, res_model, res_id, create_uid, write_uid)
-                    WHERE NOT EXISTS (SELECT 1 FROM mfg_message_record r WHERE r.message_id = v.message_id
-                                        AND r.res_model = v.res_model AND r.res_id = v.res_id)""",
-                rows,
-            )
+        outcome.insert_links(self.env.cr, rows)
 
     # ------------------------------------------------------------------ claim
     @api.model
@@ -781,166 +660,51 @@ class MfgMessage(models.Model):
         partitions=1,
         claim_lock=None,
     ):
-        """Claim up to ``limit`` due messages for one drain: ``UPDATE ... SET state = 'processing'``
-        over ``SELECT ... FOR UPDATE SKIP LOCKED``, so concurrent drains never share a message.
-
-        A message whose ordering key has an earlier message in a blocking state (processing,
-        retrying, failed, dead) is not claimed: a failure blocks its key, not the flow. A
-        message left 'processing' by a drain that died (nobody holds its claim lock) is claimed
-        again at once; one whose drain lives is left alone until its lease expired.
-        ``claim_lock``: the advisory lock the calling drain holds (see CLAIM_LOCK_CLASS).
-        Returns the claimed messages (ordered by id) and the claim token.
-        """
+        """Claim up to ``limit`` due messages for one drain (see ``pipeline.claim.claim``).
+        Returns the claimed messages (ordered by id) and the claim token."""
         self.env.flush_all()  # pending ORM writes (a Retry pressed in this transaction) count
-        token = str(uuid.uuid4())
-        lease = lease_seconds if lease_seconds is not None else claim_lease_seconds()
-        self.env.cr.execute(
-            f"""
-            UPDATE mfg_message SET state = 'processing', claim_token = %(token)s,
-                   claimed_at = now() AT TIME ZONE 'UTC', write_date = now() AT TIME ZONE 'UTC',
-                   job_uuid = coalesce(%(job_uuid)s, job_uuid), claim_lock = %(claim_lock)s
-             WHERE id IN (
-                SELECT m.id FROM mfg_message m
-                 WHERE m.backend_id = %(backend)s AND m.direction = %(direction)s
-                   AND m.exchange_type_id = ANY(%(types)s)
-                   AND {PARTITION_SQL}
-                   AND (
-                        (m.state IN %(claimable)s
-                         AND (m.next_attempt_at IS NULL OR m.next_attempt_at <= (now() AT TIME ZONE 'UTC')))
-                     OR {orphaned_claim_sql()}
-                   )
-                   AND (m.ordering_key IS NULL OR NOT EXISTS (
-                        SELECT 1 FROM mfg_message p
-                         WHERE p.backend_id = m.backend_id AND p.direction = m.direction
-                           AND p.ordering_key = m.ordering_key AND p.id < m.id
-                           AND p.state IN %(blocking)s))
-                 ORDER BY m.id
-                 LIMIT %(limit)s
-                 FOR UPDATE OF m SKIP LOCKED)
-            RETURNING id
-            """,
-            {
-                "partition": partition,
-                "partitions": partitions,
-                "backend": backend.id,
-                "direction": direction,
-                "claimable": CLAIMABLE_STATES,
-                "types": list(type_ids),
-                "blocking": BLOCKING_STATES,
-                "limit": limit,
-                "lease": lease,
-                "token": token,
-                "job_uuid": job_uuid,
-                "claim_lock": claim_lock,
-            },
+        ids, token = claims.claim(
+            self.env.cr,
+            backend.id,
+            direction,
+            type_ids,
+            limit,
+            lease=lease_seconds,
+            job_uuid=job_uuid,
+            partition=partition,
+            partitions=partitions,
+            claim_lock=claim_lock,
         )
-        ids = sorted(r[0] for r in self.env.cr.fetchall())
         self.invalidate_model(["state", "claim_token", "claimed_at", "job_uuid", "claim_lock"])
         return self.browse(ids), token
 
     @api.model
     def _mfg_claimable_count(self, backend, direction, type_ids, partition=0, partitions=1):
-        """1 when a drain would find something to claim now (same rules as _mfg_claim, orphaned
-        and expired claims included), else 0."""
-        self.env.cr.execute(
-            f"""
-            SELECT 1 FROM mfg_message m
-             WHERE m.backend_id = %(backend)s AND m.direction = %(direction)s
-               AND m.exchange_type_id = ANY(%(types)s)
-               AND {PARTITION_SQL}
-               AND ((m.state IN %(claimable)s
-                     AND (m.next_attempt_at IS NULL OR m.next_attempt_at <= (now() AT TIME ZONE 'UTC')))
-                    OR {orphaned_claim_sql()})
-               AND (m.ordering_key IS NULL OR NOT EXISTS (
-                    SELECT 1 FROM mfg_message p
-                     WHERE p.backend_id = m.backend_id AND p.direction = m.direction
-                       AND p.ordering_key = m.ordering_key AND p.id < m.id
-                       AND p.state IN %(blocking)s))
-             LIMIT 1
-            """,
-            {
-                "partition": partition,
-                "partitions": partitions,
-                "backend": backend.id,
-                "direction": direction,
-                "types": list(type_ids),
-                "claimable": CLAIMABLE_STATES,
-                "blocking": BLOCKING_STATES,
-                "lease": claim_lease_seconds(),
-            },
-        )
-        return len(self.env.cr.fetchall())
+        """1 when a drain would find something to claim now (see ``pipeline.claim.claimable``)."""
+        return int(claims.claimable(self.env.cr, backend.id, direction, type_ids, partition, partitions))
 
     @api.model
     def _mfg_next_retry(self, backend, direction, type_ids, partition=0, partitions=1):
         """The retrying message of this partition due next, if not due yet (else empty)."""
-        self.env.cr.execute(
-            f"""
-            SELECT m.id FROM mfg_message m
-             WHERE m.backend_id = %(backend)s AND m.direction = %(direction)s
-               AND m.exchange_type_id = ANY(%(types)s) AND {PARTITION_SQL}
-               AND m.state = 'retrying' AND m.next_attempt_at > (now() AT TIME ZONE 'UTC')
-             ORDER BY m.next_attempt_at LIMIT 1
-            """,
-            {
-                "partition": partition,
-                "partitions": partitions,
-                "backend": backend.id,
-                "direction": direction,
-                "types": list(type_ids),
-            },
-        )
-        return self.browse([r[0] for r in self.env.cr.fetchall()])
+        first = claims.next_retry(self.env.cr, backend.id, direction, type_ids, partition, partitions)
+        return self.browse(first and [first])
 
     def _mfg_partition(self, partitions=None):
         """The drain partition of this message (see PARTITION_SQL)."""
         self.ensure_one()
-        partitions = partitions or drain_partitions()
-        self.env.cr.execute(
-            """SELECT mod(CASE WHEN %(key)s::varchar IS NULL THEN %(id)s
-                               ELSE hashtext(%(key)s)::bigint + 2147483648 END, %(partitions)s)""",
-            {"key": self.ordering_key or None, "id": self.id, "partitions": partitions},
-        )
-        return self.env.cr.fetchone()[0]
+        return claims.partition_of(self.env.cr, self.id, self.ordering_key, partitions or drain_partitions())
 
     @api.model
     def _mfg_release(self, ids, token):
         """Give claimed but unprocessed messages back (state queued) for a later drain."""
-        if not ids:
-            return 0
-        self.env.cr.execute(
-            """UPDATE mfg_message SET state = 'queued', claim_token = NULL, claimed_at = NULL
-                WHERE id IN %s AND state = 'processing' AND claim_token = %s""",
-            (tuple(ids), token),
-        )
+        count = claims.release(self.env.cr, ids, token)
         self.invalidate_model(["state", "claim_token", "claimed_at"])
-        return self.env.cr.rowcount
+        return count
 
     def _mfg_held_back(self, token):
-        """Ids of these claimed messages (one claim, token ``token``) that must wait: an earlier
-        message of their ordering key is still open and is not part of this claim.
-
-        One query per batch. Within the batch, the drain applies messages in id order and skips
-        the rest of a key once one of its messages did not end done. Together with the claim
-        (which never takes a key's message while an earlier one is processing elsewhere), only
-        the drain holding a key's earliest open message applies that key: in arrival order.
-        """
-        keyed = self.filtered("ordering_key")
-        if not keyed:
-            return set()
-        self.env.cr.execute(
-            """
-            SELECT m.id FROM mfg_message m
-             WHERE m.id IN %s
-               AND EXISTS (SELECT 1 FROM mfg_message p
-                            WHERE p.backend_id = m.backend_id AND p.direction = m.direction
-                              AND p.ordering_key = m.ordering_key AND p.id < m.id
-                              AND p.state IN %s
-                              AND p.claim_token IS DISTINCT FROM %s)
-            """,
-            (tuple(keyed.ids), ("received", "queued", "processing", "retrying", "failed", "dead"), token),
-        )
-        return {r[0] for r in self.env.cr.fetchall()}
+        """Ids of these claimed messages (one claim, token ``token``) that must wait for an
+        earlier message of their ordering key (see ``pipeline.claim.held_back``)."""
+        return claims.held_back(self.env.cr, self.filtered("ordering_key").ids, token)
 
     # ------------------------------------------------------------------ manual actions
     def _mfg_check_manager(self, action):
@@ -1117,42 +881,3 @@ class MfgMessage(models.Model):
             "view_mode": "list",
             "domain": [("message_id", "=", self.id)],
         }
-
-
-def _pg_text(value):
-    """``value`` as PostgreSQL can keep it: a text holds no NUL and no lone surrogate (an error
-    text may quote a payload's bytes); other values unchanged."""
-    if not isinstance(value, str):
-        return value
-    if "\x00" in value:
-        value = value.replace("\x00", "\ufffd")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        value = value.encode("utf-8", "replace").decode("utf-8")
-    return value
-
-
-MAX_SENDER_KEY_LENGTH = 255  # the OpenAPI document's maxLength of Idempotency-Key / X-Correlation-Id
-
-
-def _sender_key_problem(value, what):
-    """Why an id given by the transport (header, MQTT user property) cannot be kept, or None."""
-    if value is None or value is False:
-        return None
-    text = str(value)
-    if len(text) > MAX_SENDER_KEY_LENGTH:
-        return (
-            f"The {what} is {len(text):,} characters long; at most {MAX_SENDER_KEY_LENGTH} are allowed. "
-            "Send a shorter id."
-        )
-    if "\x00" in text:
-        return f"The {what} {text[:40]!r} holds a NUL character, which no text column can keep; remove it."
-    return None
-
-
-def _as_key(value):
-    if value is None or isinstance(value, dict | list):
-        return None
-    text = str(value).replace("\x00", "").strip()
-    return text[:256] or None

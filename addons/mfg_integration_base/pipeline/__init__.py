@@ -1,4 +1,9 @@
-"""The message engine, without ORM models (see docs/ARCHITECTURE.md). Work in progress: the
-claim, drain and outcome steps still live in models/mfg_message.py and models/mfg_backend.py."""
+"""The message engine, without ORM models (see docs/ARCHITECTURE.md): states, receive checks,
+claims (with their claim locks), outcomes, and the transaction switch. The models call it
+(``mfg.message`` for one message, ``mfg.backend._mfg_drain`` for a drain)."""
 
+from . import states
 from . import tx
+from . import receive
+from . import claim
+from . import outcome
