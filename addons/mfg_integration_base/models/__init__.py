@@ -14,6 +14,8 @@ from . import mfg_transport_mqtt
 from . import mfg_incident
 from . import mfg_api_key
 from . import mfg_backend_api
+from . import mfg_backend_dashboard
+from . import mfg_backend_cron
 from . import res_users
 from . import mfg_monitoring
 from . import mfg_audit

@@ -7,3 +7,4 @@ from . import tx
 from . import receive
 from . import claim
 from . import outcome
+from . import drain

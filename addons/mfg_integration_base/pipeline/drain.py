@@ -1,0 +1,352 @@
+"""Drains: the queue_job job that claims a batch of messages and applies (inbound) or sends
+(outbound) them, the jobs that start drains, and the recovery of drains that died. No ORM models.
+
+The functions take the backend (one ``mfg.backend`` record) or an environment. ``mfg.backend``
+keeps one thin method per function, under the names that queue_job (the job target is
+``mfg.backend._mfg_drain``), the crons, the connectors and the tests use; the functions call
+the models' hooks by those names (``backend._mfg_process_claimed``, ``mfg.message._mfg_claim``,
+``_mfg_process``...), so that an addon may still override any step.
+
+The order of a batch (runs of inbound messages in one savepoint, ordering keys, run sizes) is
+``RunSchedule``: plain Python, tested without a database (tests/test_pipeline_drain.py).
+"""
+
+import logging
+
+from odoo import api, fields
+
+from .claim import claim_lease_seconds, drain_partitions, orphaned_claim_sql
+from .states import CLAIMABLE_STATES
+
+_logger = logging.getLogger(__name__)
+
+DRAIN_BATCH = 100  # messages claimed by one drain
+RUN_MAX = 32  # inbound messages applied in one savepoint (see RunSchedule)
+
+
+# ---------------------------------------------------------------------- starting drains
+def identity_key(backend_id, direction, channel, sync_class, part, partitions, eta=None):
+    """queue_job identity key of a drain job: one waiting job per backend, direction, channel,
+    class and partition (and minute, for a drain at a retry's ``eta``)."""
+    key = f"mfg_drain:{backend_id}:{direction}:{channel}:{sync_class}:p{part}of{partitions}"
+    if eta:
+        key += f":{fields.Datetime.to_datetime(eta):%Y%m%d%H%M}"
+    return key
+
+
+def description(backend_code, direction, channel, part, partitions):
+    """The description of a drain job in queue_job's screens."""
+    return f"Drain {direction} messages of {backend_code} ({channel}, part {part + 1}/{partitions})"
+
+
+def enqueue(backend, direction, channel, eta=None, sync_class="realtime", partition=None):
+    """``mfg.backend._mfg_enqueue_drain``: start drain jobs once the transaction has committed
+    (see that method); requests of one transaction are merged."""
+    backend.ensure_one()
+    if sync_class == "batch":
+        return
+    if backend._mfg_single_transaction():
+        backend._mfg_enqueue_drain_now(direction, channel, eta, sync_class, partition)
+        return
+    postcommit = backend.env.cr.postcommit
+    wanted = postcommit.data.get("mfg_drains")
+    if wanted is None:
+        wanted = postcommit.data["mfg_drains"] = {}
+        registry, uid, context = backend.env.registry, backend.env.uid, dict(backend.env.context)
+
+        @postcommit.add
+        def enqueue_after_commit():
+            try:
+                with registry.cursor() as cr:
+                    env = api.Environment(cr, uid, context)
+                    for request, args in list(wanted.items()):
+                        env["mfg.backend"].browse(request[0])._mfg_enqueue_drain_now(*args)
+            except Exception:
+                _logger.exception("mfg: could not start drain jobs; the drain-due cron will start them")
+
+    args = (direction, channel, eta, sync_class, partition)
+    wanted[(backend.id, *args)] = args
+
+
+def enqueue_now(
+    backend, direction, channel, eta=None, sync_class="realtime", partition=None, deduplicate=True
+):
+    """``mfg.backend._mfg_enqueue_drain_now``: the drain jobs, in this transaction; one per
+    partition (or the given one). Returns the jobs (queue_job's delayables)."""
+    backend.ensure_one()
+    partitions = drain_partitions()
+    jobs = []
+    for part in range(partitions) if partition is None else [partition]:
+        key = identity_key(backend.id, direction, channel, sync_class, part, partitions, eta)
+        jobs.append(
+            backend.with_delay(
+                channel=channel,
+                eta=eta,
+                identity_key=key if deduplicate else None,
+                description=description(backend.code, direction, channel, part, partitions),
+            )._mfg_drain(direction, channel, sync_class == "all", DRAIN_BATCH, part, partitions)
+        )
+    return jobs
+
+
+def schedule_next_retry(backend, direction, channel, type_ids, own_partition, part):
+    """``mfg.backend._mfg_schedule_next_retry``: a drain for the earliest retry of this
+    partition that is not due yet."""
+    first = backend.env["mfg.message"]._mfg_next_retry(backend, direction, type_ids, **part)
+    if first:
+        backend._mfg_enqueue_drain(
+            direction,
+            channel,
+            eta=first.next_attempt_at,
+            sync_class="all",
+            partition=first._mfg_partition(),
+        )
+
+
+def drain_type_ids(env, channel, include_batch):
+    """Ids of the exchange types a drain of ``channel`` takes (real-time ones only, unless
+    ``include_batch``); archived types included (their messages still drain)."""
+    domain = [("channel", "=", channel)]
+    if not include_batch:
+        domain.append(("sync_class", "=", "realtime"))
+    return env["mfg.exchange.type"].with_context(active_test=False).search(domain).ids
+
+
+# ---------------------------------------------------------------------- the drain job
+def drain(backend, direction, channel, include_batch, limit, partition, partitions):
+    """``mfg.backend._mfg_drain`` (the job): claim a batch, process it, commit, start what
+    remains (see that method)."""
+    backend.ensure_one()
+    type_ids = backend._mfg_drain_type_ids(channel, include_batch)
+    if not type_ids:
+        return "claimed 0, no exchange type on this channel"
+    job_uuid = backend.env.context.get("job_uuid")
+    sync_class = "all" if include_batch else "realtime"
+    part = {"partition": partition, "partitions": partitions}
+    # A follow-up takes the same partition, unless this drain did not run as one of the
+    # configured partitions (a direct call): then every partition gets one.
+    own_partition = partition if partitions == drain_partitions() else None
+    if backend._mfg_single_transaction():
+        Message = backend.env["mfg.message"].sudo()
+        with backend._mfg_claim_lock(backend.env.cr, own_transaction=False) as lock:
+            messages, token = Message._mfg_claim(
+                backend, direction, type_ids, limit, job_uuid=job_uuid, claim_lock=lock, **part
+            )
+            stats = backend._mfg_process_claimed(messages, token)
+        if stats["claimed"] >= limit:
+            backend._mfg_enqueue_drain(direction, channel, sync_class=sync_class, partition=own_partition)
+        backend._mfg_schedule_next_retry(direction, channel, type_ids, own_partition, part)
+        return "claimed {claimed}, done {done}, held by ordering key {held}".format(**stats)
+    stats = {"claimed": 0, "done": 0, "held": 0}
+    # One connection for the whole drain: it holds the claim lock from before the claim
+    # until the outcomes are committed, so that its claims die with it (see _mfg_claim).
+    with backend.env.registry.cursor() as cr, backend._mfg_claim_lock(cr) as lock:
+        env = backend.env(cr=cr)
+        messages, token = (
+            env["mfg.message"]
+            .sudo()
+            ._mfg_claim(
+                backend.with_env(env), direction, type_ids, limit, job_uuid=job_uuid, claim_lock=lock, **part
+            )
+        )
+        ids = messages.ids
+        # The drain's own cursor (not the job's): the claim is its own short transaction.
+        cr.commit()  # pylint: disable=invalid-commit
+        if ids:
+            # A fresh transaction (REPEATABLE READ, Odoo's default) whose snapshot sees the claim.
+            try:
+                env = backend.env(cr=cr)
+                stats = backend.with_env(env)._mfg_process_claimed(
+                    env["mfg.message"].sudo().browse(ids), token
+                )
+                cr.commit()  # pylint: disable=invalid-commit
+            except Exception:
+                cr.rollback()
+                backend.env(cr=cr)["mfg.message"]._mfg_release(ids, token)
+                cr.commit()  # pylint: disable=invalid-commit
+                raise
+        # Committed. Is there more to do in this partition that no other drain will pick up?
+        # (Checked in a new transaction, so that it sees every commit, other drains' included.)
+        cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        env = backend.env(cr=cr)
+        backend = backend.with_env(env)
+        if env["mfg.message"]._mfg_claimable_count(backend, direction, type_ids, **part):
+            backend._mfg_enqueue_drain(direction, channel, sync_class=sync_class, partition=own_partition)
+        backend._mfg_schedule_next_retry(direction, channel, type_ids, own_partition, part)
+    return "claimed {claimed}, done {done}, held by ordering key {held}".format(**stats)
+
+
+class RunSchedule:
+    """The order in which a drain applies its claimed messages; plain Python.
+
+    Messages come in arrival (id) order; each has ``id``, ``ordering_key`` and ``direction``.
+    Inbound messages are grouped in runs given to ``apply_run(run) -> bool`` (one savepoint,
+    True when every message is done). A run that fails is given again one message at a time to
+    ``process_one(msg) -> bool`` (True when done), and the run size halves; after a run that
+    succeeds it doubles again, up to ``run_max``. A single message and every outbound message
+    (a send cannot be rolled back) go to ``process_one``. A message whose ordering key is held
+    (``held_back`` ids: an earlier message of its key is open outside this claim) or blocked (an
+    earlier message of its key in this batch did not end done) is skipped: ``skipped`` lists
+    them, to be given back.
+    """
+
+    def __init__(self, held_back, process_one, apply_run, run_max=RUN_MAX):
+        self.held_back = held_back
+        self.process_one = process_one
+        self.apply_run = apply_run
+        self.run_max = run_max
+        self.run_size = run_max
+        self.blocked_keys = set()
+        self.skipped = []
+        self.done = 0
+        self._run = []
+
+    def feed(self, messages):
+        """Apply ``messages``, in order; then ``done`` and ``skipped`` tell the outcome."""
+        for msg in messages:
+            key = msg.ordering_key
+            if key and (msg.id in self.held_back or key in self.blocked_keys):
+                self.blocked_keys.add(key)
+                self.skipped.append(msg.id)
+                continue
+            if msg.direction != "inbound":
+                self._flush_run()
+                self._one_by_one([msg])
+                continue
+            self._run.append(msg)
+            if len(self._run) >= self.run_size:
+                self._flush_run()
+        self._flush_run()
+
+    def _one_by_one(self, msgs):
+        for msg in msgs:
+            key = msg.ordering_key
+            if key and key in self.blocked_keys:
+                self.skipped.append(msg.id)
+                continue
+            if self.process_one(msg):
+                self.done += 1
+            elif key:
+                self.blocked_keys.add(key)  # failed or retrying: the rest of its key waits
+
+    def _flush_run(self):
+        run = self._run
+        if len(run) > 1 and self.apply_run(run):
+            self.done += len(run)
+            self.run_size = min(self.run_max, self.run_size * 2)
+        else:
+            if len(run) > 1:
+                self.run_size = max(1, self.run_size // 2)
+            self._one_by_one(run)
+        self._run = []
+
+
+def process_claimed(backend, messages, token):
+    """``mfg.backend._mfg_process_claimed``: apply claimed messages (``RunSchedule``), write
+    their outcomes, give back those their key holds. Returns the drain's figures."""
+    env = backend.env
+    cache = env.cr.cache
+    cache["mfg_resolve"] = {}  # code look-ups shared by the batch (see _mfg_resolve)
+    outer = cache.get("mfg_outcomes")
+    batch = cache["mfg_outcomes"] = {"done": [], "links": []}
+    schedule = RunSchedule(
+        messages._mfg_held_back(token),
+        process_one=lambda msg: msg._mfg_process(),
+        apply_run=lambda run: backend._mfg_apply_run(run, batch),
+    )
+    try:
+        schedule.feed(messages)
+        env["mfg.message"]._mfg_write_batch_outcomes(batch)
+    finally:
+        cache.pop("mfg_resolve", None)
+        if outer is None:
+            cache.pop("mfg_outcomes", None)
+        else:
+            cache["mfg_outcomes"] = outer
+    env["mfg.message"]._mfg_release(schedule.skipped, token)
+    return {"claimed": len(messages), "done": schedule.done, "held": len(schedule.skipped)}
+
+
+def apply_run(env, run, batch):
+    """``mfg.backend._mfg_apply_run``: apply ``run`` in one savepoint; True when every message
+    is done, else everything is rolled back, the run's buffered outcomes dropped, and False."""
+    n_done, n_links = len(batch["done"]), len(batch["links"])
+    try:
+        with env.cr.savepoint():
+            for msg in run:
+                msg._mfg_process(isolated=False)
+    except Exception:
+        del batch["done"][n_done:]
+        del batch["links"][n_links:]
+        env.cr.cache["mfg_resolve"] = {}  # may name records the rollback undid
+        return False
+    return True
+
+
+# ---------------------------------------------------------------------- recovery
+def resume_at_start(backends):
+    """At start-up (``mfg.backend._register_hook``): resume the claims of drains that died
+    with the previous server; never a reason for the registry not to load."""
+    try:
+        with backends.env.cr.savepoint():
+            backends._mfg_resume_orphaned_claims()
+    except Exception:
+        _logger.warning("mfg: could not resume the claims of dead drains", exc_info=True)
+
+
+def resume_orphaned_claims(backends):
+    """``mfg.backend._mfg_resume_orphaned_claims``: re-queue the drain jobs of a dead server,
+    and start drains (not deduplicated) for their claims. Returns how many drains were started."""
+    backends._mfg_requeue_dead_drain_jobs()
+    cr = backends.env.cr
+    cr.execute(
+        f"""SELECT DISTINCT m.backend_id, m.direction, t.channel
+              FROM mfg_message m JOIN mfg_exchange_type t ON t.id = m.exchange_type_id
+             WHERE m.state = 'processing' AND {orphaned_claim_sql()}""",
+        {"lease": claim_lease_seconds()},
+    )
+    rows = cr.fetchall()
+    for backend_id, direction, channel in rows:
+        _logger.info("mfg: resuming the messages of backend %s claimed by a drain that died", backend_id)
+        backends.browse(backend_id)._mfg_enqueue_drain_now(
+            direction, channel, sync_class="all", deduplicate=False
+        )
+    return len(rows)
+
+
+def requeue_dead_drain_jobs(cr):
+    """``mfg.backend._mfg_requeue_dead_drain_jobs``: drain jobs left 'enqueued' or 'started' by
+    a server that died, back to 'pending' (see that method). Returns their uuids."""
+    cr.execute(
+        """
+        UPDATE queue_job SET state = 'pending'
+         WHERE model_name = 'mfg.backend' AND method_name = '_mfg_drain'
+           AND state IN ('enqueued', 'started')
+           AND (id IN (SELECT l.queue_job_id FROM queue_job_lock l WHERE l.queue_job_id = queue_job.id
+                       FOR NO KEY UPDATE SKIP LOCKED)
+                OR NOT EXISTS (SELECT 1 FROM queue_job_lock l WHERE l.queue_job_id = queue_job.id))
+        RETURNING uuid
+        """
+    )
+    uuids = [r[0] for r in cr.fetchall()]
+    if uuids:
+        _logger.warning("mfg: re-queued %s drain job(s) of a server that died: %s", len(uuids), uuids)
+    return uuids
+
+
+def start_due_drains(backends):
+    """``mfg.backend._cron_mfg_drain_due``: start drains where due messages wait without a job,
+    or where a drain died holding claims."""
+    cr = backends.env.cr
+    cr.execute(
+        f"""
+        SELECT DISTINCT m.backend_id, m.direction, t.channel
+          FROM mfg_message m JOIN mfg_exchange_type t ON t.id = m.exchange_type_id
+         WHERE (m.state IN %(claimable)s
+                AND (m.next_attempt_at IS NULL OR m.next_attempt_at <= now() AT TIME ZONE 'UTC'))
+            OR {orphaned_claim_sql()}
+        """,
+        {"claimable": CLAIMABLE_STATES, "lease": claim_lease_seconds()},
+    )
+    for backend_id, direction, channel in cr.fetchall():
+        backends.browse(backend_id)._mfg_enqueue_drain(direction, channel, sync_class="all")
