@@ -30,6 +30,7 @@
         "wizards/mfg_api_key_wizard_views.xml",
         "views/menus.xml",
     ],
+    "demo": ["demo/mfg_demo_plant.xml"],
     "assets": {
         "web.assets_tests": ["mfg_integration_base/static/tests/tours/*.js"],
     },

@@ -22,6 +22,7 @@
         "views/mfg_backend_views.xml",
         "views/menus.xml",
     ],
+    "demo": ["demo/mfg_demo_plant_flows.xml"],
     "installable": True,
     "application": False,
 }

@@ -18,6 +18,7 @@
         "views/mfg_backend_views.xml",
         "views/product_views.xml",
     ],
+    "demo": ["demo/mfg_demo_plant_flows.xml"],
     "installable": True,
     "application": False,
 }

@@ -4,7 +4,6 @@ import logging
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
-from ..components import settings
 from ..exceptions import MfgMappingError, MfgPermanentError
 from ..pipeline import claim as claims
 from ..pipeline import drain, tx
@@ -594,60 +593,6 @@ class MfgBackend(models.Model):
             }
         )
         return backend
-
-    # ------------------------------------------------------------------ demo
-    @api.model
-    def _mfg_load_demo_plant(self):
-        """Demo plant for setup/run: an MES backend on the local MQTT broker, its flows, and a
-        few processed messages so that the screens are not empty. Idempotent."""
-        backend = self.search([("code", "=", "plant1-mes")], limit=1)
-        if not backend:
-            backend = self.create(
-                {
-                    "name": "Plant 1 — MES",
-                    "code": "plant1-mes",
-                    "plant_code": "P01",
-                    "system_kind": "mes",
-                    "warehouse_id": self.env["stock.warehouse"].search([], limit=1).id,
-                    "mqtt_enabled": True,
-                    "mqtt_host": settings.get_str("mqtt_host", "127.0.0.1"),
-                    "mqtt_port": settings.get_int("mqtt_port", 1883),
-                }
-            )
-        unroutable = self.env.ref("mfg_integration_base.exchange_type_unroutable")
-        types = self.env["mfg.exchange.type"].search([("id", "!=", unroutable.id)])
-        for etype in types:
-            flow = backend._mfg_flow(etype)
-            if not flow:
-                flow = self.env["mfg.backend.flow"].create(
-                    {"backend_id": backend.id, "exchange_type_id": etype.id}
-                )
-            # The demo plant speaks MQTT both ways: it has no HTTP endpoint to send to.
-            if (
-                etype.direction == "outbound"
-                and flow.transport == "http"
-                and not backend.http_url
-                and not flow.endpoint
-            ):
-                flow.transport = "mqtt"
-        Message = self.env["mfg.message"]
-        if not Message.search_count([("backend_id", "=", backend.id)]):
-            heartbeat = self.env.ref("mfg_integration_base.exchange_type_plant_heartbeat")
-            now = fields.Datetime.now().strftime("%Y-%m-%dT%H:%M:%SZ")
-            samples = [
-                {"message_id": "demo-hb-1", "sent_at": now, "status": "running"},
-                {"message_id": "demo-hb-2", "sent_at": now, "status": "degraded", "detail": "Line 2 paused"},
-                {"message_id": "demo-hb-3", "sent_at": "yesterday", "status": "on fire"},
-            ]
-            Message._mfg_receive(
-                backend, heartbeat, [{"payload": json.dumps(p)} for p in samples], transport="demo"
-            )
-            backend.with_context(mfg_single_transaction=True)._mfg_drain("inbound", heartbeat.channel)
-        return (
-            f"backend {backend.code} with {len(backend.flow_ids)} flow(s); "
-            f"MQTT topics {backend.mqtt_inbound_topic}; "
-            f"{Message.search_count([('backend_id', '=', backend.id)])} message(s)"
-        )
 
 
 # Keep MAPPING_KINDS importable from here for handlers that build their own lookups.
