@@ -26,7 +26,9 @@ class TestDemoPlant(TransactionCase):
         modules = self._load_demo_files()
         self.assertIn("mfg_integration_base", modules)
         backend = self.env.ref("mfg_integration_base.demo_backend_plant1_mes")
-        self.assertEqual((backend.code, backend.plant_code, backend.system_kind), ("plant1-mes", "P01", "mes"))
+        self.assertEqual(
+            (backend.code, backend.plant_code, backend.system_kind), ("plant1-mes", "P01", "mes")
+        )
         self.assertTrue(backend.mqtt_enabled, "the demo plant talks to the local MQTT broker")
         # Every exchange type of an addon with demo files, but the unroutable one, has its flow.
         types = self.env["mfg.exchange.type"].search([])
