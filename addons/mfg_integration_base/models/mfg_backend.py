@@ -374,31 +374,18 @@ class MfgBackend(models.Model):
         return msg
 
     # ------------------------------------------------------------------ drain jobs (pipeline/drain.py)
+    # Thin hooks under the names queue_job (job target: _mfg_drain), the crons, the connectors and
+    # the tests use; the engine calls them back by name, so an addon may override any step.
     def _mfg_enqueue_drain(self, direction, channel, eta=None, sync_class="realtime", partition=None):
-        """Start drain jobs for this backend and channel (one per partition, or the given
-        partition only), unless one is already waiting for that partition — once this
-        transaction has committed.
-
-        ``sync_class``: 'realtime' drains real-time types only (batch types wait for their
-        cron), 'all' drains every type (retries, manual actions, the batch cron).
-
-        Why after the commit: a waiting drain job found now would be reused, but it may start
-        and claim before this transaction commits, and then never see the messages this
-        transaction adds (they would wait for the drain-due cron). Looked up after the
-        commit, a waiting job is sure to claim after the messages are visible. Requests in
-        one transaction are merged: one look-up per backend, direction, channel and class.
-        """
+        """Start drain jobs for this backend and channel once this transaction has committed
+        (``drain.enqueue``). ``sync_class``: 'realtime' drains real-time types only (batch types
+        wait for their cron), 'all' drains every type (retries, manual actions, the batch cron)."""
         return drain.enqueue(self, direction, channel, eta, sync_class, partition)
 
     def _mfg_enqueue_drain_now(
         self, direction, channel, eta=None, sync_class="realtime", partition=None, deduplicate=True
     ):
-        """The drain jobs of ``_mfg_enqueue_drain``, in this transaction.
-
-        ``deduplicate=False``: enqueue even if a drain job of the same partition seems to wait
-        (its identity key): after a crash the jobs of the dead server stay 'enqueued' or
-        'started' until queue_job's runner finds them dead, and drains are safe side by side.
-        """
+        """The drain jobs of ``_mfg_enqueue_drain``, in this transaction (``drain.enqueue_now``)."""
         return drain.enqueue_now(self, direction, channel, eta, sync_class, partition, deduplicate)
 
     def _mfg_drain(
@@ -410,25 +397,11 @@ class MfgBackend(models.Model):
         partition=0,
         partitions=1,
     ):
-        """Job: claim a batch of due messages, process each in its own savepoint, commit.
-
-        The claim is its own short READ COMMITTED transaction (``SKIP LOCKED``: concurrent
-        drains on other workers or hosts never share a message); the batch is then processed
-        in a fresh transaction, whose snapshot already sees the claim. After that commit, a
-        follow-up drain is enqueued if claimable messages remain. ``partition``/``partitions``:
-        this drain takes only the ordering keys of its partition, so that drains of other
-        partitions apply other keys at the same time. Under Odoo's test runner everything runs
-        in the test's transaction instead.
-        """
+        """Job: claim a batch of due messages, process it, commit (``drain.drain``)."""
         return drain.drain(self, direction, channel, include_batch, limit, partition, partitions)
 
     def _mfg_schedule_next_retry(self, direction, channel, type_ids, own_partition, part):
-        """A drain for the earliest retry of this partition that is not due yet.
-
-        Retry drains share one job per partition and minute (identity key), which keeps the
-        eta of the first failure: messages that failed later in the same minute were not due
-        when it ran, and waited for the drain-due cron. Each drain looks ahead once at its end.
-        """
+        """A drain for the earliest retry of this partition not due yet (``drain.schedule_next_retry``)."""
         return drain.schedule_next_retry(self, direction, channel, type_ids, own_partition, part)
 
     def _mfg_claim_lock(self, cr, own_transaction=True):
@@ -443,27 +416,16 @@ class MfgBackend(models.Model):
         return tx.single_transaction(self.env)
 
     def _mfg_process_claimed(self, messages, token):
-        """Apply claimed messages in arrival order; give back those their key holds.
-
-        Inbound messages are applied in runs that share one savepoint (a savepoint per message
-        costs a flush and two round trips each). A run in which anything fails is rolled back
-        whole and applied again one message at a time, each in its own savepoint, so a failure
-        still undoes only its own message; the run size then halves (and doubles again after
-        runs that succeed), so a flow with many failures soon runs message by message.
-        Outbound messages are always sent one at a time (a send cannot be rolled back).
-        """
+        """Apply claimed messages in arrival order; give back those their key holds
+        (``drain.process_claimed``)."""
         return drain.process_claimed(self, messages, token)
 
     def _mfg_apply_run(self, run, batch):
-        """Apply ``run`` (inbound messages, in order) in one savepoint. True when every one is
-        done; on any error the savepoint is rolled back, the outcomes buffered by the run are
-        dropped, and False is returned (the caller applies them again one by one)."""
+        """Apply ``run`` in one savepoint; True when every one is done (``drain.apply_run``)."""
         return drain.apply_run(self.env, run, batch)
 
     def _register_hook(self):
-        """At start-up (each process loading the registry): drains that died with the previous
-        server left messages 'processing'; start drains for them now rather than wait for the
-        queue_job runner's dead-job check or the drain-due cron. Cheap when there are none."""
+        """At start-up: start drains for the claims of drains that died with the previous server."""
         super()._register_hook()
         drain.resume_at_start(self)
 
@@ -474,15 +436,7 @@ class MfgBackend(models.Model):
 
     @api.model
     def _mfg_requeue_dead_drain_jobs(self):
-        """Drain jobs left 'enqueued' or 'started' by a server that died, back to 'pending'.
-
-        queue_job's runner does the same for every job, but only for jobs enqueued more than
-        10 s ago and only when it wakes up (up to a minute later); meanwhile they fill their
-        channel's capacity, so no other drain runs. The same query as the runner's (a started
-        job is dead when its lock row is not locked), without the delay: a drain is safe to run
-        twice (it claims with SKIP LOCKED), so a job another live runner is just starting costs
-        at most one empty run.
-        """
+        """Drain jobs left 'enqueued' or 'started' by a server that died, back to 'pending'."""
         return drain.requeue_dead_drain_jobs(self.env.cr)
 
     @api.model

@@ -40,8 +40,16 @@ def description(backend_code, direction, channel, part, partitions):
 
 
 def enqueue(backend, direction, channel, eta=None, sync_class="realtime", partition=None):
-    """``mfg.backend._mfg_enqueue_drain``: start drain jobs once the transaction has committed
-    (see that method); requests of one transaction are merged."""
+    """``mfg.backend._mfg_enqueue_drain``: start drain jobs for this backend and channel (one per
+    partition, or the given partition only), unless one is already waiting for that partition —
+    once this transaction has committed.
+
+    Why after the commit: a waiting drain job found now would be reused, but it may start and
+    claim before this transaction commits, and then never see the messages this transaction adds
+    (they would wait for the drain-due cron). Looked up after the commit, a waiting job is sure to
+    claim after the messages are visible. Requests in one transaction are merged: one look-up per
+    backend, direction, channel and class.
+    """
     backend.ensure_one()
     if sync_class == "batch":
         return
@@ -72,7 +80,12 @@ def enqueue_now(
     backend, direction, channel, eta=None, sync_class="realtime", partition=None, deduplicate=True
 ):
     """``mfg.backend._mfg_enqueue_drain_now``: the drain jobs, in this transaction; one per
-    partition (or the given one). Returns the jobs (queue_job's delayables)."""
+    partition (or the given one). Returns the jobs (queue_job's delayables).
+
+    ``deduplicate=False``: enqueue even if a drain job of the same partition seems to wait (its
+    identity key): after a crash the jobs of the dead server stay 'enqueued' or 'started' until
+    queue_job's runner finds them dead, and drains are safe side by side.
+    """
     backend.ensure_one()
     partitions = drain_partitions()
     jobs = []
@@ -91,7 +104,12 @@ def enqueue_now(
 
 def schedule_next_retry(backend, direction, channel, type_ids, own_partition, part):
     """``mfg.backend._mfg_schedule_next_retry``: a drain for the earliest retry of this
-    partition that is not due yet."""
+    partition that is not due yet.
+
+    Retry drains share one job per partition and minute (identity key), which keeps the eta of
+    the first failure: messages that failed later in the same minute were not due when it ran,
+    and waited for the drain-due cron. Each drain looks ahead once at its end.
+    """
     first = backend.env["mfg.message"]._mfg_next_retry(backend, direction, type_ids, **part)
     if first:
         backend._mfg_enqueue_drain(
@@ -114,8 +132,15 @@ def drain_type_ids(env, channel, include_batch):
 
 # ---------------------------------------------------------------------- the drain job
 def drain(backend, direction, channel, include_batch, limit, partition, partitions):
-    """``mfg.backend._mfg_drain`` (the job): claim a batch, process it, commit, start what
-    remains (see that method)."""
+    """``mfg.backend._mfg_drain`` (the job): claim a batch of due messages, process it, commit.
+
+    The claim is its own short READ COMMITTED transaction (``SKIP LOCKED``: concurrent drains on
+    other workers or hosts never share a message); the batch is then processed in a fresh
+    transaction, whose snapshot already sees the claim. After that commit, a follow-up drain is
+    enqueued if claimable messages remain. ``partition``/``partitions``: this drain takes only
+    the ordering keys of its partition, so that drains of other partitions apply other keys at
+    the same time. Under Odoo's test runner everything runs in the test's transaction instead.
+    """
     backend.ensure_one()
     type_ids = backend._mfg_drain_type_ids(channel, include_batch)
     if not type_ids:
@@ -242,8 +267,17 @@ class RunSchedule:
 
 
 def process_claimed(backend, messages, token):
-    """``mfg.backend._mfg_process_claimed``: apply claimed messages (``RunSchedule``), write
-    their outcomes, give back those their key holds. Returns the drain's figures."""
+    """``mfg.backend._mfg_process_claimed``: apply claimed messages in arrival order
+    (``RunSchedule``), write their outcomes, give back those their key holds. Returns the
+    drain's figures.
+
+    Inbound messages are applied in runs that share one savepoint (a savepoint per message costs
+    a flush and two round trips each). A run in which anything fails is rolled back whole and
+    applied again one message at a time, each in its own savepoint, so a failure still undoes
+    only its own message; the run size then halves (and doubles again after runs that succeed),
+    so a flow with many failures soon runs message by message. Outbound messages are always sent
+    one at a time (a send cannot be rolled back).
+    """
     env = backend.env
     cache = env.cr.cache
     cache["mfg_resolve"] = {}  # code look-ups shared by the batch (see _mfg_resolve)
@@ -268,8 +302,10 @@ def process_claimed(backend, messages, token):
 
 
 def apply_run(env, run, batch):
-    """``mfg.backend._mfg_apply_run``: apply ``run`` in one savepoint; True when every message
-    is done, else everything is rolled back, the run's buffered outcomes dropped, and False."""
+    """``mfg.backend._mfg_apply_run``: apply ``run`` (inbound messages, in order) in one
+    savepoint. True when every one is done; on any error the savepoint is rolled back, the
+    outcomes buffered by the run are dropped, and False is returned (the caller applies them
+    again one by one)."""
     n_done, n_links = len(batch["done"]), len(batch["links"])
     try:
         with env.cr.savepoint():
@@ -285,8 +321,10 @@ def apply_run(env, run, batch):
 
 # ---------------------------------------------------------------------- recovery
 def resume_at_start(backends):
-    """At start-up (``mfg.backend._register_hook``): resume the claims of drains that died
-    with the previous server; never a reason for the registry not to load."""
+    """At start-up (``mfg.backend._register_hook``, each process loading the registry): drains
+    that died with the previous server left messages 'processing'; start drains for them now
+    rather than wait for the queue_job runner's dead-job check or the drain-due cron. Cheap when
+    there are none; never a reason for the registry not to load."""
     try:
         with backends.env.cr.savepoint():
             backends._mfg_resume_orphaned_claims()
@@ -316,7 +354,14 @@ def resume_orphaned_claims(backends):
 
 def requeue_dead_drain_jobs(cr):
     """``mfg.backend._mfg_requeue_dead_drain_jobs``: drain jobs left 'enqueued' or 'started' by
-    a server that died, back to 'pending' (see that method). Returns their uuids."""
+    a server that died, back to 'pending'. Returns their uuids.
+
+    queue_job's runner does the same for every job, but only for jobs enqueued more than 10 s ago
+    and only when it wakes up (up to a minute later); meanwhile they fill their channel's
+    capacity, so no other drain runs. The same query as the runner's (a started job is dead when
+    its lock row is not locked), without the delay: a drain is safe to run twice (it claims with
+    SKIP LOCKED), so a job another live runner is just starting costs at most one empty run.
+    """
     cr.execute(
         """
         UPDATE queue_job SET state = 'pending'
