@@ -1,6 +1,8 @@
 from odoo import api, fields, models
 from odoo.tools import create_index
 
+from ..pipeline import outcome
+
 
 class MfgMessageRecord(models.Model):
     """An Odoo record that a message created or changed."""
@@ -26,6 +28,33 @@ class MfgMessageRecord(models.Model):
             record = model.browse(rec.res_id).exists() if model is not None else None
             rec.name = record.display_name if record else f"{rec.res_model},{rec.res_id} (deleted)"
             rec.model_description = model._description if model is not None else rec.res_model
+
+    @api.model
+    def _mfg_link(self, message, records):
+        """Remember the Odoo records ``message`` created or changed (``mfg.message._mfg_link``)."""
+        message.ensure_one()
+        rows = self._mfg_link_rows(message, records)
+        if rows:
+            outcome.insert_links(self.env.cr, rows)
+            message.invalidate_recordset(["record_ids"])
+
+    @api.model
+    def _mfg_link_rows(self, message, records):
+        """The rows of ``pipeline.outcome.insert_links`` linking ``message`` to ``records`` (a
+        recordset, or a list of them; anything else is ignored, e.g. what a handler returns)."""
+        message.ensure_one()
+        if isinstance(records, models.BaseModel):
+            records = [records]
+        rows = []
+        known = set()
+        for recs in records or []:
+            if not isinstance(recs, models.BaseModel):
+                continue
+            for rec in recs:
+                if (rec._name, rec.id) not in known and rec.id:
+                    known.add((rec._name, rec.id))
+                    rows.append((message.id, rec._name, rec.id, self.env.uid, self.env.uid))
+        return rows
 
     def action_open(self):
         self.ensure_one()

@@ -1,5 +1,5 @@
-"""The message engine, without ORM models (see docs/ARCHITECTURE.md): states, receive checks,
-claims (with their claim locks), outcomes, and the transaction switch. The models call it
+"""The message engine, without ORM models (see docs/ARCHITECTURE.md): states, receive, claims
+(with their claim locks), processing, outcomes, and the transaction switch. The models call it
 (``mfg.message`` for one message, ``mfg.backend._mfg_drain`` for a drain)."""
 
 from . import states
@@ -7,4 +7,5 @@ from . import tx
 from . import receive
 from . import claim
 from . import outcome
+from . import process
 from . import drain

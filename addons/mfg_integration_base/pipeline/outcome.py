@@ -30,32 +30,69 @@ def write(cr, message_id, vals, uid):
     )
 
 
-def write_done(cr, done, uid):
-    """The 'done' outcomes of a batch, ``[(id, vals)]``, in one statement."""
-    if not done:
+# A message processed without error: these columns are emptied (an earlier attempt's error and
+# retry go) ...
+DONE_CLEARS = ("next_attempt_at", "claim_token", "error_class", "error_message", "error_path")
+# ... and these are written from the outcome's values (name: SQL type, which a VALUES list needs).
+DONE_COLUMNS = {
+    "attempts": "integer",
+    "processed_at": "timestamp",
+    "duration_ms": "integer",
+    "response": "text",
+}
+# Of DONE_COLUMNS, those that keep their stored value when the outcome has none.
+DONE_KEEPS_STORED = ("response",)
+MAX_RESPONSE = 10000  # characters of an outbound answer kept
+
+# What a new message (a replay) starts with: nothing of an earlier outcome.
+FRESH_OUTCOME = {
+    "attempts": 0,
+    "next_attempt_at": False,
+    "processed_at": False,
+    "duration_ms": 0,
+    "error_class": False,
+    "error_message": False,
+    "error_path": False,
+    "error_detail": False,
+    "discard_reason": False,
+    "response": False,
+    "job_uuid": False,
+}
+
+
+def done(attempts, processed_at, duration_ms, response=None):
+    """The outcome of a message processed without error (``response``: an outbound message's
+    answer, kept up to MAX_RESPONSE characters)."""
+    vals = {
+        "state": "done",
+        "attempts": attempts,
+        "processed_at": processed_at,
+        "duration_ms": duration_ms,
+        **dict.fromkeys(DONE_CLEARS),
+    }
+    if response is not None:
+        vals["response"] = response[:MAX_RESPONSE]
+    return vals
+
+
+def write_done(cr, done_outcomes, uid):
+    """The 'done' outcomes of a batch, ``[(id, vals)]`` (vals as made by ``done``), in one
+    statement."""
+    if not done_outcomes:
         return
+    names = list(DONE_COLUMNS)
+    assignments = [
+        f"{c} = COALESCE(v.{c}, m.{c})" if c in DONE_KEEPS_STORED else f"{c} = v.{c}" for c in names
+    ] + [f"{c} = NULL" for c in DONE_CLEARS]
     execute_values(
         cr,
         """UPDATE mfg_message m
-              SET state = 'done', attempts = v.attempts, processed_at = v.processed_at,
-                  duration_ms = v.duration_ms, response = COALESCE(v.response, m.response),
-                  next_attempt_at = NULL, claim_token = NULL, error_class = NULL,
-                  error_message = NULL, error_path = NULL,
+              SET state = 'done', {},
                   write_date = now() AT TIME ZONE 'UTC', write_uid = v.uid
-             FROM (VALUES %s) AS v(id, attempts, processed_at, duration_ms, response, uid)
-            WHERE m.id = v.id""",
-        [
-            (
-                mid,
-                vals["attempts"],
-                vals["processed_at"],
-                vals["duration_ms"],
-                pg_text(vals.get("response")),
-                uid,
-            )
-            for mid, vals in done
-        ],
-        template="(%s, %s, %s::timestamp, %s, %s::text, %s)",
+             FROM (VALUES %s) AS v(id, {}, uid)
+            WHERE m.id = v.id""".format(", ".join(assignments), ", ".join(names)),
+        [(mid, *(pg_text(vals.get(c)) for c in names), uid) for mid, vals in done_outcomes],
+        template="(%s, {}, %s)".format(", ".join(f"%s::{DONE_COLUMNS[c]}" for c in names)),
     )
 
 

@@ -1,4 +1,17 @@
-"""Receive: what the engine checks on ids given by a transport before storing. No ORM."""
+"""Receive (step 1 of the pipeline): inbound messages stored, one row each, before the sender is
+answered. No ORM model: the functions take the ``mfg.message`` model (for its environment and
+hooks) and write with SQL; ``mfg.message._mfg_receive`` and ``_mfg_receive_mqtt`` call them.
+"""
+
+import base64
+import json
+
+from psycopg2.extras import execute_values
+
+from odoo import fields
+
+from ..components import contract
+from ..exceptions import MfgValidationError
 
 MAX_SENDER_KEY_LENGTH = 255  # the OpenAPI document's maxLength of Idempotency-Key / X-Correlation-Id
 
@@ -23,3 +36,266 @@ def as_key(value):
         return None
     text = str(value).replace("\x00", "").strip()
     return text[:256] or None
+
+
+def payload_text(raw, raw_fallback=False):
+    """The payload as the text column keeps it: bytes decoded (bad bytes replaced), other values
+    as JSON, with ``raw_fallback`` the bytes as ``base64:...``. Never a NUL (PostgreSQL text
+    cannot hold one; such a payload is no JSON anyway)."""
+    if raw_fallback:
+        text = "base64:" + base64.b64encode(bytes(raw or b"")).decode()
+    elif isinstance(raw, bytes | bytearray):
+        text = bytes(raw).decode("utf-8", errors="replace")
+    else:
+        text = raw if isinstance(raw, str) else json.dumps(raw)
+    return text.replace("\x00", "\ufffd")
+
+
+def read_item(item, exchange_type, validate=False, reject_reason=None):
+    """One item to store: ``(columns, result)``.
+
+    ``columns``: the message's own columns (state, payload, headers, ids, error), by name;
+    ``result``: what the caller is told (``external_id``, ``state``, ``error``, ``errors``).
+    ``exchange_type``: anything with ``json_schema`` and the ``*_pointer`` attributes of
+    ``mfg.exchange.type``. A payload that is not a JSON object, or that the transport already
+    refused (``reject_reason``), or whose given ids cannot be kept, is ``rejected`` (never
+    lost); with ``validate`` the JSON Schema is checked now.
+    """
+    raw = item.get("payload")
+    text = payload_text(raw, item.get("raw_fallback"))
+    state, error, path, errors, error_class = "received", None, None, [], None
+    data = None
+    given_ext, given_corr = item.get("external_id"), item.get("correlation_id")
+    key_problem = sender_key_problem(given_ext, "message id") or sender_key_problem(
+        given_corr, "correlation id"
+    )
+    if key_problem:
+        # Never let it reach the unique index (a long id overflows it) or a key column.
+        given_ext = given_corr = None
+    try:
+        data = contract.parse_json(raw if raw is not None else "")
+        if reject_reason or item.get("reject_reason") or key_problem:
+            raise MfgValidationError(item.get("reject_reason") or reject_reason or key_problem)
+        if validate:
+            contract.validate(exchange_type.json_schema, data)
+            state = "queued"
+    except MfgValidationError as exc:
+        state, error, path, errors, error_class = "rejected", exc.message, exc.path, exc.errors, "validation"
+    external_id = given_ext or (
+        data is not None and as_key(contract.resolve_pointer(data, exchange_type.external_id_pointer))
+    )
+    correlation_id = given_corr or (
+        data is not None and as_key(contract.resolve_pointer(data, exchange_type.correlation_id_pointer))
+    )
+    ordering_key = data is not None and as_key(
+        contract.composite_key(data, exchange_type.ordering_key_pointer)
+    )
+    if key_problem:
+        external_id = correlation_id = None  # the sender may send it again, fixed
+    headers = item.get("headers")
+    columns = {
+        "state": state,
+        "payload": text,
+        "headers": json.dumps(headers) if headers else None,
+        "external_id": external_id or None,
+        "correlation_id": correlation_id or None,
+        "ordering_key": ordering_key or None,
+        "error_class": error_class,
+        "error_message": error,
+        "error_path": path,
+    }
+    result = {"external_id": external_id or None, "state": state, "error": error, "errors": errors}
+    return columns, result
+
+
+def insert(cr, rows):
+    """Insert ``rows`` (dicts: column name → value, the same columns in each) in one multi-row
+    ``INSERT ... ON CONFLICT DO NOTHING``; a row whose external id is stored already for its
+    backend, type and direction is skipped. Returns the ``(id, external_id)`` of the new rows,
+    in no particular order."""
+    columns = list(rows[0])
+    return execute_values(
+        cr,
+        """
+        INSERT INTO mfg_message ({})
+        VALUES %s
+        ON CONFLICT (backend_id, exchange_type_id, direction, external_id)
+           WHERE external_id IS NOT NULL DO NOTHING
+        RETURNING id, external_id
+        """.format(", ".join(columns)),
+        [tuple(row[c] for c in columns) for row in rows],
+        fetch=True,
+    )
+
+
+def match_ids(results, inserted, existing):
+    """Fill ``id`` and ``duplicate`` of ``results`` (in the order of the items) from the rows
+    ``inserted`` (``(id, external_id)``, RETURNING gives no order: matched by external id, the
+    anonymous ones by position) and ``existing`` (external id → ``(id, state)`` of messages
+    stored before). A repeated external id, in the batch or stored before, is a duplicate:
+    its state is the stored one, its errors are not reported again."""
+    by_ext = {}
+    anonymous = []
+    for row_id, ext in inserted:
+        if ext is None:
+            anonymous.append(row_id)
+        else:
+            by_ext[ext] = row_id
+    anonymous.sort()
+    seen = set()
+    anon_iter = iter(anonymous)
+    for res in results:
+        ext = res["external_id"]
+        if ext is None:
+            res.update(id=next(anon_iter), duplicate=False)
+        elif ext in by_ext and ext not in seen:
+            res.update(id=by_ext[ext], duplicate=False)
+            seen.add(ext)
+        else:
+            mid, st = existing.get(ext) or (by_ext.get(ext), res["state"])
+            res.update(id=mid, duplicate=True, state=st, error=None, errors=[])
+    return results
+
+
+def receive(
+    messages,
+    backend,
+    exchange_type,
+    items,
+    transport="api",
+    validate=False,
+    check_flow=True,
+    reject_reason=None,
+):
+    """Store inbound messages; see ``mfg.message._mfg_receive`` (``messages``: that model)."""
+    backend.ensure_one()
+    exchange_type.ensure_one()
+    if check_flow:
+        backend._mfg_check_flow(exchange_type, "inbound")
+    env = messages.env
+    now = fields.Datetime.now()
+    rows, results = [], []
+    for item in items:
+        columns, result = read_item(item, exchange_type, validate=validate, reject_reason=reject_reason)
+        rows.append(
+            {
+                "create_uid": env.uid,
+                "create_date": now,
+                "write_uid": env.uid,
+                "write_date": now,
+                "direction": "inbound",
+                "backend_id": backend.id,
+                "exchange_type_id": exchange_type.id,
+                "company_id": backend.company_id.id,
+                "transport": transport,
+                "attempts": 0,
+                "received_at": item.get("received_at") or now,
+                "name": f"IN {exchange_type.contract}",
+                **columns,
+            }
+        )
+        results.append(result)
+    if not rows:
+        return []
+    inserted = insert(env.cr, rows)
+    new_exts = {ext for _id, ext in inserted if ext is not None}
+    missing = [r["external_id"] for r in results if r["external_id"] and r["external_id"] not in new_exts]
+    existing = {}
+    if missing:
+        env.cr.execute(
+            """SELECT external_id, id, state FROM mfg_message
+                WHERE backend_id = %s AND exchange_type_id = %s AND direction = 'inbound'
+                  AND external_id IN %s""",
+            (backend.id, exchange_type.id, tuple(missing)),
+        )
+        existing = {ext: (mid, st) for ext, mid, st in env.cr.fetchall()}
+    match_ids(results, inserted, existing)
+    # Name with the id, as the compute would (raw SQL bypasses it).
+    new_ids = [row_id for row_id, _ext in inserted]
+    if new_ids:
+        env.cr.execute("UPDATE mfg_message SET name = name || ' #' || id WHERE id IN %s", (tuple(new_ids),))
+    backend._mfg_touch_contact()
+    if any(not r["duplicate"] and r["state"] != "rejected" for r in results):
+        backend._mfg_enqueue_drain("inbound", exchange_type.channel, sync_class=exchange_type.sync_class)
+    return results
+
+
+def topic_type(topic):
+    """The exchange type code an MQTT topic names: its last level."""
+    return topic.rsplit("/", 1)[-1]
+
+
+def mqtt_groups(batch):
+    """``(bare, groups)`` of an MQTT batch: the items to keep only as raw bytes (``bare``: the
+    listener could not store them as received), and the others by ``(backend id, type code)``,
+    in the order the groups first appear in the batch; no empty group."""
+    groups = {}
+    bare = []
+    for item in batch:
+        items = groups.setdefault((item.backend_id, topic_type(item.topic)), [])
+        if getattr(item, "bare", False):
+            bare.append(item)
+        else:
+            items.append(item)
+    return bare, {key: items for key, items in groups.items() if items}
+
+
+def receive_mqtt(messages, batch):
+    """Store one batch of MQTT messages; see ``mfg.message._mfg_receive_mqtt``."""
+    env = messages.env
+    bare, groups = mqtt_groups(batch)
+    Backend = env["mfg.backend"].sudo().with_context(active_test=False)
+    Type = env["mfg.exchange.type"].sudo()
+    unroutable = env.ref("mfg_integration_base.exchange_type_unroutable").sudo()
+    stored = 0
+    for it in bare:
+        # The listener could not store it as received: keep its bytes, say why, route nothing.
+        messages._mfg_receive(
+            Backend.browse(it.backend_id),
+            unroutable,
+            [
+                {
+                    "payload": it.payload,
+                    "raw_fallback": True,
+                    "headers": {"topic": it.topic[:1000]},
+                    "reject_reason": env._(
+                        "This message could not be stored as received (%(error)s); it is kept with its "
+                        "raw bytes (base64) only, without its MQTT properties.",
+                        error=it.store_error or "?",
+                    ),
+                }
+            ],
+            transport="mqtt",
+            check_flow=False,
+        )
+        stored += 1
+    for (backend_id, type_code), items in groups.items():
+        backend = Backend.browse(backend_id)
+        etype = Type._find(type_code)
+        rows = [
+            {
+                "payload": it.payload,
+                "external_id": it.user_props.get("message_id"),
+                "correlation_id": it.user_props.get("correlation_id"),
+                "headers": {"topic": it.topic, **it.user_props},
+                "raw_fallback": it.raw_fallback,
+            }
+            for it in items
+        ]
+        if etype and etype.direction == "inbound" and backend._mfg_flow(etype):
+            messages._mfg_receive(backend, etype, rows, transport="mqtt")
+        else:
+            reason = env._(
+                "Topic %(topic)s names no inbound exchange type enabled on backend %(backend)s "
+                "(last topic level %(code)r).",
+                topic=items[0].topic,
+                backend=backend.code,
+                code=type_code,
+            )
+            for row in rows:
+                row["external_id"] = None  # never let garbage take a real message's id
+            messages._mfg_receive(
+                backend, unroutable, rows, transport="mqtt", check_flow=False, reject_reason=reason
+            )
+        stored += len(items)
+    return stored

@@ -4,7 +4,7 @@ from odoo.tools import mute_logger
 
 from .common import MfgPipelineCase
 
-LOG_MESSAGE = "odoo.addons.mfg_integration_base.models.mfg_message"
+LOG_MESSAGE = "odoo.addons.mfg_integration_base.pipeline.process"
 
 
 @tagged("post_install", "-at_install")

@@ -278,7 +278,7 @@ class TestOutboundSecurity(MfgPipelineCase):
         server = self._server(busy)
         self.backend.http_url = f"{server.url}/hook"
         before = fields.Datetime.now()
-        with mute_logger("odoo.addons.mfg_integration_base.models.mfg_message"):
+        with mute_logger("odoo.addons.mfg_integration_base.pipeline.process"):
             msg = self._send()
         after = fields.Datetime.now()
         self.assertEqual(msg.state, "retrying", msg.error_message)

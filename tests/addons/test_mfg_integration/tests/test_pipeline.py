@@ -13,7 +13,7 @@ from odoo.addons.mfg_integration_base.models.mfg_message import drain_partitions
 
 from .common import MfgPipelineCase
 
-LOG_MESSAGE = "odoo.addons.mfg_integration_base.models.mfg_message"
+LOG_MESSAGE = "odoo.addons.mfg_integration_base.pipeline.process"
 
 
 @tagged("post_install", "-at_install")
