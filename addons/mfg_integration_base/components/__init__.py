@@ -1,3 +1,2 @@
 from . import contract
 from . import retry_policy
-from . import signing

@@ -224,6 +224,13 @@ class Folder:
     def remove(self, name):
         os.unlink(check_filename(name), dir_fd=self.fd)
 
+    def probe_write(self):
+        """Create and remove a hidden temporary file here (as ``write_file`` would): OSError
+        (e.g. PermissionError, a read-only share) when this folder cannot be written."""
+        name = f".mfg-probe.{secrets.token_hex(6)}.tmp"
+        os.close(os.open(name, _CREATE_FLAGS, 0o600, dir_fd=self.fd))
+        os.unlink(name, dir_fd=self.fd)
+
     def open_read(self, name):
         """The regular file ``name``, opened for binary reading without following a link."""
         try:

@@ -229,11 +229,7 @@ class MfgIngestController(http.Controller):
                 in ("content-type", "user-agent", "x-correlation-id", "idempotency-key", "x-message-id")
             },
         }
-        result = (
-            env["mfg.message"]
-            .sudo()
-            ._mfg_receive(backend.sudo(), etype, [item], transport="rest", validate=True)[0]
-        )
+        result = env["mfg.transport.rest"]._mfg_receive(backend.sudo(), etype, [item], validate=True)[0]
         body_out = {"id": result["id"], "state": result["state"], "duplicate": result["duplicate"]}
         if result["duplicate"]:
             return _json(200, body_out)

@@ -8,10 +8,7 @@ from . import mfg_message_action
 from . import mfg_message_record
 from . import mfg_quantity
 from . import mfg_transport
-from . import mfg_transport_http
-from . import mfg_backend_outbound
-from . import mfg_backend_mqtt_tls
-from . import mfg_transport_mqtt
+from . import mfg_transport_rest
 from . import mfg_incident
 from . import mfg_api_key
 from . import mfg_backend_api

@@ -4,7 +4,7 @@ import logging
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
-from ..exceptions import MfgMappingError, MfgPermanentError
+from ..exceptions import MfgMappingError
 from ..pipeline import claim as claims
 from ..pipeline import drain, tx
 from ..pipeline.states import PENDING_STATES
@@ -67,63 +67,6 @@ class MfgBackend(models.Model):
         "of Measure' precision) fails its message. Above 0: a change up to this percentage of the quantity "
         "is booked and recorded on the message (Rounded quantities).",
     )
-    # Connection (HTTP). Secrets are visible to managers only and never logged.
-    http_url = fields.Char(string="HTTP URL", tracking=True, help="Default URL of outbound HTTP messages.")
-    http_timeout = fields.Integer(string="HTTP timeout (s)", default=10, tracking=True)
-    http_token = fields.Char(
-        string="HTTP bearer token", groups="mfg_integration_base.group_mfg_manager", copy=False
-    )
-    hmac_secret = fields.Char(
-        string="HMAC secret",
-        groups="mfg_integration_base.group_mfg_manager",
-        copy=False,
-        help="Shared secret of the HMAC-SHA256 signature of outbound HTTP messages (Standard Webhooks "
-        "webhook-signature; whsec_... as the receiver gives it, or Generate secret).",
-    )
-    # Connection (MQTT). See components/mqtt_client.py for the topic scheme.
-    mqtt_enabled = fields.Boolean(
-        string="MQTT", tracking=True, help="Serve this backend with the MQTT listener."
-    )
-    mqtt_host = fields.Char(string="Broker host", default="127.0.0.1", tracking=True)
-    mqtt_port = fields.Integer(string="Broker port", default=1883, tracking=True)
-    mqtt_protocol = fields.Selection(
-        [("v5", "MQTT 5"), ("v311", "MQTT 3.1.1")],
-        string="Protocol",
-        default="v5",
-        required=True,
-        tracking=True,
-    )
-    mqtt_username = fields.Char(string="Broker user", tracking=True)
-    mqtt_password = fields.Char(
-        string="Broker password", groups="mfg_integration_base.group_mfg_manager", copy=False
-    )
-    mqtt_tls = fields.Boolean(string="TLS", tracking=True)  # CA, certificate, key: mfg_backend_mqtt_tls.py
-    mqtt_topic_prefix = fields.Char(string="Topic prefix", default="mfg", required=True, tracking=True)
-    mqtt_client_id = fields.Char(
-        string="Client id",
-        tracking=True,
-        help="Fixed client id of the persistent session (the listener appends its own name). "
-        "Default: odoo-<backend code>.",
-    )
-    mqtt_shared_group = fields.Char(
-        string="Shared subscription group",
-        tracking=True,
-        help="MQTT 5: listeners on several hosts join $share/<group>/... and split the messages.",
-    )
-    mqtt_session_expiry = fields.Integer(
-        string="Session expiry (s)",
-        default=7 * 24 * 3600,
-        tracking=True,
-        help="How long the broker keeps the session and its queued messages while no listener is connected.",
-    )
-    mqtt_state = fields.Selection(
-        [("connected", "Connected"), ("disconnected", "Disconnected")], string="Listener", readonly=True
-    )
-    mqtt_connected_since = fields.Datetime(readonly=True)
-    mqtt_last_error = fields.Char(readonly=True)
-    mqtt_seen_at = fields.Datetime(string="Listener last seen", readonly=True)
-    mqtt_inbound_topic = fields.Char(compute="_compute_mqtt_topics", string="Inbound topics")
-    mqtt_outbound_topic = fields.Char(compute="_compute_mqtt_topics", string="Outbound topics")
     # Health
     last_contact_at = fields.Datetime(string="Last message received", readonly=True)
     last_error = fields.Text(readonly=True)
@@ -138,50 +81,6 @@ class MfgBackend(models.Model):
     _sql_constraints = [("code_uniq", "unique(code)", "The backend code must be unique.")]
 
     # ------------------------------------------------------------------ computes
-    @api.depends(
-        "mqtt_topic_prefix", "plant_code", "code", "system_kind", "mqtt_shared_group", "mqtt_protocol"
-    )
-    def _compute_mqtt_topics(self):
-        from ..components import mqtt_client
-
-        for rec in self:
-            settings = rec._mfg_mqtt_topic_settings()
-            rec.mqtt_inbound_topic = mqtt_client.inbound_filter(settings)
-            rec.mqtt_outbound_topic = mqtt_client.outbound_topic(settings, "<contract>")
-
-    def _mfg_mqtt_topic_settings(self):
-        self.ensure_one()
-        return {
-            "topic_prefix": self.mqtt_topic_prefix or "mfg",
-            "plant": self.plant_code or self.code or "plant",
-            "system": self.system_kind or "other",
-            "shared_group": self.mqtt_shared_group,
-            "protocol": self.mqtt_protocol,
-        }
-
-    def _mfg_mqtt_settings(self):
-        """Plain dict of the MQTT connection of this backend (for the listener and publisher)."""
-        self.ensure_one()
-        rec = self.sudo()
-        settings = rec._mfg_mqtt_topic_settings()
-        settings.update(
-            {
-                "host": rec.mqtt_host or "127.0.0.1",
-                "port": rec.mqtt_port or 1883,
-                "username": rec.mqtt_username or None,
-                "password": rec.mqtt_password or None,
-                "tls": rec.mqtt_tls,
-                **rec._mfg_mqtt_tls_settings(),  # PEM contents (hashed), never paths
-                "session_expiry": rec.mqtt_session_expiry or 0,
-            }
-        )
-        return settings
-
-    def _mfg_mqtt_client_id(self, listener_name):
-        self.ensure_one()
-        base = self.mqtt_client_id or f"odoo-{self.code}"
-        return f"{base}-{listener_name}"[:128]
-
     def _compute_mapping_count(self):
         groups = self.env["mfg.code.mapping"]._read_group(
             [("backend_id", "in", self.ids)], ["backend_id"], ["__count"]
@@ -471,65 +370,40 @@ class MfgBackend(models.Model):
         return action
 
     def action_test_connection(self):
-        """Test what is configured: the HTTP URL (any HTTP status counts as reachable) and/or,
-        when MQTT is enabled, the broker (a throwaway client must get a CONNACK). Records the
-        outcome in last_error / mqtt_last_error and reports every test in one notification."""
+        """Test every transport set up on this backend (mfg.transport: ``_mfg_is_configured``,
+        ``_mfg_test_connection``); record each outcome in the transport's error field (a failure's
+        text, or cleared) and report every test in one notification."""
         self.ensure_one()
-        import uuid
-
-        import requests
-
-        from ..components import mqtt_client
-
         _ = self.env._
-        if not self.http_url and not self.mqtt_enabled:
+        transports = [t for t in self.env["mfg.transport"]._mfg_transports() if t._mfg_is_configured(self)]
+        if not transports:
+            hints = [t._mfg_setup_hint() for t in self.env["mfg.transport"]._mfg_transports()]
             raise UserError(
                 _(
-                    "Backend %(b)s has nothing to test: set its HTTP URL or enable MQTT "
-                    "(broker host and port) on the Connection and MQTT tabs.",
+                    "Backend %(b)s has nothing to test: set up one of its transports: %(hints)s.",
                     b=self.code,
+                    hints="; ".join(h for h in hints if h),
                 )
             )
-        lines, all_ok = [], True
-        if self.http_url:
-            try:
-                # Same checks as sending: allowed hosts only, no redirect followed.
-                status = self.env["mfg.transport.http"]._mfg_probe(self.http_url, self.http_timeout)
-                text = _("%(url)s answered HTTP %(status)s.", url=self.http_url, status=status)
-                self.last_error = False
-            except MfgPermanentError as exc:
-                text = exc.message
-                self.last_error = text
-                all_ok = False
-            except requests.RequestException as exc:
-                text = _("%(url)s is not reachable: %(error)s", url=self.http_url, error=type(exc).__name__)
-                self.last_error = text
-                all_ok = False
+        lines, errors = [], {}
+        for transport in transports:
+            ok, text = transport._mfg_test_connection(self)
             lines.append(text)
-        if self.mqtt_enabled:
-            broker = f"{self.mqtt_host or '127.0.0.1'}:{self.mqtt_port or 1883}"
-            try:
-                settings = self._mfg_mqtt_settings()  # TLS files outside file_roots: refused, not probed
-            except MfgPermanentError as exc:
-                ok, detail = False, exc.message
-            else:
-                client_id = f"odoo-test-{self.code}-{uuid.uuid4().hex[:12]}"
-                ok, detail = mqtt_client.probe(settings, client_id, timeout=5.0)
-            if ok:
-                text = _("MQTT broker %(broker)s accepted the connection.", broker=broker)
-                self.mqtt_last_error = False
-            else:
-                text = _("MQTT broker %(broker)s: %(error)s", broker=broker, error=detail)
-                self.mqtt_last_error = text[:250]
-                all_ok = False
-            lines.append(text)
+            failures = errors.setdefault(transport._mfg_error_field, [])
+            if not ok:
+                failures.append(text)
+        for fname, failures in errors.items():
+            text = "\n".join(failures) or False
+            if text and self._fields[fname].type == "char":
+                text = text[:250]
+            self[fname] = text
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
             "params": {
                 "title": _("Connection test"),
                 "message": "\n".join(lines),
-                "type": "success" if all_ok else "danger",
+                "type": "danger" if any(errors.values()) else "success",
                 "className": "text-prewrap",
                 "sticky": False,
             },

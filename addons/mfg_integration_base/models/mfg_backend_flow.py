@@ -38,7 +38,7 @@ class MfgBackendFlow(models.Model):
 
     @api.constrains("endpoint", "transport")
     def _check_endpoint_allowed(self):
-        """An HTTP endpoint must be an allowed outbound URL (components/outbound.py)."""
+        """An HTTP endpoint must be an allowed outbound URL (transports/http/outbound.py)."""
         transport = self.env["mfg.transport.http"]
         for flow in self.filtered(
             lambda f: f.endpoint and f.transport == "http" and f.direction == "outbound"

@@ -30,7 +30,8 @@ class _HeadOk(BaseHTTPRequestHandler):
 
 @tagged("post_install", "-at_install")
 class TestBackendConnection(TransactionCase):
-    """mfg.backend.action_test_connection: HTTP URL and/or MQTT broker, one notification."""
+    """mfg.backend.action_test_connection: every transport set up on the backend (HTTP URL, MQTT
+    broker...), one notification; the transports not set up are not tested."""
 
     @classmethod
     def setUpClass(cls):
@@ -100,6 +101,13 @@ class TestBackendConnection(TransactionCase):
         self.assertTrue(backend.last_error)
         self.assertFalse(backend.mqtt_last_error)
 
+    def test_a_transport_not_set_up_is_not_tested(self):
+        backend = self._backend(http_url=self.http_url, mqtt_last_error="the listener's own status")
+        params = self._test(backend)
+        self.assertEqual(params["type"], "success", params["message"])
+        self.assertEqual(params["message"], f"{self.http_url} answered HTTP 200.")
+        self.assertEqual(backend.mqtt_last_error, "the listener's own status", "MQTT not enabled: untouched")
+
     # ---------------------------------------------------------------- both / neither
     def test_http_and_mqtt_reported_together(self):
         backend = self._backend(
@@ -119,6 +127,16 @@ class TestBackendConnection(TransactionCase):
         self.assertIn("answered HTTP 200", params["message"])
         self.assertFalse(backend.last_error)
         self.assertTrue(backend.mqtt_last_error)
+
+    def test_the_transports_of_the_base_are_registered(self):
+        transports = {t._mfg_code(): t for t in self.env["mfg.transport"]._mfg_transports()}
+        self.assertLessEqual({"http", "mqtt", "rest"}, set(transports))
+        backend = self._backend(http_url=self.http_url, mqtt_enabled=True)
+        self.assertFalse(
+            transports["rest"]._mfg_is_configured(backend), "REST is inbound only: nothing to test"
+        )
+        self.assertTrue(transports["http"]._mfg_is_configured(backend))
+        self.assertTrue(transports["mqtt"]._mfg_is_configured(backend))
 
     def test_nothing_configured(self):
         backend = self._backend()

@@ -4,9 +4,10 @@ import time
 
 from odoo.tests import BaseCase, tagged
 
-from ..components import contract, signing
+from ..components import contract
 from ..components.retry_policy import retry_delay
 from ..exceptions import MfgValidationError
+from ..transports.http import signing
 
 SCHEMA = json.dumps(
     {

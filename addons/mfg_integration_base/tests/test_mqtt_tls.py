@@ -17,8 +17,9 @@ from cryptography.x509.oid import NameOID
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import TransactionCase, new_test_user, tagged
 
-from ..components import mqtt_client, safe_files
+from ..components import safe_files
 from ..exceptions import MfgPermanentError
+from ..transports.mqtt import client as mqtt_client
 
 _codes = itertools.count(1)
 

@@ -1,4 +1,4 @@
-"""components.outbound and components.signing: allowed hosts, answer excerpts, Retry-After,
+"""transports/http outbound.py and signing.py: allowed hosts, answer excerpts, Retry-After,
 Standard Webhooks signatures. Pure functions: no database, no network (names are IP literals
 or 'localhost')."""
 
@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 from odoo.tests import BaseCase, tagged
 
-from ..components import outbound, signing
+from ..transports.http import outbound, signing
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
 

@@ -328,16 +328,15 @@ class MfgFlatfileBatch(models.Model):
 
     def _mfg_store_chunk(self, backend, batch_id, groups, counts, last_line, final=False):
         with self._mfg_tx() as env:
-            Message = env["mfg.message"].sudo()
+            transport = env["mfg.transport.file"]
             etypes = env["mfg.exchange.type"].sudo()
             unroutable = env.ref("mfg_integration_base.exchange_type_unroutable")
             for etype_id, pairs in groups.items():
                 etype = etypes.browse(etype_id)
-                results = Message._mfg_receive(
+                results = transport._mfg_receive(
                     backend.with_env(env).sudo(),
                     etype,
                     [item for item, _raw in pairs],
-                    transport="file",
                     validate=True,
                     check_flow=etype != unroutable,
                 )

@@ -8,7 +8,7 @@ from odoo.addons.mfg_integration_base.components.safe_files import Folder, PathR
 from odoo.addons.mfg_integration_base.exceptions import MfgPermanentError, MfgTransientError
 
 from ..components import flatfile
-from .mfg_backend import check_server_folder
+from .mfg_backend import _refusal_text, check_server_folder
 
 _logger = logging.getLogger(__name__)
 
@@ -40,16 +40,32 @@ class MfgTransportFile(models.AbstractModel):
     (share not mounted, disk full) is a transient error: the pipeline retries with backoff.
     A folder outside the configured roots, reached through a link, or a file name that is not
     a plain file name is a permanent error: nothing is written.
+
+    Inbound files are read by the folder scan (mfg.backend._mfg_flatfile_scan, mfg.flatfile.batch),
+    which stores them through ``_mfg_receive``. The connection test checks the backend's folders.
     """
 
     _name = "mfg.transport.file"
     _inherit = "mfg.transport"
     _description = "Integration Transport: file in a folder"
 
+    # Backend folders the connection test checks: (field, must it exist already?). The others are
+    # created when first used.
+    _TESTED_FOLDERS = (
+        ("flatfile_inbox_path", True),
+        ("flatfile_processed_path", False),
+        ("flatfile_error_path", False),
+        ("flatfile_outbox_path", False),
+    )
+
+    # ------------------------------------------------------------------ outbound
+    @api.model
+    def _mfg_default_endpoint(self, backend, exchange_type):
+        return backend.flatfile_outbox_path
+
     def _mfg_send(self, message):
         backend = message.backend_id.sudo()
-        flow = backend._mfg_flow(message.exchange_type_id)
-        folder = (flow.endpoint if flow and flow.endpoint else "") or backend.flatfile_outbox_path
+        folder = self._mfg_endpoint(backend, message.exchange_type_id)
         data = json.loads(message.payload or "{}")
         if not folder:
             raise MfgPermanentError(
@@ -99,3 +115,65 @@ class MfgTransportFile(models.AbstractModel):
             ) from exc
         _logger.info("mfg flatfile: wrote %s records to %s", len(records), path)
         return f"wrote {len(records)} records to {path}"
+
+    # ------------------------------------------------------------------ connection test
+    @api.model
+    def _mfg_folders(self, backend):
+        """[(label, folder, must exist)]: the backend's folders and its file flows' endpoints."""
+        folders = [
+            (backend._fields[fname].string, backend[fname], must_exist)
+            for fname, must_exist in self._TESTED_FOLDERS
+            if backend[fname]
+        ]
+        flows = backend.flow_ids.filtered(lambda f: f.active and f.transport == "file" and f.endpoint)
+        for flow in flows:
+            folders.append(
+                (self.env._("Endpoint of flow %(flow)s", flow=flow.display_name), flow.endpoint, False)
+            )
+        return folders
+
+    @api.model
+    def _mfg_is_configured(self, backend):
+        return bool(self._mfg_folders(backend))
+
+    @api.model
+    def _mfg_setup_hint(self):
+        return self.env._("an inbox or outbox folder (Files tab)")
+
+    @api.model
+    def _mfg_test_connection(self, backend):
+        """Each folder opened as when used (under file_roots, no link followed) and written to (a
+        hidden temporary file, removed at once); a folder created when first used may be missing."""
+        _ = self.env._
+        problems, ready = [], []
+        for label, value, must_exist in self._mfg_folders(backend):
+            try:
+                with Folder.open(value) as folder:
+                    folder.probe_write()
+            except PathRefused as exc:
+                problems.append(_refusal_text(self.env, f"Backend {backend.code}", label, value, exc))
+            except FileNotFoundError:
+                if must_exist:
+                    problems.append(
+                        _(
+                            "%(field)s %(value)s does not exist: create it, or check that its share is mounted.",
+                            field=label,
+                            value=repr(value),
+                        )
+                    )
+                else:
+                    ready.append(_("%(field)s %(value)s (created when first used)", field=label, value=value))
+            except OSError as exc:
+                problems.append(
+                    _(
+                        "%(field)s %(value)s cannot be opened or written by the Odoo server: %(error)s.",
+                        field=label,
+                        value=repr(value),
+                        error=exc.strerror or exc,
+                    )
+                )
+            else:
+                ready.append(f"{label} {value}")
+        if problems:
+            return False, _("Folders: %(problems)s", problems=" ".join(problems))
+        return True, _("Folders ready: %(folders)s.", folders=", ".join(ready))

@@ -4,3 +4,4 @@ from . import test_flatfile_export
 from . import test_flatfile_quantities
 from . import test_flatfile_company
 from . import test_flatfile_paths
+from . import test_flatfile_connection

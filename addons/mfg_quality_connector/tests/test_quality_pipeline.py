@@ -6,7 +6,7 @@ from odoo.exceptions import UserError
 from odoo.fields import Command
 from odoo.tests import Form, tagged
 
-from odoo.addons.mfg_integration_base.components import signing
+from odoo.addons.mfg_integration_base.transports.http import signing
 
 from .common import MfgQualityCase
 

@@ -1,1 +1,2 @@
 from . import mfg_test_order
+from . import mfg_transport_loopback

@@ -9,3 +9,4 @@ from . import test_claims
 from . import test_outbound_security
 from . import test_handlers
 from . import test_pipeline_case
+from . import test_transports

@@ -22,7 +22,7 @@ from odoo.modules.module import get_module_path
 from odoo.tests import tagged
 from odoo.tools import config, mute_logger
 
-from odoo.addons.mfg_integration_base.components import outbound, signing
+from odoo.addons.mfg_integration_base.transports.http import outbound, signing
 
 from .common import MfgPipelineCase
 

@@ -7,8 +7,8 @@ from odoo.exceptions import UserError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
-from odoo.addons.mfg_integration_base.components import signing
 from odoo.addons.mfg_integration_base.models.mfg_message import drain_partitions
+from odoo.addons.mfg_integration_base.transports.http import signing
 
 from .common import MfgPipelineCase
 

@@ -2,16 +2,14 @@ import logging
 from datetime import datetime, timezone
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import HTTPError as Urllib3Error
-from urllib3.util.retry import Retry
 
-from odoo import models
+from odoo import api, models
 
-from ..components import outbound, settings, signing
-from ..exceptions import MfgPermanentError, MfgTransientError
+from ...components import settings
+from ...exceptions import MfgPermanentError, MfgTransientError
+from . import outbound, signing
+from .session import guarded_session
 
 _logger = logging.getLogger(__name__)
 
@@ -22,52 +20,15 @@ DEFAULT_TIMEOUT = 10
 MAX_TIMEOUT = 300
 
 
-class _GuardedConnection:
-    """Checks the address a connection actually reached, before anything is sent on it: a host
-    name that resolves elsewhere than when the URL was checked (DNS rebinding) is caught here."""
-
-    mfg_policy = None
-
-    def _new_conn(self):
-        sock = super()._new_conn()
-        try:
-            peer = sock.getpeername()[0]
-        except OSError:
-            peer = None
-        if peer is None or not outbound.address_allowed(self.mfg_policy, peer):
-            sock.close()
-            raise outbound.OutboundRefused("address", f"{self.host} → {peer}")
-        return sock
-
-
-class _GuardedAdapter(HTTPAdapter):
-    def __init__(self, policy, **kwargs):
-        self.mfg_policy = policy
-        super().__init__(**kwargs)
-
-    def init_poolmanager(self, *args, **kwargs):
-        res = super().init_poolmanager(*args, **kwargs)
-        attrs = {"mfg_policy": self.mfg_policy}
-        http_cls = type("MfgHTTPConnection", (_GuardedConnection, HTTPConnection), attrs)
-        https_cls = type("MfgHTTPSConnection", (_GuardedConnection, HTTPSConnection), attrs)
-        # Direct connections only: a proxy configured by the server's operator (environment) is
-        # reached through urllib3's own ProxyManager.
-        self.poolmanager.pool_classes_by_scheme = {
-            "http": type("MfgHTTPConnectionPool", (HTTPConnectionPool,), {"ConnectionCls": http_cls}),
-            "https": type("MfgHTTPSConnectionPool", (HTTPSConnectionPool,), {"ConnectionCls": https_cls}),
-        }
-        return res
-
-
 class MfgTransportHttp(models.AbstractModel):
     """HTTP POST of the raw JSON payload, signed with HMAC-SHA256 when the backend has a secret.
 
     Headers: Content-Type, X-Mfg-Message-Id, X-Mfg-Exchange-Type, X-Mfg-Backend,
     Idempotency-Key (the message id: a receiver can drop redeliveries), and, with a secret, the
     Standard Webhooks headers webhook-id (= Idempotency-Key), webhook-timestamp, webhook-signature
-    (+ the legacy X-Mfg-Timestamp / X-Mfg-Signature during a transition; see components/signing.py).
+    (+ the legacy X-Mfg-Timestamp / X-Mfg-Signature during a transition; see signing.py).
 
-    Only hosts allowed by a system administrator are reached (components/outbound.py); redirects
+    Only hosts allowed by a system administrator are reached (outbound.py, session.py); redirects
     are not followed; only the status and a bounded, redacted excerpt of the answer are kept; a
     Retry-After of a 429/503 sets the next attempt. Connection blips are retried twice at once by
     urllib3; anything longer is the pipeline's retry with backoff.
@@ -130,21 +91,7 @@ class MfgTransportHttp(models.AbstractModel):
         return None
 
     def _mfg_session(self, policy):
-        session = requests.Session()
-        # Connection blips only. A Retry-After is the pipeline's business (next_attempt_at), never a
-        # sleep inside the drain: urllib3 would otherwise retry 413/429/503 answers that carry one.
-        retry = Retry(
-            total=2,
-            connect=2,
-            read=0,
-            status=0,
-            backoff_factor=0.2,
-            allowed_methods=None,
-            respect_retry_after_header=False,
-        )
-        session.mount("http://", _GuardedAdapter(policy, max_retries=retry))
-        session.mount("https://", _GuardedAdapter(policy, max_retries=retry))
-        return session
+        return guarded_session(policy)
 
     def _mfg_request(self, method, url, timeout, **kwargs):
         """(response, first bytes of its body): the URL checked, no redirect followed, the body read
@@ -170,11 +117,36 @@ class MfgTransportHttp(models.AbstractModel):
             raise MfgPermanentError(self._mfg_refusal_text(refusal)) from refusal
         return resp.status_code
 
+    # ------------------------------------------------------------------ interface (models/mfg_transport.py)
+    @api.model
+    def _mfg_default_endpoint(self, backend, exchange_type):
+        return backend.http_url
+
+    @api.model
+    def _mfg_is_configured(self, backend):
+        return bool(backend.http_url)
+
+    @api.model
+    def _mfg_setup_hint(self):
+        return self.env._("an HTTP URL (Connection tab)")
+
+    @api.model
+    def _mfg_test_connection(self, backend):
+        """A HEAD request to the backend's HTTP URL: any HTTP status counts as reachable. Same
+        checks as sending: allowed hosts only, no redirect followed."""
+        url = backend.http_url
+        try:
+            status = self._mfg_probe(url, backend.http_timeout)
+        except MfgPermanentError as exc:
+            return False, exc.message
+        except requests.RequestException as exc:
+            return False, self.env._("%(url)s is not reachable: %(error)s", url=url, error=type(exc).__name__)
+        return True, self.env._("%(url)s answered HTTP %(status)s.", url=url, status=status)
+
     # ------------------------------------------------------------------ send
     def _mfg_send(self, message):
         backend = message.backend_id.sudo()
-        flow = backend._mfg_flow(message.exchange_type_id)
-        url = (flow.endpoint if flow and flow.endpoint else "") or backend.http_url
+        url = self._mfg_endpoint(backend, message.exchange_type_id)
         if not url:
             raise MfgPermanentError(
                 self.env._(

@@ -1,7 +1,7 @@
 """paho-mqtt 2.x helpers shared by the listener and the publisher. Pure Python, no ORM.
 
 Settings are plain dicts built from an ``mfg.backend`` record (see
-``mfg.backend._mfg_mqtt_settings``) so that the listener process can rebuild clients
+``mfg.backend._mfg_mqtt_settings`` in mfg_backend_mqtt.py) so that the listener process can rebuild clients
 without holding a database cursor. TLS material travels in them as ``Pem`` contents
 (``ca_pem``, ``cert_pem``, ``key_pem``), never as server paths: equal when their SHA-256
 are equal (the listener compares settings to see what changed), shown only by that hash.

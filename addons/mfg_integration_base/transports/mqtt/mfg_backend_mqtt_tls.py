@@ -1,7 +1,7 @@
 """The TLS material of a backend's MQTT connection: the broker's CA, the client certificate and
 its key, uploaded as PEM contents (stored in the database, the key readable by managers only).
 
-Paho gets them through private temporary files (components/mqtt_client.py ``tls_files``), never
+Paho gets them through private temporary files (client.py ``tls_files``), never
 through a path a user typed. Server paths (``mqtt_*_file``) are kept for databases that used
 them, but only under the folders of ``[mfg_integration] file_roots`` (components/safe_files.py):
 checked when saved, and again when used (read without following links), so that no manager can
@@ -15,8 +15,9 @@ import ssl
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
-from ..components import mqtt_client, safe_files
-from ..exceptions import MfgPermanentError
+from ...components import safe_files
+from ...exceptions import MfgPermanentError
+from . import client as mqtt_client
 
 MAX_PEM_BYTES = 1 << 20  # a CA bundle of a few hundred certificates
 # (settings key, uploaded content field, legacy server path field, what the PEM must contain)
@@ -47,7 +48,7 @@ def parse_pem(data, marker):
     return mqtt_client.Pem(text)
 
 
-# One file per side of a backend, like mfg_backend_outbound.py.
+# One file per side of a backend, like mfg_backend_mqtt.py and mfg_backend_http.py.
 class MfgBackend(models.Model):
     _inherit = "mfg.backend"  # pylint: disable=consider-merging-classes-inherited
 

@@ -1,10 +1,10 @@
-"""The outbound HTTP side of a backend: where it may send (checked when saved, see
-components/outbound.py) and how its webhooks are signed (components/signing.py)."""
+"""The HTTP side of a backend: where outbound messages go (checked when saved against the allowed
+hosts, outbound.py), the credentials, and how webhooks are signed (signing.py)."""
 
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
-from ..components import signing
+from . import signing
 
 WEBHOOK_SIGNATURES = [
     ("standard", "Standard Webhooks"),
@@ -12,11 +12,24 @@ WEBHOOK_SIGNATURES = [
 ]
 
 
-# One file per side of a backend, like mfg_backend_api.py (REST API): mfg_backend.py stays about the
-# plant system itself, drains and health.
+# One file per side of a backend, like mfg_backend_api.py (REST API) and mfg_backend_mqtt.py (MQTT):
+# mfg_backend.py stays about the plant system itself, drains and health.
 class MfgBackend(models.Model):
     _inherit = "mfg.backend"  # pylint: disable=consider-merging-classes-inherited
 
+    # Secrets are visible to managers only and never logged.
+    http_url = fields.Char(string="HTTP URL", tracking=True, help="Default URL of outbound HTTP messages.")
+    http_timeout = fields.Integer(string="HTTP timeout (s)", default=10, tracking=True)
+    http_token = fields.Char(
+        string="HTTP bearer token", groups="mfg_integration_base.group_mfg_manager", copy=False
+    )
+    hmac_secret = fields.Char(
+        string="HMAC secret",
+        groups="mfg_integration_base.group_mfg_manager",
+        copy=False,
+        help="Shared secret of the HMAC-SHA256 signature of outbound HTTP messages (Standard Webhooks "
+        "webhook-signature; whsec_... as the receiver gives it, or Generate secret).",
+    )
     webhook_signature = fields.Selection(
         WEBHOOK_SIGNATURES,
         string="Webhook signature",

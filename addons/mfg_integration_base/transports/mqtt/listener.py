@@ -7,7 +7,7 @@ batches (up to ``batch_size`` messages or ``batch_wait`` seconds), hands each ba
 ``store`` fails (database down, restarting), the batch is kept and retried with backoff and
 nothing is acknowledged: the broker keeps redelivering, and the unique message id makes a
 redelivery harmless. No ORM here: ``store`` and the status callback are given by the caller
-(the ``mfg_mqtt`` CLI command or the in-server thread).
+(runner.py: the ``odoo mfg_mqtt`` command or the in-server thread).
 """
 
 import logging
@@ -15,7 +15,7 @@ import queue
 import threading
 import time
 
-from ..components import mqtt_client
+from . import client as mqtt_client
 
 _logger = logging.getLogger(__name__)
 

@@ -1,16 +1,11 @@
-"""`odoo mfg_mqtt`: the MQTT listener of the integration backends, as its own process.
-
-    odoo --addons-path=<...> mfg_mqtt -c odoo.conf -d <db> [--listener-name NAME]
-
-(Odoo finds commands of addons only when --addons-path comes first.) Serves every active
-backend with MQTT enabled, reloads when backends change, stores messages in batches and
-acknowledges them after the commit. SIGTERM / Ctrl-C: stops receiving, stores and
-acknowledges what it has, disconnects.
+"""The MQTT listener of one database: the Listener (listener.py) kept in line with the backends
+that have MQTT enabled, its batches stored through the MQTT transport, its status written on the
+backends. Run by the ``odoo mfg_mqtt`` command (command.py) or, in a one-process dev setup, as a
+thread of the server (``start_in_server``). Serves every active backend with MQTT enabled, reloads
+when backends change, stores messages in batches and acknowledges them after the commit.
 """
 
-import argparse
 import logging
-import signal
 import socket
 import threading
 import time
@@ -19,12 +14,11 @@ import psycopg2
 from psycopg2.pool import PoolError
 
 import odoo
-from odoo.cli import Command
 from odoo.tools import config
 
-from ..components import settings
-from ..exceptions import MfgPermanentError
-from ..services.mqtt_listener import OUTAGE, POISON, RETRY, Listener
+from ...components import settings
+from ...exceptions import MfgPermanentError
+from .listener import OUTAGE, POISON, RETRY, Listener
 
 _logger = logging.getLogger(__name__)
 
@@ -84,7 +78,7 @@ class MqttRunner:
             # Inserts only: READ COMMITTED lets listeners of one backend commit side by side.
             cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
             env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
-            env["mfg.message"]._mfg_receive_mqtt(batch)
+            env["mfg.transport.mqtt"]._mfg_receive_batch(batch)
         # leaving the block committed the batch
 
     # -- called from paho threads
@@ -152,33 +146,6 @@ class MqttRunner:
 
     def stop(self, *_args):
         self.stop_event.set()
-
-
-class MfgMqtt(Command):
-    """Run the MQTT listener of the manufacturing integration backends"""
-
-    name = "mfg_mqtt"
-
-    def run(self, cmdargs):
-        parser = argparse.ArgumentParser(prog="odoo mfg_mqtt", add_help=False)
-        parser.add_argument("--listener-name", default=None)
-        parser.add_argument("--batch-size", type=int, default=100)
-        parser.add_argument("--batch-wait-ms", type=int, default=50)
-        own, rest = parser.parse_known_args(cmdargs)
-        config.parse_config(rest, setup_logging=True)
-        db_names = odoo.tools.config["db_name"]
-        db_name = (db_names[0] if isinstance(db_names, list) else (db_names or "").split(",")[0]).strip()
-        if not db_name:
-            raise SystemExit("odoo mfg_mqtt: give the database with -d or db_name in the configuration file")
-        listener_name = own.listener_name or settings.get_str("mqtt_listener_name") or socket.gethostname()
-        odoo.service.server.load_server_wide_modules()
-        runner = MqttRunner(
-            db_name, listener_name, batch_size=own.batch_size, batch_wait=own.batch_wait_ms / 1000.0
-        )
-        signal.signal(signal.SIGTERM, runner.stop)
-        signal.signal(signal.SIGINT, runner.stop)
-        _logger.info("mfg mqtt: listener %s serving database %s", listener_name, db_name)
-        runner.run()
 
 
 def start_in_server():

@@ -1,0 +1,20 @@
+"""MQTT, both ways: a listener process receives, a publisher sends (QoS 1 both ways).
+
+client.py          paho-mqtt helpers: topics, clients, TLS files, probe (no ORM)
+listener.py        the listener: batches stored then acknowledged, poison isolated (no ORM)
+runner.py          the listener of one database: backends followed, batches stored, status written
+command.py         the ``odoo mfg_mqtt`` command (found by Odoo through this addon's cli/)
+publisher.py       connected publishing clients shared by the drains of a process (no ORM)
+mfg_backend_mqtt.py      the backend's MQTT fields (broker, session, topics, listener status)
+mfg_backend_mqtt_tls.py  the backend's TLS material (uploaded PEM, legacy paths under file_roots)
+mfg_transport_mqtt.py    mfg.transport.mqtt: receive a batch, send, endpoint, connection test
+"""
+
+from . import client
+from . import listener
+from . import publisher
+from . import mfg_backend_mqtt
+from . import mfg_backend_mqtt_tls
+from . import mfg_transport_mqtt
+from . import runner
+from . import command

@@ -1,0 +1,86 @@
+import os
+import uuid
+
+from odoo import api, fields, models
+
+from ...exceptions import MfgPermanentError
+from . import client as mqtt_client
+from .publisher import publisher
+
+PROBE_TIMEOUT = 5.0  # seconds the connection test waits for the broker's CONNACK
+
+
+class MfgTransportMqtt(models.AbstractModel):
+    """MQTT publish, QoS 1: a message is done only once the broker acknowledged it (PUBACK).
+
+    Topic: the flow's endpoint, or <prefix>/<plant>/<system>/odoo/<contract>. MQTT v5 user
+    properties carry message_id (the receiver's idempotency key) and exchange_type.
+    A broker that is down or does not answer in time is a transient error: the message is
+    retried with the exchange type's backoff, then dead.
+
+    Inbound: the listener (``odoo mfg_mqtt``, runner.py) hands its batches to
+    ``_mfg_receive_batch``.
+    """
+
+    _name = "mfg.transport.mqtt"
+    _inherit = "mfg.transport"
+    _description = "Integration Transport: MQTT publish"
+
+    _mfg_error_field = "mqtt_last_error"
+
+    # ------------------------------------------------------------------ inbound
+    @api.model
+    def _mfg_receive_batch(self, batch):
+        """Store a batch of the listener (listener.InboundMessage), routed by topic; the caller
+        commits, then acknowledges. Returns how many messages were stored."""
+        # The routing (topic → exchange type, unroutable, bare fallbacks) is still
+        # mfg.message._mfg_receive_mqtt; it ends in mfg.message._mfg_receive(transport="mqtt").
+        return self.env["mfg.message"]._mfg_receive_mqtt(batch)
+
+    # ------------------------------------------------------------------ outbound
+    @api.model
+    def _mfg_default_endpoint(self, backend, exchange_type):
+        return mqtt_client.outbound_topic(backend._mfg_mqtt_topic_settings(), exchange_type.contract)
+
+    def _mfg_send(self, message):
+        backend = message.backend_id.sudo()
+        settings = backend._mfg_mqtt_settings()
+        contract = message.exchange_type_id.contract
+        topic = self._mfg_endpoint(backend, message.exchange_type_id)
+        ext_id = f"{backend.code}-{message.id}"
+        props = mqtt_client.publish_properties(settings, ext_id, message.correlation_id, contract)
+        client_id = f"{backend._mfg_mqtt_client_id('pub')}-{os.getpid()}"
+        publisher(settings, client_id).publish(topic, (message.payload or "").encode("utf-8"), props)
+        return f"published on {topic} (QoS 1, acknowledged {fields.Datetime.now()})"
+
+    # ------------------------------------------------------------------ connection test
+    @api.model
+    def _mfg_is_configured(self, backend):
+        return backend.mqtt_enabled
+
+    @api.model
+    def _mfg_setup_hint(self):
+        return self.env._("MQTT enabled, with its broker host and port (MQTT tab)")
+
+    @api.model
+    def _mfg_test_connection(self, backend):
+        """A throwaway client must get a CONNACK from the broker (clean session, nothing
+        subscribed or published). TLS files outside file_roots are refused, not probed."""
+        _ = self.env._
+        broker = f"{backend.mqtt_host or '127.0.0.1'}:{backend.mqtt_port or 1883}"
+        try:
+            settings = backend._mfg_mqtt_settings()
+        except MfgPermanentError as exc:
+            ok, detail = False, exc.message
+        else:
+            client_id = f"odoo-test-{backend.code}-{uuid.uuid4().hex[:12]}"
+            ok, detail = mqtt_client.probe(settings, client_id, timeout=PROBE_TIMEOUT)
+        if ok:
+            return True, _("MQTT broker %(broker)s accepted the connection.", broker=broker)
+        return False, _("MQTT broker %(broker)s: %(error)s", broker=broker, error=detail)
+
+
+class MfgBackendFlow(models.Model):
+    _inherit = "mfg.backend.flow"
+
+    transport = fields.Selection(selection_add=[("mqtt", "MQTT publish")], ondelete={"mqtt": "set default"})
