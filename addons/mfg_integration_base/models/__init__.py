@@ -5,6 +5,7 @@ from . import mfg_backend_flow
 from . import mfg_code_mapping
 from . import mfg_message
 from . import mfg_message_record
+from . import mfg_outbox
 from . import mfg_quantity
 from . import mfg_transport
 from . import mfg_transport_http
