@@ -1,5 +1,6 @@
 import json
 import uuid
+from contextlib import suppress
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
@@ -156,10 +157,8 @@ class MfgOutbox(models.AbstractModel):
             return Message
         msg = Message.browse(row[0])
         if isinstance(payload, dict):
-            try:
+            with suppress(ValueError, KeyError, TypeError):  # no message id to keep: the new one
                 payload = dict(payload, message_id=json.loads(msg.payload)["message_id"])
-            except (ValueError, KeyError, TypeError):
-                pass
         msg.write(
             {
                 "payload": self._mfg_text(payload),
