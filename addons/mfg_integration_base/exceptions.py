@@ -51,11 +51,13 @@ class MfgValidationError(MfgPermanentError):
 
 
 class MfgMappingError(MfgPermanentError):
-    """An external code has no code mapping for the backend: fix the mapping, then retry."""
+    """An external code has no code mapping for the backend: fix the mapping, then retry.
+    Raised by the one resolver, ``mfg.code.mapping._mfg_resolve`` (the incident screen offers
+    to add the mapping from ``kind`` and ``code``); ``path``: the JSON pointer of the code."""
 
     error_class = "mapping"
 
-    def __init__(self, message, kind=None, code=None):
-        super().__init__(message)
+    def __init__(self, message, kind=None, code=None, path=None):
+        super().__init__(message, path=path)
         self.kind = kind
         self.code = code

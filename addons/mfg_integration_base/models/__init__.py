@@ -6,6 +6,8 @@ from . import mfg_code_mapping
 from . import mfg_message
 from . import mfg_message_action
 from . import mfg_message_record
+from . import mfg_outbox
+from . import mfg_message_consumer_mixin
 from . import mfg_quantity
 from . import mfg_transport
 from . import mfg_transport_rest
@@ -17,3 +19,9 @@ from . import mfg_backend_cron
 from . import res_users
 from . import mfg_monitoring
 from . import mfg_audit
+from . import mrp_production
+from . import mrp_bom
+from . import stock_lot
+from . import stock_picking
+from . import product_template
+from . import product_product

@@ -1,10 +1,8 @@
-import json
 import logging
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
-from ..exceptions import MfgMappingError
 from ..pipeline import claim as claims
 from ..pipeline import drain, tx
 from ..pipeline.states import PENDING_STATES
@@ -159,118 +157,29 @@ class MfgBackend(models.Model):
         self.invalidate_recordset(["last_contact_at"])
 
     # ------------------------------------------------------------------ code mappings
-    def _mfg_resolve(self, kind, code, required=True):
-        """The Odoo record (or value) a plant ``code`` of ``kind`` stands for, for this backend.
-
-        Looks in the backend's code mappings, then, if the backend falls back to Odoo codes,
-        in Odoo itself. Raises MfgMappingError ("unknown product code 'X' for backend 'Y'")
-        when nothing matches and ``required``; returns None otherwise.
-        """
-        self.ensure_one()
-        kinds = self.env["mfg.code.mapping"]._mfg_kinds()
-        label, model, fallback_field = kinds.get(kind, (kind, None, None))
-        code = "" if code is None else str(code).strip()
-        # Within one drain batch, found codes are remembered (a batch resolves the same product
-        # hundreds of times); misses are not, so a mapping added meanwhile counts.
-        cache = self.env.cr.cache.get("mfg_resolve")
-        if cache is None:
-            cache = {}
-        hit = cache.get((self.id, kind, code))
-        if hit is not None:
-            return self.env[hit[0]].browse(hit[1]) if isinstance(hit, tuple) else hit
-        found = self._mfg_resolve_uncached(kind, code, model, fallback_field)
-        if found is not None:
-            cache[(self.id, kind, code)] = (
-                (found._name, found.id) if isinstance(found, models.BaseModel) else found
-            )
-            return found
-        if not required:
-            return None
-        raise MfgMappingError(
-            self.env._(
-                "Unknown %(kind)s code '%(code)s' for backend '%(backend)s': add a code mapping "
-                "(Integration > Configuration > Code mappings), then retry the message.",
-                kind=label.lower(),
-                code=code,
-                backend=self.code,
-            ),
-            kind=kind,
-            code=code,
-        )
+    # The resolvers live on mfg.code.mapping (one place); these delegates keep handlers short.
+    def _mfg_resolve(self, kind, code, required=True, product=None, path=None):
+        """See mfg.code.mapping._mfg_resolve (MfgMappingError when ``required`` and unknown)."""
+        return self.env["mfg.code.mapping"]._mfg_resolve(self, kind, code, required, product, path)
 
     def _mfg_code_for(self, kind, record, default=None):
-        """The other way round: the plant's code of an Odoo ``record`` for this backend (for
-        outbound payloads): its code mapping of ``kind`` if there is one, else ``default``
-        (usually the Odoo code)."""
-        self.ensure_one()
-        mapping = (
-            self.env["mfg.code.mapping"]
-            .sudo()
-            .search(
-                [
-                    ("backend_id", "=", self.id),
-                    ("kind", "=", kind),
-                    ("target", "=", f"{record._name},{record.id}"),
-                ],
-                limit=1,
-            )
-        )
-        return mapping.external_code if mapping else default
+        """See mfg.code.mapping._mfg_code_for (the plant's code of an Odoo record)."""
+        return self.env["mfg.code.mapping"]._mfg_code_for(self, kind, record, default)
 
     def _mfg_resolve_uncached(self, kind, code, model, fallback_field):
-        if code:
-            mapping = self.env["mfg.code.mapping"].search(
-                [("backend_id", "=", self.id), ("kind", "=", kind), ("external_code", "=", code)], limit=1
-            )
-            if mapping:
-                if mapping.target:
-                    return mapping.target
-                if mapping.value:
-                    return mapping.value
-            if self.use_odoo_codes and model and fallback_field:
-                Model = self.env[model]
-                domain = [(fallback_field, "=", code)]
-                if "company_id" in Model._fields:
-                    domain += [("company_id", "in", [False, self.company_id.id])]
-                found = Model.search(domain, limit=2)
-                if len(found) == 1:
-                    return found
-        return None
+        return self.env["mfg.code.mapping"]._mfg_resolve_uncached(self, kind, code, model, fallback_field)
 
     # ------------------------------------------------------------------ outbox
     def _mfg_outbox(self, exchange_type_code, payload, ordering_key=None, correlation_id=None, headers=None):
-        """Write an outbound message in the caller's transaction (transactional outbox).
-
-        The message exists only if the business change that produced it commits; a drain job
-        started after the commit sends it through the flow's transport.
-        """
-        self.ensure_one()
-        etype = self.env["mfg.exchange.type"]._find(exchange_type_code)
-        if not etype:
-            raise UserError(self.env._("Unknown exchange type %(code)s.", code=exchange_type_code))
-        self._mfg_check_flow(etype, "outbound")
-        flow = self._mfg_flow(etype)
-        text = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False, default=str)
-        msg = (
-            self.env["mfg.message"]
-            .sudo()
-            .create(
-                {
-                    "direction": "outbound",
-                    "backend_id": self.id,
-                    "exchange_type_id": etype.id,
-                    "company_id": self.company_id.id,
-                    "state": "queued",
-                    "payload": text,
-                    "headers": json.dumps(headers) if headers else False,
-                    "transport": flow.transport or "http",
-                    "ordering_key": ordering_key or False,
-                    "correlation_id": correlation_id or False,
-                }
-            )
+        """Write an outbound message in the caller's transaction: see mfg.outbox._mfg_put."""
+        return self.env["mfg.outbox"]._mfg_put(
+            self,
+            exchange_type_code,
+            payload,
+            ordering_key=ordering_key,
+            correlation_id=correlation_id,
+            headers=headers,
         )
-        self._mfg_enqueue_drain("outbound", etype.channel, sync_class=etype.sync_class)
-        return msg
 
     # ------------------------------------------------------------------ drain jobs (pipeline/drain.py)
     # Thin hooks under the names queue_job (job target: _mfg_drain), the crons, the connectors and

@@ -2,6 +2,8 @@ from ..pipeline import tx
 from . import test_environment
 from . import test_rest_api
 from . import test_components
+from . import test_dates
+from . import test_message_consumer
 from . import test_outbound_components
 from . import test_backend_connection
 from . import test_api_governance

@@ -9,8 +9,10 @@ import csv
 import io
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
+
+from odoo.addons.mfg_integration_base.components.dates import format_rfc3339, parse_rfc3339
 
 TRUE_WORDS = {"1", "y", "yes", "true", "t", "x", "j", "ja", "o", "oui", "s", "si"}
 FALSE_WORDS = {"0", "n", "no", "false", "f", "", "nein", "non"}
@@ -112,8 +114,7 @@ def convert(spec, column, text):  # noqa: C901 - one branch per column type, fla
             value = datetime.strptime(text, spec.datetime_format)
         except ValueError:
             raise ValueError(f"is not a date and time in the format {spec.datetime_format}") from None
-        value = value.replace(tzinfo=ZoneInfo(spec.timezone or "UTC")).astimezone(timezone.utc)
-        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return format_rfc3339(value.replace(tzinfo=ZoneInfo(spec.timezone or "UTC")))
     if ftype == "boolean":
         word = text.lower()
         if word in TRUE_WORDS:
@@ -318,9 +319,7 @@ def format_value(spec, column, value):
     if column.ftype == "date" and isinstance(value, str) and value:
         return datetime.fromisoformat(value[:10]).strftime(spec.date_format)
     if column.ftype == "datetime" and isinstance(value, str) and value:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
+        moment = parse_rfc3339(value, column.field).replace(tzinfo=UTC)
         return moment.astimezone(ZoneInfo(spec.timezone or "UTC")).strftime(spec.datetime_format)
     return str(value)
 

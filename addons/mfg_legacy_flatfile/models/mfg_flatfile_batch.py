@@ -11,6 +11,8 @@ from datetime import datetime
 
 from odoo import api, fields, models
 
+from odoo.addons.mfg_integration_base.components.dates import format_rfc3339
+
 from ..components import flatfile
 
 _logger = logging.getLogger(__name__)
@@ -277,7 +279,7 @@ class MfgFlatfileBatch(models.Model):
             spec.placeholders = {
                 "file": batch.name,
                 "checksum": batch.checksum[:24],
-                "received_at": (batch.started_at or fields.Datetime.now()).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "received_at": format_rfc3339(batch.started_at or fields.Datetime.now()),
             }
             routes = {k: (v.id if v else False) for k, v in fmt.with_env(env)._mfg_routes().items()}
             typed = bool(spec.record_type_index or spec.record_type_start)

@@ -70,7 +70,8 @@ class MfgFlatfileExport(models.Model):
         message = self.env["mfg.message"]
         if records or not self.skip_empty:
             filename = start.strftime(self.format_id.filename_pattern or f"{self.kind}_%Y%m%d_%H%M%S.txt")
-            message = self.backend_id._mfg_outbox(
+            message = self.env["mfg.outbox"]._mfg_put(
+                self.backend_id,
                 EXPORT_TYPES[self.kind],
                 {"format": self.format_id.code, "filename": filename, "kind": self.kind, "records": records},
                 ordering_key=f"export:{self.id}",
@@ -89,12 +90,7 @@ class MfgFlatfileExport(models.Model):
     # ------------------------------------------------------------------ record builders
     def _mfg_code_map(self):
         """{(kind, 'model,id'): plant code} of the backend's mappings, read once per export."""
-        mappings = (
-            self.env["mfg.code.mapping"]
-            .sudo()
-            .search([("backend_id", "=", self.backend_id.id), ("target", "!=", False)])
-        )
-        return {(m.kind, f"{m.target._name},{m.target.id}"): m.external_code for m in mappings}
+        return self.env["mfg.code.mapping"].sudo()._mfg_code_table(self.backend_id)
 
     def _mfg_code(self, kind, record, default):
         codes = self.env.context.get("mfg_export_codes")

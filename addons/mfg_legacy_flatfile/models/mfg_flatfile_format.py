@@ -158,15 +158,7 @@ class MfgFlatfileFormat(models.Model):
         """translate(kind, code) with the backend's code mappings: the mapping's value, else the
         mapped record's Odoo code (the field its kind falls back to), else ValueError. The
         mappings are read once (the reader runs outside this transaction)."""
-        kinds = self.env["mfg.code.mapping"]._mfg_kinds()
-        table = {}
-        for mapping in self.env["mfg.code.mapping"].search([("backend_id", "=", backend.id)]):
-            if mapping.value:
-                table[(mapping.kind, mapping.external_code)] = mapping.value
-            elif mapping.target:
-                fallback = kinds.get(mapping.kind, (None, None, None))[2]
-                value = mapping.target[fallback] if fallback else mapping.target.display_name
-                table[(mapping.kind, mapping.external_code)] = str(value or mapping.target.display_name)
+        table = self.env["mfg.code.mapping"]._mfg_value_table(backend)
         code = backend.code
 
         def translate(kind, text):

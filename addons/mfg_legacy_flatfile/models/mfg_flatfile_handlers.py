@@ -1,15 +1,7 @@
-from datetime import datetime, timezone
-
 from odoo import Command, models
 
+from odoo.addons.mfg_integration_base.components.dates import parse_rfc3339
 from odoo.addons.mfg_integration_base.exceptions import MfgPermanentError
-
-
-def _naive_utc(text):
-    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if value.tzinfo:
-        value = value.astimezone(timezone.utc).replace(tzinfo=None)
-    return value
 
 
 class MfgFlatfileHandlers(models.AbstractModel):
@@ -30,23 +22,10 @@ class MfgFlatfileHandlers(models.AbstractModel):
                     p=product.default_code or product.display_name,
                 )
             )
-        lot = self.env["stock.lot"].search(
-            [
-                ("name", "=", name),
-                ("product_id", "=", product.id),
-                ("company_id", "in", [backend.company_id.id, False]),
-            ],
-            limit=1,
-        )
-        if not lot and create:
+        lot = backend._mfg_resolve("lot", name, required=not create, product=product, path="/lot")
+        if not lot:
             lot = self.env["stock.lot"].create(
                 {"name": name, "product_id": product.id, "company_id": backend.company_id.id}
-            )
-        if not lot:
-            raise MfgPermanentError(
-                self.env._(
-                    "Field 'lot': unknown lot '%(lot)s' of product %(p)s.", lot=name, p=product.default_code
-                )
             )
         return lot
 
@@ -112,7 +91,7 @@ class MfgFlatfileHandlers(models.AbstractModel):
         )
         move._action_done()
         if data.get("moved_at"):
-            moment = _naive_utc(data["moved_at"])
+            moment = parse_rfc3339(data["moved_at"], "/moved_at")
             move.write({"date": moment})
             move.move_line_ids.write({"date": moment})
         return move
@@ -148,9 +127,7 @@ class MfgFlatfileHandlers(models.AbstractModel):
         _uom, quantity = self._mfg_quantity(message, product, data["quantity"], "quantity")
         lot = self.env["stock.lot"]
         if data.get("lot"):
-            lot = self.env["stock.lot"].search(
-                [("name", "=", data["lot"]), ("product_id", "=", product.id)], limit=1
-            )
+            lot = backend._mfg_resolve("lot", data["lot"], required=False, product=product) or lot
         Snapshot = self.env["mfg.stock.snapshot"].sudo()
         reference = data.get("snapshot") or message.correlation_id or message.name
         # Lines of one snapshot may be applied by two drains at once: the first creates the

@@ -1,19 +1,12 @@
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from odoo import models
 from odoo.tools import float_compare, float_is_zero
 
+from odoo.addons.mfg_integration_base.components.dates import parse_rfc3339
 from odoo.addons.mfg_integration_base.exceptions import MfgPermanentError
 
 from .mrp_production import OPEN_STATES
-
-
-def _naive_utc(text):
-    """An RFC 3339 date-time (validated by the schema) as Odoo's naive UTC datetime."""
-    value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    if value.tzinfo:
-        value = value.astimezone(timezone.utc).replace(tzinfo=None)
-    return value.replace(microsecond=0)
 
 
 class MfgMesHandlers(models.AbstractModel):
@@ -74,7 +67,8 @@ class MfgMesHandlers(models.AbstractModel):
         )
 
     def _mfg_mes_lot(self, backend, code, product, path, create=False):
-        """The lot/serial ``code`` of ``product`` (code mapping first, then its name)."""
+        """The lot/serial ``code`` of ``product`` (the one resolver: a 'lot' code mapping first,
+        then its name), created when ``create``; MfgMappingError at ``path`` when unknown."""
         if not code:
             if product.tracking == "none":
                 return self.env["stock.lot"]
@@ -88,30 +82,10 @@ class MfgMesHandlers(models.AbstractModel):
             )
         if product.tracking == "none":
             return self.env["stock.lot"]
-        lot = backend._mfg_resolve("lot", code, required=False)
-        if not lot or lot.product_id != product:
-            lot = self.env["stock.lot"].search(
-                [
-                    ("name", "=", code),
-                    ("product_id", "=", product.id),
-                    ("company_id", "in", [False, backend.company_id.id]),
-                ],
-                limit=1,
-            )
-        if not lot and create:
+        lot = backend._mfg_resolve("lot", code, required=not create, product=product, path=path)
+        if not lot:
             lot = self.env["stock.lot"].create(
                 {"name": code, "product_id": product.id, "company_id": backend.company_id.id}
-            )
-        if not lot:
-            raise MfgPermanentError(
-                self.env._(
-                    "Unknown lot '%(lot)s' of product %(product)s for backend '%(backend)s': create the lot "
-                    "in Odoo or add a 'lot' code mapping, then retry the message.",
-                    lot=code,
-                    product=product.display_name,
-                    backend=backend.code,
-                ),
-                path=path,
             )
         return lot
 
@@ -404,7 +378,7 @@ class MfgMesHandlers(models.AbstractModel):
         production = self._mfg_mes_production(message, data, states=None)
         workcenter = backend._mfg_resolve("workcenter", data["workcenter"])
         loss = backend._mfg_resolve("loss_reason", data["reason"])
-        start, end = _naive_utc(data["start"]), _naive_utc(data["end"])
+        start, end = parse_rfc3339(data["start"], "/start"), parse_rfc3339(data["end"], "/end")
         if end <= start:
             raise MfgPermanentError(
                 self.env._(
@@ -480,7 +454,7 @@ class MfgMesHandlers(models.AbstractModel):
         backend = message.backend_id
         production = self._mfg_mes_production(message, data)
         workorder = self._mfg_mes_workorder(backend, production, data["operation"])
-        at = _naive_utc(data["at"])
+        at = parse_rfc3339(data["at"], "/at")
         status = data["status"]
         if workorder.state in ("done", "cancel"):
             raise MfgPermanentError(

@@ -1,7 +1,11 @@
+from operator import itemgetter
+
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 
-from ..components.outbox import envelope, outbox_coalesced, plant_code, utc_text
+from odoo.addons.mfg_integration_base.components.dates import format_rfc3339
+
+from ..components.outbox import plant_code
 
 BOM_TYPE = "erp.bom"
 APPROVER_GROUPS = ("mrp.group_mrp_manager", "mfg_integration_base.group_mfg_manager")
@@ -95,7 +99,7 @@ class MrpBom(models.Model):
     def _mfg_mes_backends(self):
         """Active backends with the erp.bom flow this BOM belongs to (company, plant)."""
         self.ensure_one()
-        backends = self.env["mfg.backend"]._mfg_backends_with_flow(BOM_TYPE)
+        backends = self.env["mfg.outbox"]._mfg_backends(BOM_TYPE)
         warehouse = self.picking_type_id.warehouse_id
         return backends.filtered(
             lambda b: (not self.company_id or b.company_id == self.company_id)
@@ -105,12 +109,17 @@ class MrpBom(models.Model):
     def _mfg_mes_publish_bom(self):
         """Queue (or refresh the queued) erp.bom message of each approved BOM. Batch flow."""
         messages = self.env["mfg.message"].sudo()
+        key = itemgetter("correlation_id")  # its ordering key too: "bom:<code>"
         for bom in self.sudo().filtered(lambda b: b.mfg_approval_state == "approved"):
-            for backend in bom._mfg_mes_backends():
-                payload = bom._mfg_mes_bom_payload(backend)
-                messages |= outbox_coalesced(
-                    backend, BOM_TYPE, bom, payload, ordering_key=f"bom:{payload['bom']}"
-                )
+            messages |= self.env["mfg.outbox"]._mfg_put(
+                bom._mfg_mes_backends(),
+                BOM_TYPE,
+                bom._mfg_mes_bom_payload,
+                ordering_key=key,
+                correlation_id=key,
+                record=bom,
+                coalesce=True,
+            )
         return messages
 
     def _mfg_mes_product(self):
@@ -154,7 +163,7 @@ class MrpBom(models.Model):
         product = self._mfg_mes_product()
         product_code = code(backend, "product", product, product.default_code)
         reference = self.code or product_code
-        data = envelope(f"bom-{reference}", correlation_id=f"bom:{reference}")
+        data = self.env["mfg.outbox"]._mfg_envelope(f"bom-{reference}", correlation_id=f"bom:{reference}")
         data.update(
             {
                 "bom": reference,
@@ -163,7 +172,7 @@ class MrpBom(models.Model):
                 "uom": code(backend, "uom", self.product_uom_id, self.product_uom_id.name),
                 "type": self.type,
                 "approved_by": self.mfg_approved_by_id.name or None,
-                "approved_at": utc_text(self.mfg_approved_on),
+                "approved_at": format_rfc3339(self.mfg_approved_on),
                 "components": [
                     {
                         "component": code(backend, "product", line.product_id, line.product_id.default_code),

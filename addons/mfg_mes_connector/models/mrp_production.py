@@ -1,8 +1,10 @@
-import uuid
+from operator import itemgetter
 
-from odoo import api, fields, models
+from odoo import api, models
 from odoo.exceptions import UserError
 from odoo.tools import float_compare
+
+from odoo.addons.mfg_integration_base.components.dates import format_rfc3339
 
 from ..components.outbox import plant_code
 
@@ -11,11 +13,6 @@ CHANGE_TYPE = "erp.work_order_change"
 # A release in one of these states never reached (and never will reach) the MES.
 UNRELEASED_STATES = ("rejected", "discarded")
 OPEN_STATES = ("confirmed", "progress", "to_close")
-
-
-def _utc(value):
-    """RFC 3339 text of an Odoo UTC datetime (None when empty)."""
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
 
 
 class MrpProduction(models.Model):
@@ -57,22 +54,22 @@ class MrpProduction(models.Model):
     def _mfg_mes_release_backends(self):
         """Active backends of the MO's warehouse with the release flow enabled."""
         self.ensure_one()
-        Backend = self.env["mfg.backend"].sudo()
         warehouse = self.picking_type_id.warehouse_id
         if not warehouse:
-            return Backend
-        return Backend._mfg_backends_with_flow(RELEASE_TYPE, [("warehouse_id", "=", warehouse.id)])
+            return self.env["mfg.backend"].sudo()
+        return self.env["mfg.outbox"]._mfg_backends(RELEASE_TYPE, [("warehouse_id", "=", warehouse.id)])
 
     def _mfg_mes_release(self):
         """Write one erp.work_order_release message per matching backend in the outbox."""
         self.ensure_one()
-        messages = self.env["mfg.message"].sudo()
-        for backend in self._mfg_mes_release_backends():
-            payload = self._mfg_mes_release_payload(backend)
-            msg = backend._mfg_outbox(RELEASE_TYPE, payload, ordering_key=self.name, correlation_id=self.name)
-            msg._mfg_link(self)  # the MO shows on the message
-            messages |= msg
-        return messages
+        return self.env["mfg.outbox"]._mfg_put(
+            self._mfg_mes_release_backends(),
+            RELEASE_TYPE,
+            self._mfg_mes_release_payload,
+            ordering_key=self.name,
+            correlation_id=self.name,
+            record=self,  # the MO shows on the message
+        )
 
     # ------------------------------------------------------------------ outbound: work order change
     def write(self, vals):
@@ -132,29 +129,32 @@ class MrpProduction(models.Model):
         """Write one erp.work_order_change message per backend that got the release (and has
         the change flow): ``kind`` 'quantity' (new quantity) or 'cancel' (quantity 0)."""
         self.ensure_one()
-        messages = self.env["mfg.message"].sudo()
         released = self._mfg_mes_released_to()
-        if not released:
-            return messages
-        enabled = self.env["mfg.backend"]._mfg_backends_with_flow(CHANGE_TYPE)
+        enabled = self.env["mfg.outbox"]._mfg_backends(CHANGE_TYPE)
         reason = reason or self.env.context.get("mfg_change_reason") or None
-        for backend, reference in released.items():
-            if backend not in enabled:
-                continue
-            payload = {
-                "message_id": f"{reference}-{kind}-{uuid.uuid4().hex[:12]}",
-                "sent_at": _utc(fields.Datetime.now()),
-                "correlation_id": reference,
+        reference = itemgetter("work_order")  # the MO's name when it was released to that backend
+        return self.env["mfg.outbox"]._mfg_put(
+            enabled.browse([backend.id for backend in released if backend in enabled]),
+            CHANGE_TYPE,
+            lambda backend: self._mfg_mes_change_payload(backend, released[backend], kind, reason),
+            ordering_key=reference,
+            correlation_id=reference,
+            record=self,
+        )
+
+    def _mfg_mes_change_payload(self, backend, reference, kind, reason):
+        """erp.work_order_change.v1 for ``backend``, which knows the MO as ``reference``."""
+        data = self.env["mfg.outbox"]._mfg_envelope(f"{reference}-{kind}", correlation_id=reference)
+        data.update(
+            {
                 "work_order": reference,
                 "change": kind,
                 "quantity": 0.0 if kind == "cancel" else self.product_qty,
                 "uom": self._mfg_mes_code(backend, "uom", self.product_uom_id, self.product_uom_id.name),
                 "reason": reason,
             }
-            msg = backend._mfg_outbox(CHANGE_TYPE, payload, ordering_key=reference, correlation_id=reference)
-            msg._mfg_link(self)
-            messages |= msg
-        return messages
+        )
+        return data
 
     def _mfg_mes_code(self, backend, kind, record, odoo_code):
         """The plant's code of an Odoo record: the backend's code mapping, else the Odoo code."""
@@ -194,20 +194,21 @@ class MrpProduction(models.Model):
             }
             for wo in self.workorder_ids
         ]
-        return {
-            "message_id": f"{self.name}-release-{uuid.uuid4().hex[:12]}",
-            "sent_at": _utc(fields.Datetime.now()),
-            "correlation_id": self.name,
-            "work_order": self.name,
-            "product": code(backend, "product", self.product_id, self.product_id.default_code),
-            "quantity": self.product_qty,
-            "uom": code(backend, "uom", self.product_uom_id, self.product_uom_id.name),
-            "planned_start": _utc(self.date_start),
-            "planned_end": _utc(self.date_finished),
-            "lot": self.lot_producing_id.name or None,
-            "components": components,
-            "operations": operations,
-        }
+        data = self.env["mfg.outbox"]._mfg_envelope(f"{self.name}-release", correlation_id=self.name)
+        data.update(
+            {
+                "work_order": self.name,
+                "product": code(backend, "product", self.product_id, self.product_id.default_code),
+                "quantity": self.product_qty,
+                "uom": code(backend, "uom", self.product_uom_id, self.product_uom_id.name),
+                "planned_start": format_rfc3339(self.date_start),
+                "planned_end": format_rfc3339(self.date_finished),
+                "lot": self.lot_producing_id.name or None,
+                "components": components,
+                "operations": operations,
+            }
+        )
+        return data
 
     # ------------------------------------------------------------------ the MES's reference
     @api.model
@@ -240,8 +241,8 @@ class MrpProduction(models.Model):
             "quantity_produced": production.qty_produced,
             "uom": uom,
             "lot": production.lot_producing_id.name or None,
-            "planned_start": _utc(production.date_start),
-            "planned_end": _utc(production.date_finished),
+            "planned_start": format_rfc3339(production.date_start),
+            "planned_end": format_rfc3339(production.date_finished),
             "operations": [
                 {
                     "sequence": wo.sequence,

@@ -1,6 +1,8 @@
+from operator import itemgetter
+
 from odoo import api, models
 
-from ..components.outbox import envelope, outbox_coalesced, plant_code
+from ..components.outbox import plant_code
 
 ITEM_TYPE = "erp.item_master"
 # What the MES knows of an item: a change to one of these is published.
@@ -41,19 +43,22 @@ class ProductProduct(models.Model):
         if self.env.context.get("mfg_mes_no_publish") or not self:
             return self.env["mfg.message"]
         messages = self.env["mfg.message"].sudo()
-        backends = self.env["mfg.backend"]._mfg_backends_with_flow(ITEM_TYPE)
+        Outbox = self.env["mfg.outbox"]
+        backends = Outbox._mfg_backends(ITEM_TYPE)
         if not backends:
             return messages
+        key = itemgetter("correlation_id")  # its ordering key too: "item:<code>"
         for product in self.with_context(active_test=False).sudo():
-            for backend in backends:
-                if not backend._mfg_mes_item_relevant(product):
-                    continue
-                payload = product._mfg_mes_item_payload(backend)
-                if not payload:
-                    continue  # no code for the plant: nothing the MES could file it under
-                messages |= outbox_coalesced(
-                    backend, ITEM_TYPE, product, payload, ordering_key=f"item:{payload['product']}"
-                )
+            # No payload (None) without a code for the plant: nothing the MES could file it under.
+            messages |= Outbox._mfg_put(
+                backends.filtered(lambda b, p=product: b._mfg_mes_item_relevant(p)),
+                ITEM_TYPE,
+                product._mfg_mes_item_payload,
+                ordering_key=key,
+                correlation_id=key,
+                record=product,
+                coalesce=True,
+            )
         return messages
 
     def _mfg_mes_item_payload(self, backend):
@@ -62,7 +67,7 @@ class ProductProduct(models.Model):
         code = plant_code(backend, "product", self, self.default_code)
         if not code:
             return None
-        data = envelope(f"item-{code}", correlation_id=f"item:{code}")
+        data = self.env["mfg.outbox"]._mfg_envelope(f"item-{code}", correlation_id=f"item:{code}")
         data.update(self._mfg_mes_item_fields(backend, code))
         return data
 
@@ -81,14 +86,7 @@ class ProductProduct(models.Model):
     def _mfg_mes_material_payload(self, backend, code):
         """The materials API's answer: how the plant ``code`` resolved, and the item."""
         self.ensure_one()
-        mapped = (
-            self.env["mfg.code.mapping"]
-            .sudo()
-            .search_count(
-                [("backend_id", "=", backend.id), ("kind", "=", "product"), ("external_code", "=", code)],
-                limit=1,
-            )
-        )
+        mapped = self.env["mfg.code.mapping"]._mfg_has_mapping(backend, "product", code)
         data = {"code": code, "resolved": True, "source": "mapping" if mapped else "odoo_code"}
         data.update(
             self._mfg_mes_item_fields(backend, plant_code(backend, "product", self, self.default_code))

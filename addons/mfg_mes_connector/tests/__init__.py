@@ -6,3 +6,4 @@ from . import test_mes_sync_api
 from . import test_mes_serials
 from . import test_mes_alerts
 from . import test_mes_quantities
+from . import test_mes_messages_button

@@ -45,21 +45,8 @@ class MfgQualityController(http.Controller):
                         "detail": f"Unknown product code {product!r} for backend {backend.code!r}.",
                     },
                 )
-            lots = Lot.search(
-                [
-                    ("name", "=", lot_name),
-                    ("product_id", "=", product_rec.id),
-                    ("company_id", "in", [False, backend.company_id.id]),
-                ]
-            )
-            if not lots:
-                mapped = backend._mfg_resolve("lot", lot_name, required=False)
-                if (
-                    mapped
-                    and getattr(mapped, "_name", None) == "stock.lot"
-                    and mapped.product_id == product_rec
-                ):
-                    lots = mapped
+            # The one lot resolver: a 'lot' code mapping of that product, else the lot of that name.
+            lots = backend._mfg_resolve("lot", lot_name, required=False, product=product_rec) or Lot
         else:
             lots = Lot.search([("name", "=", lot_name), ("company_id", "in", [False, backend.company_id.id])])
         if not lots:

@@ -1,8 +1,7 @@
 from odoo import api, fields, models
 
+from odoo.addons.mfg_integration_base.components.dates import format_rfc3339
 from odoo.addons.mfg_integration_base.exceptions import MfgPermanentError
-
-from .stock_lot import format_datetime
 
 REQUEST_TYPE = "erp.inspection_request"
 REQUEST_STATES = [
@@ -105,7 +104,8 @@ class MfgInspectionRequest(models.Model):
         domain = [("company_id", "=", company.id)]
         if warehouse:
             domain += ["|", ("warehouse_id", "=", False), ("warehouse_id", "=", warehouse.id)]
-        backends = self.env["mfg.backend"]._mfg_backends_with_flow(REQUEST_TYPE, domain)
+        Outbox = self.env["mfg.outbox"]
+        backends = Outbox._mfg_backends(REQUEST_TYPE, domain)
         product = lot.product_id
         hold = product.mfg_hold_until_inspected
         requests = self.browse()
@@ -128,9 +128,12 @@ class MfgInspectionRequest(models.Model):
                     "hold_until_inspected": hold,
                 }
             )
-            payload = request._mfg_request_payload()
-            request.outbound_message_id = backend._mfg_outbox(
-                REQUEST_TYPE, payload, ordering_key=payload["lot"], correlation_id=request.name
+            request.outbound_message_id = Outbox._mfg_put(
+                backend,
+                REQUEST_TYPE,
+                request._mfg_request_payload(),
+                ordering_key=lambda payload: payload["lot"],
+                correlation_id=request.name,
             )
             requests |= request
         if hold and requests:
@@ -154,7 +157,7 @@ class MfgInspectionRequest(models.Model):
             "message_id": self.name,
             "request_id": self.name,
             "correlation_id": self.name,
-            "sent_at": format_datetime(fields.Datetime.now()),
+            "sent_at": format_rfc3339(fields.Datetime.now()),
             "lot": backend._mfg_code_for("lot", self.lot_id, self.lot_id.name),
             "product": backend._mfg_code_for(
                 "product", product, product.default_code or product.display_name
@@ -162,7 +165,7 @@ class MfgInspectionRequest(models.Model):
             "quantity": self.quantity,
             "uom": backend._mfg_code_for("uom", self.uom_id, self.uom_id.name),
             "origin": {"type": self.origin_type, "reference": self.origin_ref},
-            "requested_at": format_datetime(self.requested_at),
+            "requested_at": format_rfc3339(self.requested_at),
             "warehouse": self.warehouse_id.code or None,
             "company": self.company_id.name or None,
             "hold_until_inspected": self.hold_until_inspected,

@@ -2,7 +2,7 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 
-from .stock_lot import parse_datetime
+from odoo.addons.mfg_integration_base.components.dates import parse_rfc3339
 
 SEVERITIES = [("minor", "Minor"), ("major", "Major"), ("critical", "Critical")]
 DISPOSITIONS = [
@@ -133,8 +133,8 @@ class MfgNonconformance(models.Model):
         product = backend._mfg_resolve("product", data["product"])
         Lot = self.env["stock.lot"]
         lots = Lot.browse()
-        for code in data["lots"]:
-            lots |= Lot._mfg_find_lot(backend, code, product)
+        for index, code in enumerate(data["lots"]):
+            lots |= Lot._mfg_find_lot(backend, code, product, path=f"/lots/{index}")
         defect = backend._mfg_resolve("defect", data["defect_code"], required=False)
         if isinstance(defect, models.BaseModel):
             defect = defect.display_name
@@ -151,7 +151,7 @@ class MfgNonconformance(models.Model):
             if key in data:
                 vals[key] = data[key]
         if data.get("detected_at"):
-            vals["detected_at"] = parse_datetime(data["detected_at"])
+            vals["detected_at"] = parse_rfc3339(data["detected_at"], "/detected_at")
         if data.get("status"):
             vals["state"] = data["status"]
         if data.get("inspection_id"):

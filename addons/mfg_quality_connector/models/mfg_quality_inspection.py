@@ -1,8 +1,7 @@
 from odoo import api, fields, models
 
+from odoo.addons.mfg_integration_base.components.dates import parse_rfc3339
 from odoo.addons.mfg_integration_base.exceptions import MfgPermanentError
-
-from .stock_lot import parse_datetime
 
 VERDICTS = [("pass", "Pass"), ("fail", "Fail"), ("conditional", "Conditional")]
 RESULTS = [("pass", "Pass"), ("fail", "Fail")]
@@ -108,7 +107,7 @@ class MfgQualityInspection(models.Model):
                 picking = self.env["stock.picking"].search(
                     [("name", "=", origin["reference"]), ("company_id", "=", backend.company_id.id)], limit=1
                 )
-        inspected_at = parse_datetime(data["evaluated_at"])
+        inspected_at = parse_rfc3339(data["evaluated_at"], "/evaluated_at")
         inspection = self.create(
             {
                 "name": data["inspection_id"],

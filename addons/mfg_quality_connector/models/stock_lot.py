@@ -1,33 +1,16 @@
 import logging
 import uuid
-from datetime import UTC, datetime
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
-from odoo.addons.mfg_integration_base.exceptions import MfgMappingError, MfgPermanentError
+from odoo.addons.mfg_integration_base.components.dates import format_rfc3339, parse_rfc3339
+from odoo.addons.mfg_integration_base.exceptions import MfgPermanentError
 
 _logger = logging.getLogger(__name__)
 
 HOLD_STATES = [("held", "Held"), ("released", "Released")]
 STATUS_EXCHANGE_TYPE = "erp.lot_status_changed"
-
-
-def parse_datetime(value):
-    """RFC 3339 text (already checked by the JSON Schema) → naive UTC datetime (Odoo's way)."""
-    if not value:
-        return None
-    if isinstance(value, datetime):
-        moment = value
-    else:
-        moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    if moment.tzinfo:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment
-
-
-def format_datetime(value):
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
 
 
 class StockLot(models.Model):
@@ -78,41 +61,17 @@ class StockLot(models.Model):
 
     # ------------------------------------------------------------------ look-up
     @api.model
-    def _mfg_find_lot(self, backend, lot_code, product):
-        """The lot ``lot_code`` of ``product`` for ``backend``: a 'lot' code mapping of the backend
-        first, then the lot of that name and product in the backend's company. Raises
-        MfgMappingError naming the lot and product when there is none."""
-        code = (lot_code or "").strip()
-        lot = backend._mfg_resolve("lot", code, required=False) if code else None
-        if not (isinstance(lot, models.BaseModel) and lot._name == "stock.lot" and lot.product_id == product):
-            lot = self.search(
-                [
-                    ("name", "=", code),
-                    ("product_id", "=", product.id),
-                    ("company_id", "in", [False, backend.company_id.id]),
-                ],
-                limit=1,
-            )
-        if not lot:
-            raise MfgMappingError(
-                self.env._(
-                    "Unknown lot '%(lot)s' of product %(product)s for backend '%(backend)s': check the lot "
-                    "number, or add a 'lot' code mapping (Integration > Configuration > Code mappings), "
-                    "then retry the message.",
-                    lot=code,
-                    product=product.display_name,
-                    backend=backend.code,
-                ),
-                kind="lot",
-                code=code,
-            )
-        return lot
+    def _mfg_find_lot(self, backend, lot_code, product, path=None):
+        """The lot ``lot_code`` of ``product`` for ``backend`` (the one resolver: a 'lot' code
+        mapping of the backend first, then the lot of that name and product in the backend's
+        company). Raises MfgMappingError naming the lot and product when there is none."""
+        return backend._mfg_resolve("lot", lot_code, product=product, path=path).with_env(self.env)
 
     @api.model
     def _mfg_lot_from_payload(self, message, data):
         backend = message.backend_id
         product = backend._mfg_resolve("product", data["product"])
-        return self._mfg_find_lot(backend, data["lot"], product)
+        return self._mfg_find_lot(backend, data["lot"], product, path="/lot")
 
     # ------------------------------------------------------------------ hold / release
     def _mfg_set_hold(
@@ -343,19 +302,14 @@ class StockLot(models.Model):
         company that has the outbound flow enabled."""
         self.ensure_one()
         company = self.company_id or (message.company_id if message else self.env.company)
-        backends = self.env["mfg.backend"]._mfg_backends_with_flow(
-            STATUS_EXCHANGE_TYPE, [("company_id", "=", company.id)]
+        Outbox = self.env["mfg.outbox"]
+        return Outbox._mfg_put(
+            Outbox._mfg_backends(STATUS_EXCHANGE_TYPE, [("company_id", "=", company.id)]),
+            STATUS_EXCHANGE_TYPE,
+            self._mfg_status_payload,
+            ordering_key=lambda payload: payload["lot"],
+            correlation_id=message.correlation_id if message and message.correlation_id else None,
         )
-        sent = self.env["mfg.message"]
-        for backend in backends:
-            payload = self._mfg_status_payload(backend)
-            sent |= backend._mfg_outbox(
-                STATUS_EXCHANGE_TYPE,
-                payload,
-                ordering_key=payload["lot"],
-                correlation_id=message.correlation_id if message and message.correlation_id else None,
-            )
-        return sent
 
     def _mfg_status_payload(self, backend=None):
         """The lot's release status as sent (erp.lot_status_changed.v1) and answered by the
@@ -373,8 +327,8 @@ class StockLot(models.Model):
             "lot": lot_code,
             "product": product_code,
             "status": self.mfg_hold_state or "released",
-            "since": format_datetime(self.mfg_hold_since),
-            "event_at": format_datetime(self.mfg_hold_event_at),
+            "since": format_rfc3339(self.mfg_hold_since),
+            "event_at": format_rfc3339(self.mfg_hold_event_at),
             "reason": self.mfg_hold_reason or None,
             "nonconformance": nc.name if nc else None,
             "changed_by": (
@@ -424,7 +378,7 @@ class StockLot(models.Model):
         events = lot._mfg_set_hold(
             state,
             data.get("reason"),
-            event_at=parse_datetime(data["event_at"]),
+            event_at=parse_rfc3339(data["event_at"], "/event_at"),
             message=message,
             nonconformance=nonconformance,
             requested_by=data.get("requested_by"),

@@ -1,0 +1,2 @@
+from . import mfg_example_handlers
+from . import product_product
