@@ -86,11 +86,13 @@ class MfgCodeMapping(models.Model):
         label, model, fallback_field = self._mfg_kinds().get(kind, (kind, None, None))
         code = "" if code is None else str(code).strip()
         # Within one drain batch, found codes are remembered (a batch resolves the same product
-        # hundreds of times); misses are not, so a mapping added meanwhile counts.
+        # hundreds of times); misses are not, so a mapping added meanwhile counts. Look-ups
+        # scoped to a product (lots) are not: handlers create lots, and a message whose
+        # savepoint is rolled back would leave the id of a lot that no longer exists.
         cache = self.env.cr.cache.get("mfg_resolve")
-        if cache is None:
+        if cache is None or product:
             cache = {}
-        key = (backend.id, kind, code, product.id if product else None)
+        key = (backend.id, kind, code)
         hit = cache.get(key)
         if hit is not None:
             return self.env[hit[0]].browse(hit[1]) if isinstance(hit, tuple) else hit
