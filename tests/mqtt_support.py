@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-from odoo_process import free_port
+from odoo_process import die_with_parent, free_port
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -32,13 +32,20 @@ class Broker:
         users=None,
         tls=None,
         require_certificate=False,
+        host="127.0.0.1",
+        port=None,
+        prefix=(),
     ):
         """``users``: {name: password} (then anonymous access is refused); ``tls``: dict with
         cafile, certfile, keyfile (then the listener speaks TLS only); ``require_certificate``:
-        clients must present a certificate signed by that CA."""
+        clients must present a certificate signed by that CA. On another host (a network
+        namespace, see ``netns_support``): ``prefix`` runs mosquitto through it (``ip netns exec
+        <ns>``) and it listens on ``host``:``port`` there (it then dies with this process)."""
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
+        self.host = host
+        self.port = port or free_port()
+        self.prefix = list(prefix)
         self.conf = self.dir / "mosquitto.conf"
         self.log = self.dir / "mosquitto.log"
         security = "allow_anonymous true\n"
@@ -54,7 +61,7 @@ class Broker:
         # max_queued_messages 0 = no limit on what is kept for an offline persistent session
         # (mosquitto's default is 1000: see README, "MQTT broker settings").
         self.conf.write_text(
-            f"listener {self.port} 127.0.0.1\n"
+            f"listener {self.port} {host}\n"
             # mosquitto started as root drops to the 'mosquitto' user, which cannot read the
             # test's private folders: stay the user who runs the tests.
             f"user {pwd.getpwuid(os.geteuid()).pw_name}\n"
@@ -71,12 +78,15 @@ class Broker:
 
     def start(self, timeout=10):
         self.proc = subprocess.Popen(
-            [MOSQUITTO, "-c", str(self.conf)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+            [*self.prefix, MOSQUITTO, "-c", str(self.conf)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent if self.prefix else None,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                socket.create_connection((self.host, self.port), timeout=0.5).close()
                 return self
             except OSError as exc:
                 if self.proc.poll() is not None:
@@ -191,13 +201,19 @@ def make_tls_files(directory):
 
 
 class ListenerProcess:
-    """`odoo --addons-path=... mfg_mqtt -c <conf> -d <db> --listener-name <name>`."""
+    """`odoo --addons-path=... mfg_mqtt -c <conf> -d <db> --listener-name <name>`.
 
-    def __init__(self, settings, name, log_dir, extra=()):
+    On another host (a network namespace, see ``netns_support``): ``prefix`` runs the command
+    through it (``ip netns exec <ns>``; the process then dies with this one), ``env`` adds
+    variables."""
+
+    def __init__(self, settings, name, log_dir, extra=(), prefix=(), env=None):
         self.settings = settings
         self.name = name
         self.log = Path(log_dir) / f"listener-{name}-{os.getpid()}.log"
         self.extra = list(extra)
+        self.prefix = list(prefix)
+        self.env = dict(env or {})
         self.proc = None
 
     def _addons_path(self):
@@ -208,6 +224,7 @@ class ListenerProcess:
 
     def start(self, wait_for=None, timeout=60, occurrence=1):
         cmd = [
+            *self.prefix,
             self.settings["odoo_bin"],
             f"--addons-path={self._addons_path()}",
             "mfg_mqtt",
@@ -221,7 +238,12 @@ class ListenerProcess:
             *self.extra,
         ]
         self.proc = subprocess.Popen(
-            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True
+            cmd,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, **self.env} if self.env else None,
+            preexec_fn=die_with_parent if self.prefix else None,
         )
         if wait_for:
             self.wait_log(wait_for, timeout, occurrence)
@@ -275,6 +297,7 @@ class Publisher:
         cafile=None,
         certfile=None,
         keyfile=None,
+        host="127.0.0.1",
     ):
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol)
         if username:
@@ -291,7 +314,7 @@ class Publisher:
         self.client.on_connect = lambda *a: self.connected.set()
         self.client.on_disconnect = lambda *a: self.connected.clear()
         kwargs = {"clean_start": False} if protocol == MQTTProtocolVersion.MQTTv5 else {}
-        self.client.connect_async("127.0.0.1", port, keepalive=10, **kwargs)
+        self.client.connect_async(host, port, keepalive=10, **kwargs)
         self.client.loop_start()
         if not self.connected.wait(10):
             raise RuntimeError("publisher could not connect")
