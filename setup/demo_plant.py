@@ -58,7 +58,7 @@ def load_demo_plant(env):
     """The demo files of our addons; a backend created now gets this setup's MQTT broker."""
     from odoo.tools import convert_file
 
-    from odoo.addons.mfg_integration_base.components import settings
+    from odoo.addons.mfg_integration_base.lib import settings
 
     adopt_old_demo_plant(env)
     fresh = not env.ref(DEMO_BACKEND, raise_if_not_found=False)

@@ -24,7 +24,7 @@ def legacy_plant(odoo_env, sql):
     with odoo_env() as env:
         from odoo import Command
 
-        from odoo.addons.mfg_integration_base.components.safe_files import configured_roots
+        from odoo.addons.mfg_integration_base.lib.safe_files import configured_roots
 
         # drop folders lie under the server's file_roots (setup/lib.sh: <data_dir>/mfg_files)
         os.makedirs(configured_roots()[0], exist_ok=True)

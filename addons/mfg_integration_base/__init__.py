@@ -1,5 +1,5 @@
 from . import exceptions
-from . import components
+from . import lib
 from . import pipeline
 from . import models
 from . import transports

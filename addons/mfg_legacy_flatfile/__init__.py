@@ -1,2 +1,2 @@
-from . import components
+from . import lib
 from . import models

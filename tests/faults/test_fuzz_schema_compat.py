@@ -1,4 +1,4 @@
-"""Property test of contract governance (components/schema_compat.py, issue 12 item 7).
+"""Property test of contract governance (lib/schema_compat.py, issue 12 item 7).
 
 The promise of governance: a change it lets through without a version bump (no breaking change
 reported) never refuses a message the old version accepted. Hypothesis builds an old contract
@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from schema_strategies import valid
 
-from odoo.addons.mfg_integration_base.components.schema_compat import breaking_changes
+from odoo.addons.mfg_integration_base.lib.schema_compat import breaking_changes
 
 VALUES_PER_PAIR = 8
 SEEN = {"pairs": 0, "changed": 0}

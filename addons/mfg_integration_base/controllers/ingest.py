@@ -9,9 +9,9 @@ import re
 from odoo import fields, http
 from odoo.http import request
 
-from ..components import contract, settings
-from ..components.side_transaction import SideTransactionBusy
 from ..exceptions import MfgValidationError
+from ..lib import contract, settings
+from ..lib.side_transaction import SideTransactionBusy
 from ..models.mfg_api_key import KEY_SCOPE
 from ..pipeline.receive import MAX_SENDER_KEY_LENGTH
 

@@ -3,7 +3,7 @@
 from odoo import http
 from odoo.http import request
 
-from ..components import openapi, settings
+from ..lib import openapi, settings
 from .ingest import API_GROUPS, MfgIngestController
 
 DOC_GROUPS = API_GROUPS + ("mfg_integration_base.group_mfg_user",)

@@ -2,7 +2,7 @@ import logging
 
 from odoo import api, fields, models
 
-from ..components.side_transaction import side_transaction
+from ..lib.side_transaction import side_transaction
 
 _logger = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from datetime import timedelta
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
-from ..components import settings
-from ..components.side_transaction import side_transaction
+from ..lib import settings
+from ..lib.side_transaction import side_transaction
 
 _logger = logging.getLogger(__name__)
 

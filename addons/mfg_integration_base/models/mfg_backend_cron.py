@@ -1,4 +1,4 @@
-"""Monitoring and housekeeping of the backends: business alerts (see mfg_monitoring.py) and their
+"""Monitoring and housekeeping of the backends: business alerts (see mfg_backend_alert.py) and their
 cron, one activity per late flow for the managers, and the retention of done messages."""
 
 import logging
@@ -17,7 +17,7 @@ class MfgBackend(models.Model):
     alert_ids = fields.One2many("mfg.backend.alert", "backend_id", string="Alerts")
     alert_count = fields.Integer(compute="_compute_alert_count")
 
-    # ------------------------------------------------------------------ business alerts (see mfg_monitoring.py)
+    # ------------------------------------------------------------------ business alerts (see mfg_backend_alert.py)
     def _compute_alert_count(self):
         counts = dict(
             self.env["mfg.backend.alert"]._read_group(

@@ -4,8 +4,8 @@ import re
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
-from ..components import contract, schema_compat
 from ..exceptions import MfgPermanentError
+from ..lib import contract, schema_compat
 from .mfg_handler_mixin import (
     HANDLER_MIXIN,
     HANDLER_PREFIX,
@@ -327,7 +327,7 @@ class MfgExchangeType(models.Model):
     def _mfg_openapi_document(self, server_url=""):
         """OpenAPI 3.1 document of the REST API. Extension point: connectors add their own paths
         (e.g. a query API) by overriding this and updating the returned dict."""
-        from ..components import openapi
+        from ..lib import openapi
 
         return openapi.build_document(self._mfg_openapi_contracts(), server_url=server_url)
 

@@ -1,12 +1,12 @@
 from odoo import api, fields, models, tools
 from odoo.exceptions import UserError
 
-from ..components import signature as signatures
+from ..lib import error_signature
 
 
 class MfgIncident(models.Model):
     """Failed and dead messages grouped by cause: backend, exchange type and error signature
-    (see components/signature.py). A view on the message table, always up to date: a group
+    (see lib/error_signature.py). A view on the message table, always up to date: a group
     disappears when its last message is retried to done or discarded."""
 
     _name = "mfg.incident"
@@ -69,7 +69,7 @@ class MfgIncident(models.Model):
     def _compute_title(self):
         kinds = self.env["mfg.code.mapping"]._mfg_kinds()
         for incident in self:
-            error_class, text, kind, code = signatures.describe(incident.signature)
+            error_class, text, kind, code = error_signature.describe(incident.signature)
             incident.mapping_kind = kind
             incident.mapping_code = code
             incident.can_fix_mapping = bool(kind and kind in kinds)

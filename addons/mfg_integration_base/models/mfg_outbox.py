@@ -5,7 +5,7 @@ from contextlib import suppress
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
-from ..components.dates import format_rfc3339
+from ..lib.dates import format_rfc3339
 
 
 class MfgOutbox(models.AbstractModel):

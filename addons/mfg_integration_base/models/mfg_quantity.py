@@ -2,14 +2,14 @@ import logging
 
 from odoo import api, models
 
-from ..components.quantity import (
+from ..exceptions import MfgPermanentError
+from ..lib.quantity import (
     digits_needed,
     format_quantity,
     is_exact,
     relative_change,
     round_quantity,
 )
-from ..exceptions import MfgPermanentError
 
 _logger = logging.getLogger(__name__)
 

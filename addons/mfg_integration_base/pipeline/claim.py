@@ -8,7 +8,7 @@ import logging
 import uuid
 from contextlib import contextmanager
 
-from ..components import settings
+from ..lib import settings
 from .states import BLOCKING_STATES, CLAIMABLE_STATES
 
 _logger = logging.getLogger(__name__)

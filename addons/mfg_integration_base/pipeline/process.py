@@ -17,9 +17,9 @@ from odoo import fields
 from odoo.exceptions import AccessError, UserError
 from odoo.exceptions import ValidationError as OdooValidationError
 
-from ..components import contract, signature
-from ..components.retry_policy import retry_delay
 from ..exceptions import MfgError, MfgTransientError
+from ..lib import contract, error_signature
+from ..lib.retry_policy import retry_delay
 from . import outcome
 from .states import TRANSIENT_PGCODES
 
@@ -191,7 +191,7 @@ def record_failure(message, exc, attempts, start):
         "error_message": str(text)[:MAX_ERROR_MESSAGE],
         "error_path": getattr(exc, "path", None) or None,
         "error_detail": "".join(traceback.format_exception(exc))[-MAX_ERROR_DETAIL:],
-        "error_signature": signature.error_signature(
+        "error_signature": error_signature.error_signature(
             error_class, str(text), getattr(exc, "kind", None), getattr(exc, "code", None)
         ),
         "claim_token": None,

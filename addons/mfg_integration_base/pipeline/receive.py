@@ -10,8 +10,8 @@ from psycopg2.extras import execute_values
 
 from odoo import fields
 
-from ..components import contract
 from ..exceptions import MfgValidationError
+from ..lib import contract
 
 MAX_SENDER_KEY_LENGTH = 255  # the OpenAPI document's maxLength of Idempotency-Key / X-Correlation-Id
 

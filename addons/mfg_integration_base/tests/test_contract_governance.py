@@ -3,7 +3,7 @@ import json
 from odoo.exceptions import ValidationError
 from odoo.tests import TransactionCase, tagged
 
-from ..components.schema_compat import breaking_changes
+from ..lib.schema_compat import breaking_changes
 
 BASE = {
     "type": "object",

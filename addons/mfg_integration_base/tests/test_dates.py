@@ -2,13 +2,13 @@ from datetime import datetime, timedelta, timezone
 
 from odoo.tests import BaseCase, tagged
 
-from ..components.dates import Rfc3339Error, format_rfc3339, parse_rfc3339
 from ..exceptions import MfgValidationError
+from ..lib.dates import Rfc3339Error, format_rfc3339, parse_rfc3339
 
 
 @tagged("post_install", "-at_install")
 class TestDates(BaseCase):
-    """components.dates: the one RFC 3339 parser and formatter (naive UTC in Odoo)."""
+    """lib.dates: the one RFC 3339 parser and formatter (naive UTC in Odoo)."""
 
     def test_parse_utc_and_offsets(self):
         expected = datetime(2026, 3, 1, 7, 15, 0)

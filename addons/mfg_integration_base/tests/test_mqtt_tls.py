@@ -17,8 +17,8 @@ from cryptography.x509.oid import NameOID
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import TransactionCase, new_test_user, tagged
 
-from ..components import safe_files
 from ..exceptions import MfgPermanentError
+from ..lib import safe_files
 from ..transports.mqtt import client as mqtt_client
 
 _codes = itertools.count(1)

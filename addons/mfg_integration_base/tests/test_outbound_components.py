@@ -1,4 +1,4 @@
-"""transports/http outbound.py and signing.py: allowed hosts, answer excerpts, Retry-After,
+"""transports/http outbound.py and webhook_signing.py: allowed hosts, answer excerpts, Retry-After,
 Standard Webhooks signatures. Pure functions: no database, no network (names are IP literals
 or 'localhost')."""
 
@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 from odoo.tests import BaseCase, tagged
 
-from ..transports.http import outbound, signing
+from ..transports.http import outbound, webhook_signing
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
 
@@ -102,21 +102,25 @@ class TestWebhookSigning(BaseCase):
         # The example of the Standard Webhooks specification / reference libraries.
         secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
         body = b'{"test": 2432232314}'
-        headers = signing.sign_webhook(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", body, timestamp=1614265330)
+        headers = webhook_signing.sign_webhook(
+            secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", body, timestamp=1614265330
+        )
         self.assertEqual(headers["webhook-signature"], "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
-        self.assertTrue(signing.verify_webhook(secret, body, headers, now=1614265330))
-        self.assertFalse(signing.verify_webhook(secret, body, headers, now=1614265330 + 301), "too old")
+        self.assertTrue(webhook_signing.verify_webhook(secret, body, headers, now=1614265330))
+        self.assertFalse(
+            webhook_signing.verify_webhook(secret, body, headers, now=1614265330 + 301), "too old"
+        )
         replay = dict(headers, **{"webhook-id": "msg_other"})
         self.assertFalse(
-            signing.verify_webhook(secret, body, replay, now=1614265330), "new id, same signature"
+            webhook_signing.verify_webhook(secret, body, replay, now=1614265330), "new id, same signature"
         )
 
     def test_secrets(self):
-        secret = signing.new_secret()
+        secret = webhook_signing.new_secret()
         self.assertTrue(secret.startswith("whsec_"))
-        self.assertEqual(len(signing.signing_key(secret)), 32)
-        self.assertEqual(signing.signing_key("plant-shared-secret"), b"plant-shared-secret")
+        self.assertEqual(len(webhook_signing.signing_key(secret)), 32)
+        self.assertEqual(webhook_signing.signing_key("plant-shared-secret"), b"plant-shared-secret")
         short = "whsec_" + base64.b64encode(b"x" * 8).decode()
         for bad in ("whsec_not base64!", short):
             with self.assertRaises(ValueError):
-                signing.signing_key(bad)
+                webhook_signing.signing_key(bad)

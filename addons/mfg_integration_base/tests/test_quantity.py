@@ -1,11 +1,11 @@
 from odoo.tests import BaseCase, tagged
 
-from ..components import quantity
+from ..lib import quantity
 
 
 @tagged("post_install", "-at_install")
 class TestQuantityArithmetic(BaseCase):
-    """components.quantity: is a reported quantity kept by a unit's rounding and a precision?"""
+    """lib.quantity: is a reported quantity kept by a unit's rounding and a precision?"""
 
     def test_conversion_noise_is_not_a_change(self):
         self.assertTrue(quantity.is_exact(2277 / 1000, rounding=0.001, digits=3))

@@ -6,7 +6,7 @@ import time
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
-from odoo.addons.mfg_integration_base.components.safe_files import (
+from odoo.addons.mfg_integration_base.lib.safe_files import (
     Folder,
     PathRefused,
     check_filename,

@@ -11,9 +11,9 @@ from datetime import datetime
 
 from odoo import api, fields, models
 
-from odoo.addons.mfg_integration_base.components.dates import format_rfc3339
+from odoo.addons.mfg_integration_base.lib.dates import format_rfc3339
 
-from ..components import flatfile
+from ..lib import flatfile
 
 _logger = logging.getLogger(__name__)
 

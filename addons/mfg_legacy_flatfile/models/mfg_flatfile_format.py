@@ -9,7 +9,7 @@ from odoo.exceptions import ValidationError
 
 from odoo.addons.base.models.res_partner import _tz_get
 
-from ..components import flatfile
+from ..lib import flatfile
 from .mfg_backend import check_server_filename
 
 ENCODINGS = [

@@ -1,7 +1,7 @@
 from odoo import Command, models
 
-from odoo.addons.mfg_integration_base.components.dates import parse_rfc3339
 from odoo.addons.mfg_integration_base.exceptions import MfgPermanentError
+from odoo.addons.mfg_integration_base.lib.dates import parse_rfc3339
 
 
 class MfgFlatfileHandlers(models.AbstractModel):

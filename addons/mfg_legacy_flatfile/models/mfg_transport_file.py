@@ -4,10 +4,10 @@ import logging
 
 from odoo import api, fields, models
 
-from odoo.addons.mfg_integration_base.components.safe_files import Folder, PathRefused
 from odoo.addons.mfg_integration_base.exceptions import MfgPermanentError, MfgTransientError
+from odoo.addons.mfg_integration_base.lib.safe_files import Folder, PathRefused
 
-from ..components import flatfile
+from ..lib import flatfile
 from .mfg_backend import _refusal_text, check_server_folder
 
 _logger = logging.getLogger(__name__)

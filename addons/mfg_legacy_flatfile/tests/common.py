@@ -5,7 +5,7 @@ import time
 
 from odoo import Command
 
-from odoo.addons.mfg_integration_base.components.safe_files import configured_roots
+from odoo.addons.mfg_integration_base.lib.safe_files import configured_roots
 from odoo.addons.mfg_integration_base.tests.common import MfgPipelineCase
 
 

@@ -2,7 +2,7 @@ import io
 
 from odoo.tests import BaseCase, tagged
 
-from ..components import flatfile as ff
+from ..lib import flatfile as ff
 
 
 def _csv_spec(**kw):

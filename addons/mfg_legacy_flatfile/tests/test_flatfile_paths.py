@@ -13,7 +13,7 @@ from odoo import Command
 from odoo.exceptions import ValidationError
 from odoo.tests import new_test_user, tagged
 
-from odoo.addons.mfg_integration_base.components.safe_files import PathRefused, check_folder
+from odoo.addons.mfg_integration_base.lib.safe_files import PathRefused, check_folder
 
 from .common import FlatfileCase
 

@@ -3,8 +3,8 @@ from datetime import timedelta
 from odoo import models
 from odoo.tools import float_compare, float_is_zero
 
-from odoo.addons.mfg_integration_base.components.dates import parse_rfc3339
 from odoo.addons.mfg_integration_base.exceptions import MfgPermanentError
+from odoo.addons.mfg_integration_base.lib.dates import parse_rfc3339
 
 from .mrp_production import OPEN_STATES
 

@@ -3,9 +3,9 @@ from operator import itemgetter
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 
-from odoo.addons.mfg_integration_base.components.dates import format_rfc3339
+from odoo.addons.mfg_integration_base.lib.dates import format_rfc3339
 
-from ..components.outbox import plant_code
+from ..lib.outbox import plant_code
 
 BOM_TYPE = "erp.bom"
 APPROVER_GROUPS = ("mrp.group_mrp_manager", "mfg_integration_base.group_mfg_manager")

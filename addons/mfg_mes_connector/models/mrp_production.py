@@ -4,9 +4,9 @@ from odoo import api, models
 from odoo.exceptions import UserError
 from odoo.tools import float_compare
 
-from odoo.addons.mfg_integration_base.components.dates import format_rfc3339
+from odoo.addons.mfg_integration_base.lib.dates import format_rfc3339
 
-from ..components.outbox import plant_code
+from ..lib.outbox import plant_code
 
 RELEASE_TYPE = "erp.work_order_release"
 CHANGE_TYPE = "erp.work_order_change"

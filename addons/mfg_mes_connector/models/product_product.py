@@ -2,7 +2,7 @@ from operator import itemgetter
 
 from odoo import api, models
 
-from ..components.outbox import plant_code
+from ..lib.outbox import plant_code
 
 ITEM_TYPE = "erp.item_master"
 # What the MES knows of an item: a change to one of these is published.

@@ -3,7 +3,7 @@ import json
 from odoo.fields import Command
 from odoo.tests import new_test_user, tagged
 
-from odoo.addons.mfg_integration_base.components import contract
+from odoo.addons.mfg_integration_base.lib import contract
 
 from .common import MfgMesCase
 

@@ -4,7 +4,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.fields import Command
 from odoo.tests import new_test_user, tagged
 
-from odoo.addons.mfg_integration_base.components import contract
+from odoo.addons.mfg_integration_base.lib import contract
 
 from .common import MfgMesCase
 

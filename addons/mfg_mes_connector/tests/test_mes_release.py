@@ -34,7 +34,7 @@ class TestMesRelease(MfgMesCase):
         self.assertEqual(op["name"], "Assemble")
         self.assertAlmostEqual(op["duration_expected"], mo.workorder_ids.duration_expected)
         # the payload honours its own contract
-        from odoo.addons.mfg_integration_base.components import contract
+        from odoo.addons.mfg_integration_base.lib import contract
 
         contract.validate(self.etype["work_order_release"].json_schema, data)
 

@@ -1,7 +1,7 @@
 from odoo import api, fields, models
 
-from odoo.addons.mfg_integration_base.components.dates import format_rfc3339
 from odoo.addons.mfg_integration_base.exceptions import MfgPermanentError
+from odoo.addons.mfg_integration_base.lib.dates import format_rfc3339
 
 REQUEST_TYPE = "erp.inspection_request"
 REQUEST_STATES = [

@@ -2,7 +2,7 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 
-from odoo.addons.mfg_integration_base.components.dates import parse_rfc3339
+from odoo.addons.mfg_integration_base.lib.dates import parse_rfc3339
 
 SEVERITIES = [("minor", "Minor"), ("major", "Major"), ("critical", "Critical")]
 DISPOSITIONS = [

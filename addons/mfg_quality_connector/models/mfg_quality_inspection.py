@@ -1,7 +1,7 @@
 from odoo import api, fields, models
 
-from odoo.addons.mfg_integration_base.components.dates import parse_rfc3339
 from odoo.addons.mfg_integration_base.exceptions import MfgPermanentError
+from odoo.addons.mfg_integration_base.lib.dates import parse_rfc3339
 
 VERDICTS = [("pass", "Pass"), ("fail", "Fail"), ("conditional", "Conditional")]
 RESULTS = [("pass", "Pass"), ("fail", "Fail")]

@@ -4,8 +4,8 @@ import uuid
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
-from odoo.addons.mfg_integration_base.components.dates import format_rfc3339, parse_rfc3339
 from odoo.addons.mfg_integration_base.exceptions import MfgPermanentError
+from odoo.addons.mfg_integration_base.lib.dates import format_rfc3339, parse_rfc3339
 
 _logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from odoo.exceptions import UserError
 from odoo.fields import Command
 from odoo.tests import Form, tagged
 
-from odoo.addons.mfg_integration_base.components import contract
+from odoo.addons.mfg_integration_base.lib import contract
 
 from .common import MfgQualityCase
 

@@ -6,7 +6,7 @@ from odoo.exceptions import UserError
 from odoo.fields import Command
 from odoo.tests import Form, tagged
 
-from odoo.addons.mfg_integration_base.transports.http import signing
+from odoo.addons.mfg_integration_base.transports.http import webhook_signing
 
 from .common import MfgQualityCase
 
@@ -258,7 +258,9 @@ class TestQualityPipeline(MfgQualityCase):
         self.assertEqual(len(received), 2)
         headers, body = received[0]
         self.assertEqual(json.loads(body)["status"], "held")
-        self.assertTrue(signing.verify_webhook("s3cret", body, headers), "Standard Webhooks signature")
+        self.assertTrue(
+            webhook_signing.verify_webhook("s3cret", body, headers), "Standard Webhooks signature"
+        )
         self.assertEqual(headers["webhook-id"], headers["Idempotency-Key"])
 
     # ------------------------------------------------------------------ nonconformance

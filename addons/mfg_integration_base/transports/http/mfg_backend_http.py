@@ -1,10 +1,10 @@
 """The HTTP side of a backend: where outbound messages go (checked when saved against the allowed
-hosts, outbound.py), the credentials, and how webhooks are signed (signing.py)."""
+hosts, outbound.py), the credentials, and how webhooks are signed (webhook_signing.py)."""
 
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
-from . import signing
+from . import webhook_signing
 
 WEBHOOK_SIGNATURES = [
     ("standard", "Standard Webhooks"),
@@ -63,7 +63,7 @@ class MfgBackend(models.Model):
             if not backend.hmac_secret:
                 continue
             try:
-                signing.signing_key(backend.hmac_secret)
+                webhook_signing.signing_key(backend.hmac_secret)
             except ValueError as exc:
                 raise ValidationError(
                     self.env._(
@@ -78,5 +78,5 @@ class MfgBackend(models.Model):
     def action_generate_hmac_secret(self):
         """A new Standard Webhooks secret (whsec_...) for this backend; give it to the receiver."""
         self.ensure_one()
-        self.hmac_secret = signing.new_secret()
+        self.hmac_secret = webhook_signing.new_secret()
         return True

@@ -6,9 +6,9 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 
 from odoo import api, models
 
-from ...components import settings
 from ...exceptions import MfgPermanentError, MfgTransientError
-from . import outbound, signing
+from ...lib import settings
+from . import outbound, webhook_signing
 from .session import guarded_session
 
 _logger = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ class MfgTransportHttp(models.AbstractModel):
     Headers: Content-Type, X-Mfg-Message-Id, X-Mfg-Exchange-Type, X-Mfg-Backend,
     Idempotency-Key (the message id: a receiver can drop redeliveries), and, with a secret, the
     Standard Webhooks headers webhook-id (= Idempotency-Key), webhook-timestamp, webhook-signature
-    (+ the legacy X-Mfg-Timestamp / X-Mfg-Signature during a transition; see signing.py).
+    (+ the legacy X-Mfg-Timestamp / X-Mfg-Signature during a transition; see webhook_signing.py).
 
     Only hosts allowed by a system administrator are reached (outbound.py, session.py); redirects
     are not followed; only the status and a bounded, redacted excerpt of the answer are kept; a
@@ -168,7 +168,7 @@ class MfgTransportHttp(models.AbstractModel):
             headers["X-Correlation-Id"] = message.correlation_id
         if backend.hmac_secret:
             try:
-                headers.update(signing.sign_webhook(backend.hmac_secret, message_key, body))
+                headers.update(webhook_signing.sign_webhook(backend.hmac_secret, message_key, body))
             except ValueError as exc:
                 raise MfgPermanentError(
                     self.env._(
@@ -178,7 +178,7 @@ class MfgTransportHttp(models.AbstractModel):
                     )
                 ) from exc
             if backend.webhook_signature == "standard_legacy":
-                headers.update(signing.sign(backend.hmac_secret, body))
+                headers.update(webhook_signing.sign(backend.hmac_secret, body))
         if backend.http_token:
             headers["Authorization"] = f"Bearer {backend.http_token}"
         try:

@@ -16,7 +16,7 @@ import odoo
 from odoo.cli import Command
 from odoo.tools import config
 
-from ...components import settings
+from ...lib import settings
 from .runner import MqttRunner
 
 _logger = logging.getLogger(__name__)

@@ -3,7 +3,7 @@ its key, uploaded as PEM contents (stored in the database, the key readable by m
 
 Paho gets them through private temporary files (client.py ``tls_files``), never
 through a path a user typed. Server paths (``mqtt_*_file``) are kept for databases that used
-them, but only under the folders of ``[mfg_integration] file_roots`` (components/safe_files.py):
+them, but only under the folders of ``[mfg_integration] file_roots`` (lib/safe_files.py):
 checked when saved, and again when used (read without following links), so that no manager can
 make the Odoo process read, or probe the existence of, any other file of the server.
 """
@@ -15,8 +15,8 @@ import ssl
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
-from ...components import safe_files
 from ...exceptions import MfgPermanentError
+from ...lib import safe_files
 from . import client as mqtt_client
 
 MAX_PEM_BYTES = 1 << 20  # a CA bundle of a few hundred certificates

@@ -16,8 +16,8 @@ from psycopg2.pool import PoolError
 import odoo
 from odoo.tools import config
 
-from ...components import settings
 from ...exceptions import MfgPermanentError
+from ...lib import settings
 from .listener import OUTAGE, POISON, RETRY, Listener
 
 _logger = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 from odoo import models
 
-from odoo.addons.mfg_integration_base.components.dates import parse_rfc3339
+from odoo.addons.mfg_integration_base.lib.dates import parse_rfc3339
 
 
 class MfgExampleHandlers(models.AbstractModel):

@@ -2,7 +2,7 @@ import json
 
 from odoo.tests import tagged
 
-from odoo.addons.mfg_integration_base.components import contract
+from odoo.addons.mfg_integration_base.lib import contract
 from odoo.addons.mfg_integration_base.tests.common import MfgPipelineCase
 
 

@@ -1,6 +1,6 @@
 from odoo.tests import tagged
 
-from odoo.addons.mfg_integration_base.components.signature import error_signature
+from odoo.addons.mfg_integration_base.lib.error_signature import error_signature
 
 from .common import MfgPipelineCase
 

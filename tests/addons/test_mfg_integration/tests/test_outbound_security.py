@@ -22,7 +22,7 @@ from odoo.modules.module import get_module_path
 from odoo.tests import tagged
 from odoo.tools import config, mute_logger
 
-from odoo.addons.mfg_integration_base.transports.http import outbound, signing
+from odoo.addons.mfg_integration_base.transports.http import outbound, webhook_signing
 
 from .common import MfgPipelineCase
 
@@ -245,10 +245,12 @@ class TestOutboundSecurity(MfgPipelineCase):
         captured = receiver.received[0]
         headers = {k.lower(): v for k, v in captured["headers"].items()}
         self.assertTrue(
-            signing.verify(plain, captured["body"], headers["x-mfg-timestamp"], headers["x-mfg-signature"]),
+            webhook_signing.verify(
+                plain, captured["body"], headers["x-mfg-timestamp"], headers["x-mfg-signature"]
+            ),
             "an existing receiver still verifies the legacy header",
         )
-        self.assertTrue(signing.verify_webhook(plain, captured["body"], headers))
+        self.assertTrue(webhook_signing.verify_webhook(plain, captured["body"], headers))
 
     def test_malformed_standard_secret_is_refused_when_saved(self):
         with self.assertRaisesMatch(ValidationError, "HMAC secret of backend test-plant starts with whsec_"):

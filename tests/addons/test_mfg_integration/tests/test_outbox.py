@@ -8,7 +8,7 @@ from odoo.tests import tagged
 from odoo.tools import mute_logger
 
 from odoo.addons.mfg_integration_base.models.mfg_message import drain_partitions
-from odoo.addons.mfg_integration_base.transports.http import signing
+from odoo.addons.mfg_integration_base.transports.http import webhook_signing
 
 from .common import MfgPipelineCase
 
@@ -139,9 +139,11 @@ class TestOutboundHttp(MfgPipelineCase):
         self.assertEqual(headers["x-correlation-id"], "corr-7")
         self.assertNotIn("authorization", headers, "no token configured, none sent")
         self.assertEqual(headers["webhook-id"], f"test-plant-{msg.id}")
-        self.assertTrue(signing.verify_webhook(SECRET, req["body"], headers), "the receiver can verify it")
-        self.assertFalse(signing.verify_webhook("another-secret", req["body"], headers))
-        self.assertFalse(signing.verify_webhook(SECRET, req["body"] + b" ", headers))
+        self.assertTrue(
+            webhook_signing.verify_webhook(SECRET, req["body"], headers), "the receiver can verify it"
+        )
+        self.assertFalse(webhook_signing.verify_webhook("another-secret", req["body"], headers))
+        self.assertFalse(webhook_signing.verify_webhook(SECRET, req["body"] + b" ", headers))
         self.assertNotIn("x-mfg-signature", headers, "the legacy signature only during a transition")
 
     def test_bearer_token_sent(self):

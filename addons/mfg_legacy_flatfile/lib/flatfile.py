@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from odoo.addons.mfg_integration_base.components.dates import format_rfc3339, parse_rfc3339
+from odoo.addons.mfg_integration_base.lib.dates import format_rfc3339, parse_rfc3339
 
 TRUE_WORDS = {"1", "y", "yes", "true", "t", "x", "j", "ja", "o", "oui", "s", "si"}
 FALSE_WORDS = {"0", "n", "no", "false", "f", "", "nein", "non"}

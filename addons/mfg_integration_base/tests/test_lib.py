@@ -4,10 +4,10 @@ import time
 
 from odoo.tests import BaseCase, tagged
 
-from ..components import contract
-from ..components.retry_policy import retry_delay
 from ..exceptions import MfgValidationError
-from ..transports.http import signing
+from ..lib import contract
+from ..lib.retry_policy import retry_delay
+from ..transports.http import webhook_signing
 
 SCHEMA = json.dumps(
     {
@@ -28,7 +28,7 @@ SCHEMA = json.dumps(
 
 @tagged("post_install", "-at_install")
 class TestContract(BaseCase):
-    """components.contract: JSON parsing and JSON Schema errors in plain words."""
+    """lib.contract: JSON parsing and JSON Schema errors in plain words."""
 
     def _error(self, data, schema=SCHEMA):
         with self.assertRaises(MfgValidationError) as caught:
@@ -163,36 +163,46 @@ class TestSigning(BaseCase):
     BODY = b'{"order": "A", "quantity": 3}'
 
     def test_round_trip(self):
-        headers = signing.sign("secret", self.BODY)
-        self.assertRegex(headers[signing.SIGNATURE_HEADER], r"^sha256=[0-9a-f]{64}$")
+        headers = webhook_signing.sign("secret", self.BODY)
+        self.assertRegex(headers[webhook_signing.SIGNATURE_HEADER], r"^sha256=[0-9a-f]{64}$")
         self.assertTrue(
-            signing.verify(
-                "secret", self.BODY, headers[signing.TIMESTAMP_HEADER], headers[signing.SIGNATURE_HEADER]
+            webhook_signing.verify(
+                "secret",
+                self.BODY,
+                headers[webhook_signing.TIMESTAMP_HEADER],
+                headers[webhook_signing.SIGNATURE_HEADER],
             )
         )
 
     def test_tampered_body_fails(self):
-        headers = signing.sign("secret", self.BODY)
+        headers = webhook_signing.sign("secret", self.BODY)
         tampered = self.BODY.replace(b"3", b"30")
         self.assertFalse(
-            signing.verify(
-                "secret", tampered, headers[signing.TIMESTAMP_HEADER], headers[signing.SIGNATURE_HEADER]
+            webhook_signing.verify(
+                "secret",
+                tampered,
+                headers[webhook_signing.TIMESTAMP_HEADER],
+                headers[webhook_signing.SIGNATURE_HEADER],
             )
         )
 
     def test_wrong_secret_or_garbage_fails(self):
-        headers = signing.sign("secret", self.BODY)
-        ts, sig = headers[signing.TIMESTAMP_HEADER], headers[signing.SIGNATURE_HEADER]
-        self.assertFalse(signing.verify("other", self.BODY, ts, sig))
-        self.assertFalse(signing.verify("secret", self.BODY, "yesterday", sig))
-        self.assertFalse(signing.verify("secret", self.BODY, ts, None))
-        self.assertFalse(signing.verify("secret", self.BODY, str(int(ts) + 1), sig), "timestamp is signed")
+        headers = webhook_signing.sign("secret", self.BODY)
+        ts, sig = headers[webhook_signing.TIMESTAMP_HEADER], headers[webhook_signing.SIGNATURE_HEADER]
+        self.assertFalse(webhook_signing.verify("other", self.BODY, ts, sig))
+        self.assertFalse(webhook_signing.verify("secret", self.BODY, "yesterday", sig))
+        self.assertFalse(webhook_signing.verify("secret", self.BODY, ts, None))
+        self.assertFalse(
+            webhook_signing.verify("secret", self.BODY, str(int(ts) + 1), sig), "timestamp is signed"
+        )
 
     def test_stale_timestamp_fails(self):
         old = int(time.time()) - 3600
-        headers = signing.sign("secret", self.BODY, timestamp=old)
-        ts, sig = headers[signing.TIMESTAMP_HEADER], headers[signing.SIGNATURE_HEADER]
+        headers = webhook_signing.sign("secret", self.BODY, timestamp=old)
+        ts, sig = headers[webhook_signing.TIMESTAMP_HEADER], headers[webhook_signing.SIGNATURE_HEADER]
         self.assertEqual(ts, str(old))
-        self.assertFalse(signing.verify("secret", self.BODY, ts, sig))
-        self.assertTrue(signing.verify("secret", self.BODY, ts, sig, now=old + 10), "valid when it was fresh")
-        self.assertTrue(signing.verify("secret", self.BODY, ts, sig, tolerance=7200))
+        self.assertFalse(webhook_signing.verify("secret", self.BODY, ts, sig))
+        self.assertTrue(
+            webhook_signing.verify("secret", self.BODY, ts, sig, now=old + 10), "valid when it was fresh"
+        )
+        self.assertTrue(webhook_signing.verify("secret", self.BODY, ts, sig, tolerance=7200))
