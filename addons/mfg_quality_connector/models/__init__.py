@@ -6,6 +6,7 @@ from . import (
     mfg_quality_inspection,
     product_template,
     stock_lot,
+    stock_lot_quarantine,
     stock_move,
     stock_move_line,
     stock_warehouse,

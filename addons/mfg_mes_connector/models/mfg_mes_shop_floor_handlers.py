@@ -1,0 +1,169 @@
+from datetime import timedelta
+
+from odoo import models
+
+from odoo.addons.mfg_integration_base.exceptions import MfgPermanentError
+from odoo.addons.mfg_integration_base.lib.dates import parse_rfc3339
+
+
+class MfgMesShopFloorHandlers(models.AbstractModel):
+    """Handlers of the MES contracts about the shop floor rather than quantities: scrap, downtime
+    and operation status (work orders and their timers). Same handler model as
+    mfg_mes_handlers.py (consumption and completion)."""
+
+    _inherit = "mfg.mes.handlers"
+
+    # ------------------------------------------------------------------ inbound: scrap
+    def _mfg_handle_mes_scrap(self, message, data):
+        """mes.scrap.v1: a validated stock.scrap linked to the MO."""
+        backend = message.backend_id
+        production = self._mfg_mes_production(message, data, states=None)
+        if production.state == "cancel":
+            raise MfgPermanentError(
+                self.env._(
+                    "Manufacturing order %(mo)s is cancelled: it cannot take scrap.", mo=production.name
+                ),
+                path="/work_order",
+            )
+        product = backend._mfg_resolve("product", data["product"])
+        uom = backend._mfg_resolve("uom", data["uom"])
+        # The scrap keeps the plant's unit; its stock moves in the product's unit (both checked).
+        quantity = self._mfg_mes_quantity(message, data["quantity"], data["uom"], product, uom, "")
+        lot = self._mfg_mes_lot(backend, data.get("lot"), product, "/lot")
+        reason = backend._mfg_resolve("scrap_reason", data["reason"]) if data.get("reason") else None
+        scrap = self.env["stock.scrap"].create(
+            {
+                "production_id": production.id,
+                "product_id": product.id,
+                "product_uom_id": uom.id,
+                "scrap_qty": quantity,
+                "lot_id": lot.id or False,
+                "company_id": production.company_id.id,
+                "origin": production.name,
+                "scrap_reason_tag_ids": [(6, 0, reason.ids)] if reason else [],
+            }
+        )
+        # The material is physically gone: confirm even when Odoo's stock says it is short
+        # (what the "insufficient quantity" dialog's Confirm does).
+        scrap.action_validate()
+        if scrap.state != "done":
+            scrap.do_scrap()
+        return [production, scrap, scrap.move_ids]
+
+    # ------------------------------------------------------------------ inbound: downtime
+    def _mfg_handle_mes_downtime(self, message, data):
+        """mes.downtime.v1: a work center productivity (time log) line with its loss reason."""
+        backend = message.backend_id
+        production = self._mfg_mes_production(message, data, states=None)
+        workcenter = backend._mfg_resolve("workcenter", data["workcenter"])
+        loss = backend._mfg_resolve("loss_reason", data["reason"])
+        start, end = parse_rfc3339(data["start"], "/start"), parse_rfc3339(data["end"], "/end")
+        if end <= start:
+            raise MfgPermanentError(
+                self.env._(
+                    "Downtime end %(end)s is not after its start %(start)s: fix the times in the MES.",
+                    end=data["end"],
+                    start=data["start"],
+                ),
+                path="/end",
+            )
+        workorder = production.workorder_ids.filtered(lambda w: w.workcenter_id == workcenter)[:1]
+        line = self.env["mrp.workcenter.productivity"].create(
+            {
+                "workcenter_id": workcenter.id,
+                "workorder_id": workorder.id or False,
+                "loss_id": loss.id,
+                "date_start": start,
+                "date_end": end,
+                "description": data.get("description") or production.name,
+                "company_id": (workcenter.company_id or production.company_id).id,
+            }
+        )
+        return [production, line]
+
+    # ------------------------------------------------------------------ inbound: operation status
+    def _mfg_mes_workorder(self, backend, production, operation):
+        workorders = production.workorder_ids
+        if isinstance(operation, int):
+            found = workorders.filtered(lambda w: w.sequence == operation)
+            label = self.env._("sequence %(seq)s", seq=operation)
+        else:
+            workcenter = backend._mfg_resolve("workcenter", operation)
+            found = workorders.filtered(lambda w: w.workcenter_id == workcenter)
+            label = self.env._("work center '%(code)s'", code=operation)
+        if len(found) != 1:
+            raise MfgPermanentError(
+                self.env._(
+                    "Manufacturing order %(mo)s has %(n)s operations with %(label)s (one expected): "
+                    "send the operation's sequence or a work center used by exactly one operation.",
+                    mo=production.name,
+                    n=len(found),
+                    label=label,
+                ),
+                path="/operation",
+            )
+        return found
+
+    def _mfg_mes_close_timers(self, timers, at):
+        """mrp.workcenter.productivity._close() at ``at`` instead of now: time beyond the
+        work order's expected duration goes to a 'performance' loss line, as Odoo does."""
+        Productivity = self.env["mrp.workcenter.productivity"]
+        performance = self.env["mrp.workcenter.productivity.loss"].search(
+            [("loss_type", "=", "performance")], limit=1
+        )
+        closed = Productivity
+        for timer in timers:
+            end = max(at, timer.date_start)
+            timer.write({"date_end": end})
+            closed |= timer
+            workorder = timer.workorder_id
+            if not workorder or not performance or workorder.duration <= workorder.duration_expected:
+                continue
+            productive_end = end - timedelta(minutes=workorder.duration - workorder.duration_expected)
+            if productive_end <= timer.date_start:
+                timer.loss_id = performance
+            else:
+                closed |= timer.copy({"date_start": productive_end, "loss_id": performance.id})
+                timer.write({"date_end": productive_end})
+        return closed
+
+    def _mfg_handle_mes_operation_status(self, message, data):
+        """mes.operation_status.v1: start, pause, resume or finish the matching work order,
+        with the plant's time on the work order and its time log."""
+        backend = message.backend_id
+        production = self._mfg_mes_production(message, data)
+        workorder = self._mfg_mes_workorder(backend, production, data["operation"])
+        at = parse_rfc3339(data["at"], "/at")
+        status = data["status"]
+        if workorder.state in ("done", "cancel"):
+            raise MfgPermanentError(
+                self.env._(
+                    "Operation %(wo)s of %(mo)s is already %(state)s: it cannot be %(status)s.",
+                    wo=workorder.name,
+                    mo=production.name,
+                    state=workorder.state,
+                    status=status,
+                ),
+                path="/status",
+            )
+        open_before = workorder.time_ids.filtered(lambda t: not t.date_end)
+        if status in ("started", "resumed"):
+            first_start = workorder.state != "progress"
+            workorder.button_start()
+            new_lines = workorder.time_ids.filtered(lambda t: not t.date_end) - open_before
+            new_lines.write({"date_start": at})
+            if first_start and status == "started":
+                workorder.with_context(bypass_duration_calculation=True).write({"date_start": at})
+            return [production, workorder, new_lines]
+        # Close the running time logs at the plant's time (Odoo's buttons would use "now").
+        closed = self._mfg_mes_close_timers(open_before, at)
+        if status == "paused":
+            workorder.button_pending()
+            return [production, workorder, closed]
+        # finished
+        workorder.button_finish()
+        vals = {"date_finished": at}
+        if workorder.date_start and workorder.date_start > at:
+            vals["date_start"] = at
+        workorder.with_context(bypass_duration_calculation=True).write(vals)
+        return [production, workorder, closed]
