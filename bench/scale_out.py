@@ -34,7 +34,6 @@ import sys
 import tempfile
 import time
 import uuid
-import xmlrpc.client
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,7 +54,7 @@ from mqtt_ingest import (  # noqa: E402
 from mqtt_support import Publisher  # noqa: E402
 from netns_support import netns_unavailable, our_namespaces  # noqa: E402
 from odoo_process import free_port  # noqa: E402
-from scale_support import Cluster  # noqa: E402
+from scale_support import Cluster, make_plant  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -153,48 +152,6 @@ def processed_per_host(sql, cluster, backend_id):
 
 
 # ---------------------------------------------------------------------------------------------- runs
-def rpc_for(cluster):
-    base = cluster.hosts["a"].server.base_url
-    uid = xmlrpc.client.ServerProxy(f"{base}/xmlrpc/2/common").authenticate(cluster.db, "admin", "admin", {})
-    proxy = xmlrpc.client.ServerProxy(f"{base}/xmlrpc/2/object", allow_none=True)
-
-    def call(model, method, *args):
-        return proxy.execute_kw(cluster.db, uid, "admin", model, method, list(args))
-
-    return call
-
-
-def make_plant(cluster):
-    rpc = rpc_for(cluster)
-    suffix = uuid.uuid4().hex[:8]
-    type_id = rpc("mfg.exchange.type", "search", [("code", "=", "test.order_report")])[0]
-    product = f"SO-{suffix}"
-    rpc("product.product", "create", {"name": f"Scale-out part {suffix}", "default_code": product})
-    backend_id = rpc(
-        "mfg.backend",
-        "create",
-        {
-            "name": f"Scale-out bench {suffix}",
-            "code": f"so-{suffix}",
-            "plant_code": f"S{suffix}",
-            "system_kind": "mes",
-            "mqtt_enabled": True,
-            "mqtt_host": cluster.broker_addr,
-            "mqtt_port": cluster.broker.port,
-            "mqtt_shared_group": f"g{suffix}",
-            "flow_ids": [(0, 0, {"exchange_type_id": type_id})],
-        },
-    )
-    inbound = rpc("mfg.backend", "read", [backend_id], ["mqtt_inbound_topic"])[0]["mqtt_inbound_topic"]
-    return {
-        "backend_id": backend_id,
-        "suffix": suffix,
-        "product": product,
-        "topic": f"mfg/S{suffix}/mes/test.order_report",
-        "subscribed": f"subscribed to {inbound}",
-    }
-
-
 def one_run(args, conf, db, work, n_hosts, budget):
     roles = ("a", "b")[:n_hosts]
     cluster = Cluster(
@@ -213,7 +170,7 @@ def one_run(args, conf, db, work, n_hosts, budget):
     try:
         log(f"{n_hosts} host(s): starting the cluster")
         cluster.start(timeout=budget.cap(240))
-        plant = make_plant(cluster)
+        plant = make_plant(cluster, "bench")
         listeners = [cluster.hosts[r].listener(f"{r}{plant['suffix']}") for r in roles]
         for lp in listeners:
             lp.start()

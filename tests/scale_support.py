@@ -28,6 +28,8 @@ import re
 import signal
 import subprocess
 import time
+import uuid
+import xmlrpc.client
 from pathlib import Path
 
 import psycopg2
@@ -444,3 +446,50 @@ class Cluster:
     def host_of_pid(self):
         """{server pid: role} (in the threaded server every job runs in the server's process)."""
         return {h.server.proc.pid: role for role, h in self.hosts.items() if h.server.proc}
+
+
+class Rpc:
+    """XML-RPC calls as admin to host ``host`` of the cluster."""
+
+    def __init__(self, host, db):
+        base = host.server.base_url
+        self.db = db
+        self.uid = xmlrpc.client.ServerProxy(f"{base}/xmlrpc/2/common").authenticate(db, "admin", "admin", {})
+        assert self.uid, "admin/admin cannot log in to the copy of the test database"
+        self.proxy = xmlrpc.client.ServerProxy(f"{base}/xmlrpc/2/object", allow_none=True)
+
+    def __call__(self, model, method, *args, **kwargs):
+        return self.proxy.execute_kw(self.db, self.uid, "admin", model, method, list(args), kwargs)
+
+
+def make_plant(cluster, label="plant"):
+    """A backend on the lab's broker, in a shared group, with the test.order_report flow (for the
+    scale-out test and bench/scale_out.py)."""
+    rpc = Rpc(cluster.hosts["a"], cluster.db)
+    suffix = uuid.uuid4().hex[:8]
+    type_id = rpc("mfg.exchange.type", "search", [("code", "=", "test.order_report")])[0]
+    product = f"SO-{suffix}"
+    rpc("product.product", "create", {"name": f"Scale-out part {suffix}", "default_code": product})
+    backend_id = rpc(
+        "mfg.backend",
+        "create",
+        {
+            "name": f"Scale-out {label} {suffix}",
+            "code": f"so-{suffix}",
+            "plant_code": f"S{suffix}",
+            "system_kind": "mes",
+            "mqtt_enabled": True,
+            "mqtt_host": cluster.broker_addr,
+            "mqtt_port": cluster.broker.port,
+            "mqtt_shared_group": f"g{suffix}",
+            "flow_ids": [(0, 0, {"exchange_type_id": type_id})],
+        },
+    )
+    inbound = rpc("mfg.backend", "read", [backend_id], ["mqtt_inbound_topic"])[0]["mqtt_inbound_topic"]
+    return {
+        "backend_id": backend_id,
+        "suffix": suffix,
+        "product": product,
+        "topic": f"mfg/S{suffix}/mes/test.order_report",
+        "subscribed": f"subscribed to {inbound}",
+    }
