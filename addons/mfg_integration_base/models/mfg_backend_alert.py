@@ -20,7 +20,7 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 
-from .mfg_message import PENDING_STATES
+from ..pipeline.states import PENDING_STATES
 
 MIN_MEAN = 5.0  # messages an hour before a flow can be "quiet"
 MIN_FAILURES = 5

@@ -13,7 +13,7 @@ from odoo import sql_db
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
-from odoo.addons.mfg_integration_base.models.mfg_message import CLAIM_LOCK_CLASS
+from odoo.addons.mfg_integration_base.pipeline.claim import CLAIM_LOCK_CLASS
 
 from . import test_outbox
 from .common import MfgPipelineCase

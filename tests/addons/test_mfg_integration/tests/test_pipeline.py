@@ -9,7 +9,7 @@ from odoo.fields import Command
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
-from odoo.addons.mfg_integration_base.models.mfg_message import drain_partitions
+from odoo.addons.mfg_integration_base.pipeline.claim import drain_partitions
 
 from .common import MfgPipelineCase
 
