@@ -200,17 +200,6 @@ class MfgMessage(models.Model):
             reject_reason=reject_reason,
         )
 
-    @api.model
-    def _mfg_receive_mqtt(self, batch):
-        """Store one batch of MQTT messages (the listener commits, then acknowledges).
-
-        ``batch``: objects with ``backend_id``, ``topic``, ``payload`` (bytes) and
-        ``user_props`` (MQTT v5 user properties). The topic's last level names the exchange
-        type; a message whose type is unknown or not enabled on the backend is still stored,
-        as ``rejected`` under the ``mfg.unroutable`` type, with its raw bytes.
-        """
-        return receive.receive_mqtt(self, batch)
-
     # ------------------------------------------------------------------ process (pipeline/process.py)
     def _mfg_process(self, isolated=True):
         """Run one claimed message through the pipeline and record its outcome.
