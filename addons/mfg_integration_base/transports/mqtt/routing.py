@@ -5,10 +5,7 @@ environment; every message ends in ``mfg.message._mfg_receive`` (transport ``mqt
 pipeline's receive step. The caller commits, then acknowledges.
 """
 
-
-def topic_type(topic):
-    """The exchange type code an MQTT topic names: its last level."""
-    return topic.rsplit("/", 1)[-1]
+from .client import type_code_from_topic
 
 
 def mqtt_groups(batch):
@@ -18,7 +15,7 @@ def mqtt_groups(batch):
     groups = {}
     bare = []
     for item in batch:
-        items = groups.setdefault((item.backend_id, topic_type(item.topic)), [])
+        items = groups.setdefault((item.backend_id, type_code_from_topic(item.topic)), [])
         if getattr(item, "bare", False):
             bare.append(item)
         else:
