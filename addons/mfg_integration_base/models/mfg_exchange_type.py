@@ -41,7 +41,6 @@ class MfgExchangeType(models.Model):
     )
     version = fields.Integer(default=1, required=True, tracking=True)
     contract = fields.Char(
-        string="Contract",
         compute="_compute_contract",
         store=True,
         help="Name of the contract: <code>.v<version>. The contract is the code, the version and the "
