@@ -139,6 +139,15 @@ def _reader(odoo_settings, backend_id, log):
     return proc, script
 
 
+def _tail(path):
+    with open(path, errors="replace") as fh:
+        return fh.read()[-3000:]
+
+
+def _last_error(sql, backend_id):
+    return sql("SELECT flatfile_last_error FROM mfg_backend WHERE id = %s", (backend_id,))[0][0]
+
+
 def _batch(sql, backend_id):
     return sql(
         """SELECT state, record_count, message_count, duplicate_count, file_moved, last_line
@@ -160,11 +169,12 @@ def test_sftp_cut_mid_download_then_kill_9_mid_file_then_restart_stores_every_li
 
     # 1. the connection is cut at the 5th read request of the download: nothing stored, file left
     server.faults["drop_after_reads"] = 5
-    proc, script = _reader(odoo_settings, backend_id, os.path.join(logs, "reader1.log"))
+    log = os.path.join(logs, "reader1.log")
+    proc, script = _reader(odoo_settings, backend_id, log)
     proc.communicate(script.encode(), timeout=300)
-    assert proc.returncode == 0
-    with open(os.path.join(logs, "reader1.log")) as fh:
-        assert "SFTP connection lost" in fh.read()
+    assert proc.returncode == 0, _tail(log)
+    assert "SFTP connection lost" in _tail(log)
+    assert "SFTP connection lost" in _last_error(sql, backend_id)
     assert _batch(sql, backend_id) == []
     assert os.listdir(inbox) == ["STK_100k.csv"]
 
@@ -196,9 +206,11 @@ def test_sftp_cut_mid_download_then_kill_9_mid_file_then_restart_stores_every_li
     assert stored_now == messages
 
     # 3. a new process downloads the file again and reads on from the resume point
-    proc, script = _reader(odoo_settings, backend_id, os.path.join(logs, "reader3.log"))
+    log = os.path.join(logs, "reader3.log")
+    proc, script = _reader(odoo_settings, backend_id, log)
     proc.communicate(script.encode(), timeout=600)
-    assert proc.returncode == 0
+    assert proc.returncode == 0, _tail(log)
+    assert _last_error(sql, backend_id) is None
     [(state, records, messages, duplicates, moved, _last)] = _batch(sql, backend_id)
     assert (state, records, messages, duplicates, moved) == ("done", LINES, LINES, 0, True)
     [(count, distinct_lines, first, last)] = sql(

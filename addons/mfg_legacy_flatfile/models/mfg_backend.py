@@ -274,11 +274,13 @@ class MfgBackend(models.Model):
             folders = self._mfg_flatfile_open_folders()
         except PathRefused as exc:
             _logger.error("mfg flatfile: backend %s: drop folders not used, nothing read: %s", self.code, exc)
+            self._mfg_flatfile_note(exc)
             return Batch
-        except OSError as exc:  # not mounted, not created yet
+        except OSError as exc:  # not mounted, not created yet, host unreachable
             _logger.warning("mfg flatfile: backend %s: drop folders cannot be opened: %s", self.code, exc)
+            self._mfg_flatfile_note(exc)
             return Batch
-        done = []
+        done, problem = [], None
         try:
             inbox = folders["inbox"]
             ready, links = self._mfg_flatfile_ready_files(inbox)
@@ -311,13 +313,8 @@ class MfgBackend(models.Model):
                     if not inbox.exists(name):  # read and moved by another worker meanwhile
                         continue
                     done.append(Batch._mfg_ingest_file(self, fmt, folders, name, marker))
-                except ConnectionLost as exc:
-                    _logger.warning(
-                        "mfg flatfile: backend %s: %s while reading %s; next scan", self.code, exc, name
-                    )
-                    if single:
-                        raise
-                    break
+                except ConnectionLost:
+                    raise
                 except Exception:
                     _logger.exception("mfg flatfile: could not read %s for backend %s", name, self.code)
                     if single:
@@ -325,8 +322,15 @@ class MfgBackend(models.Model):
                 finally:
                     if lock_cr is not None:
                         lock_cr.close()
+        except ConnectionLost as exc:  # listing, reading or moving: the next scan goes on
+            _logger.warning("mfg flatfile: backend %s: %s; the next scan goes on", self.code, exc)
+            problem = exc
+            if single:
+                self._mfg_flatfile_note(problem)
+                raise
         finally:
             self._mfg_flatfile_close(folders)
+        self._mfg_flatfile_note(problem)
         return Batch.browse(done)
 
     def _mfg_flatfile_set_aside(self, folders, name, marker, reason):

@@ -52,6 +52,13 @@ class MfgBackendStorage(models.Model):
         "line; one per line when the host has several. Test connection shows the key the host presents.",
     )
 
+    flatfile_last_error = fields.Text(
+        string="Last scan problem",
+        readonly=True,
+        copy=False,
+        help="Why the last scan of the inbox could not read it (cleared by the next scan that can).",
+    )
+
     @api.constrains("flatfile_storage", "flatfile_sftp_host", "flatfile_sftp_port", "flatfile_sftp_user")
     def _check_flatfile_sftp(self):
         for backend in self.filtered(lambda b: b.flatfile_storage == "sftp"):
@@ -152,6 +159,28 @@ class MfgBackendStorage(models.Model):
                 reason=exc,
             )
         return f"{where}: {exc}."
+
+    def _mfg_flatfile_note(self, problem):
+        """Record on the backend why its inbox could not be read (an exception), or that it could
+        (None); written only when it changes (the scan runs every minute), and committed at once."""
+        self.ensure_one()
+        if problem is None:
+            text = False
+        elif isinstance(problem, StorageRefused):
+            text = self._mfg_storage_refusal_text(problem)
+        else:
+            text = self.env._(
+                "Backend %(b)s: the drop folders could not be read: %(reason)s",
+                b=self.code,
+                reason=problem,
+            )
+        # in a transaction of its own: the scan's own one is old by now, and the ingestion's
+        # commits have touched this backend's row meanwhile (last contact)
+        with self.env["mfg.flatfile.batch"]._mfg_tx() as env:
+            backend = self.with_env(env).sudo()
+            if (backend.flatfile_last_error or False) != text:
+                backend.flatfile_last_error = text
+        self.invalidate_recordset(["flatfile_last_error"])
 
     # ------------------------------------------------------------------ test the location
     def action_flatfile_test_location(self):

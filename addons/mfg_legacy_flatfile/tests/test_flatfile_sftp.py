@@ -131,6 +131,7 @@ class TestFlatfileSftp(MfgPipelineCase):
         self._scan_cut()
         self.assertFalse(self._batches())
         self.assertEqual(self._files("inbox"), ["STK_big.csv"])
+        self.assertIn("SFTP connection lost", self.backend.flatfile_last_error)
         # the next scan downloads it once (every byte crossed the network once), stores every
         # line once and moves it to processed/ on the host
         sessions = len(self.server.sessions)
@@ -142,6 +143,7 @@ class TestFlatfileSftp(MfgPipelineCase):
             ("done", LINES, LINES, 0),
         )
         self.assertEqual(self._stored(batch), (LINES, LINES, LINES))
+        self.assertFalse(self.backend.flatfile_last_error)
         self.assertEqual(self._files("inbox"), [])
         self.assertEqual(self._files("processed"), ["STK_big.csv"])
         self.assertEqual(batch.path, f"sftp://plant@127.0.0.1:{self.server.port}/drop/processed/STK_big.csv")
@@ -240,8 +242,14 @@ class TestFlatfileSftp(MfgPipelineCase):
         with self.assertLogs(BACKEND_LOG, "ERROR") as logs:
             self.assertFalse(self._scan())
         self.assertIn("not the pinned one", logs.output[0])
+        self.assertIn("not the pinned one", self.backend.flatfile_last_error)
         self.assertEqual(self.server.auth_attempts, attempts)
         self.assertEqual(self._files("inbox"), ["STK_a.csv"])
+        # pinned again: the next scan reads the file and clears the problem
+        self.backend.flatfile_sftp_host_key = self.server.fingerprint
+        self.assertEqual(self._scan().message_count, 1)
+        self.assertFalse(self.backend.flatfile_last_error)
+        self.assertEqual(self._files("processed"), ["STK_a.csv"])
 
     def test_no_pinned_host_key_shows_the_key_the_host_presented(self):
         self.backend.flatfile_sftp_host_key = False
