@@ -10,6 +10,7 @@
     "maintainers": ["mfg-integration-hub"],
     "development_status": "Beta",
     "depends": ["mfg_integration_base"],
+    "external_dependencies": {"python": ["paramiko"]},
     "data": [
         "security/ir.model.access.csv",
         "security/rules.xml",

@@ -7,12 +7,13 @@ from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 from odoo.addons.mfg_integration_base.lib.safe_files import (
-    Folder,
     PathRefused,
     check_filename,
     check_folder,
     configured_roots,
 )
+
+from ..lib.storage import ConnectionLost
 
 _logger = logging.getLogger(__name__)
 
@@ -126,7 +127,7 @@ class MfgBackend(models.Model):
         "flatfile_outbox_path",
     )
 
-    @api.constrains(*_FLATFILE_PATHS)
+    @api.constrains(*_FLATFILE_PATHS, "flatfile_storage")
     def _check_flatfile_paths(self):
         for backend in self:
             if backend.flatfile_inbox_path:
@@ -141,7 +142,7 @@ class MfgBackend(models.Model):
             resolved = {}
             for fname in self._FLATFILE_PATHS:
                 if backend[fname]:
-                    resolved[fname] = check_server_folder(self.env, backend, fname, backend[fname])
+                    resolved[fname] = backend._mfg_check_flatfile_folder(backend, fname, backend[fname])
             if "flatfile_inbox_path" in resolved and resolved["flatfile_inbox_path"] in {
                 resolved.get("flatfile_processed_path"),
                 resolved.get("flatfile_error_path"),
@@ -180,22 +181,30 @@ class MfgBackend(models.Model):
             backend._mfg_flatfile_scan()
 
     def _mfg_flatfile_open_folders(self):
-        """The inbox, processed and error folders, opened from their roots without following
-        a link (processed and error are created if missing): {"inbox", "processed", "error"}.
-        PathRefused or OSError when one of them cannot be used."""
+        """The inbox, processed and error folders on the backend's storage (server folders
+        opened from their roots, remote ones walked from the top; no link followed; processed
+        and error are created if missing): {"storage", "inbox", "processed", "error"}, each with
+        ``close()``. PathRefused (StorageRefused for a refused host) or OSError when one of them
+        cannot be used."""
         self.ensure_one()
-        folders = {}
+        storage = self._mfg_flatfile_storage()
+        folders = {"storage": storage}
         try:
-            folders["inbox"] = Folder.open(self.flatfile_inbox_path)
-            folders["processed"] = Folder.open(self.flatfile_processed_path, create=True)
-            folders["error"] = Folder.open(self.flatfile_error_path, create=True)
+            folders["inbox"] = storage.open(self.flatfile_inbox_path)
+            folders["processed"] = storage.open(self.flatfile_processed_path, create=True)
+            folders["error"] = storage.open(self.flatfile_error_path, create=True)
             if folders["inbox"].same_as(folders["processed"]) or folders["inbox"].same_as(folders["error"]):
                 raise PathRefused("the processed and error folders must differ from the inbox")
         except BaseException:
-            for folder in folders.values():
-                folder.close()
+            self._mfg_flatfile_close(folders)
             raise
         return folders
+
+    @staticmethod
+    def _mfg_flatfile_close(folders):
+        for key in ("inbox", "processed", "error", "storage"):
+            if key in folders:
+                folders[key].close()
 
     def _mfg_flatfile_ready_files(self, inbox):
         """([(name, marker name or None)] of the complete files of the inbox, oldest first;
@@ -204,35 +213,35 @@ class MfgBackend(models.Model):
         marker_suffix = self.flatfile_marker_suffix or ".done"
         entries, links = [], []
         now = time.time()
-        with inbox.scandir() as it:
-            for entry in it:
-                name = entry.name
-                if name.startswith(".") or name.lower().endswith(TEMP_SUFFIXES):
+        listing = inbox.entries()
+        names = {entry.name for entry in listing}
+        for entry in listing:
+            name = entry.name
+            if name.startswith(".") or name.lower().endswith(TEMP_SUFFIXES):
+                continue
+            try:
+                check_filename(name)
+            except PathRefused as exc:
+                _logger.warning("mfg flatfile: inbox of backend %s: skipped: %s", self.code, exc)
+                continue
+            if entry.kind == "link":
+                links.append(name)
+                continue
+            if entry.kind != "file":
+                continue
+            if self.flatfile_ready_rule == "marker":
+                if name.endswith(marker_suffix):
                     continue
-                try:
-                    check_filename(name)
-                except PathRefused as exc:
-                    _logger.warning("mfg flatfile: inbox of backend %s: skipped: %s", self.code, exc)
+                marker = name + marker_suffix
+                if marker not in names:
                     continue
-                if entry.is_symlink():
-                    links.append(name)
-                    continue
-                if not entry.is_file(follow_symlinks=False):
-                    continue
-                if self.flatfile_ready_rule == "marker":
-                    if name.endswith(marker_suffix):
-                        continue
-                    marker = name + marker_suffix
-                    if not inbox.exists(marker):
-                        continue
-                else:
-                    marker = None
-                stat = entry.stat(follow_symlinks=False)
-                if self.flatfile_ready_rule == "stable" and now - stat.st_mtime < (
-                    self.flatfile_stable_seconds or 0
-                ):
-                    continue
-                entries.append((stat.st_mtime, name, marker, stat.st_size))
+            else:
+                marker = None
+            if self.flatfile_ready_rule == "stable" and now - entry.mtime < (
+                self.flatfile_stable_seconds or 0
+            ):
+                continue
+            entries.append((entry.mtime, name, marker, entry.size))
         ready = []
         for _mtime, name, marker, size in sorted(entries):
             if self.flatfile_ready_rule == "stable":
@@ -265,11 +274,13 @@ class MfgBackend(models.Model):
             folders = self._mfg_flatfile_open_folders()
         except PathRefused as exc:
             _logger.error("mfg flatfile: backend %s: drop folders not used, nothing read: %s", self.code, exc)
+            self._mfg_flatfile_note(exc)
             return Batch
-        except OSError as exc:  # not mounted, not created yet
+        except OSError as exc:  # not mounted, not created yet, host unreachable
             _logger.warning("mfg flatfile: backend %s: drop folders cannot be opened: %s", self.code, exc)
+            self._mfg_flatfile_note(exc)
             return Batch
-        done = []
+        done, problem = [], None
         try:
             inbox = folders["inbox"]
             ready, links = self._mfg_flatfile_ready_files(inbox)
@@ -302,6 +313,8 @@ class MfgBackend(models.Model):
                     if not inbox.exists(name):  # read and moved by another worker meanwhile
                         continue
                     done.append(Batch._mfg_ingest_file(self, fmt, folders, name, marker))
+                except ConnectionLost:
+                    raise
                 except Exception:
                     _logger.exception("mfg flatfile: could not read %s for backend %s", name, self.code)
                     if single:
@@ -309,9 +322,15 @@ class MfgBackend(models.Model):
                 finally:
                     if lock_cr is not None:
                         lock_cr.close()
+        except ConnectionLost as exc:  # listing, reading or moving: the next scan goes on
+            _logger.warning("mfg flatfile: backend %s: %s; the next scan goes on", self.code, exc)
+            problem = exc
+            if single:
+                self._mfg_flatfile_note(problem)
+                raise
         finally:
-            for folder in folders.values():
-                folder.close()
+            self._mfg_flatfile_close(folders)
+        self._mfg_flatfile_note(problem)
         return Batch.browse(done)
 
     def _mfg_flatfile_set_aside(self, folders, name, marker, reason):

@@ -32,11 +32,6 @@ def stamp():
     return f"{datetime.now():%Y%m%d%H%M%S%f}"
 
 
-def file_identity(st):
-    """What changes when a file is written to, truncated, touched or replaced."""
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-
-
 class MfgFlatfileBatch(models.Model):
     """One file received from a drop folder: where it went, how many lines became messages."""
 

@@ -1,6 +1,5 @@
 import json
 import logging
-import os
 from collections import defaultdict
 from contextlib import contextmanager, nullcontext
 
@@ -9,7 +8,7 @@ from odoo import api, fields, models
 from odoo.addons.mfg_integration_base.lib.dates import format_rfc3339
 
 from ..lib import flatfile
-from .mfg_flatfile_batch import CHUNK, file_digest, file_identity, stamp
+from .mfg_flatfile_batch import CHUNK, file_digest, stamp
 
 _logger = logging.getLogger(__name__)
 
@@ -38,10 +37,11 @@ class MfgFlatfileBatchIngest(models.Model):
         """Read one complete file of the inbox into messages, resumably, then move it to
         processed/ or error/.
 
-        ``folders``: the backend's open inbox, processed and error folders (safe_files.Folder of
-        mfg_integration_base).
-        The file is opened once, without following a link; the checksum, the read and the
-        move are of that same content: when the file changed meanwhile (the plant appended
+        ``folders``: the backend's open inbox, processed and error folders (lib/storage.py: a
+        server folder under file_roots or a folder of an SFTP host).
+        The file is opened once, without following a link (a remote file is downloaded once
+        into a local temporary file); the checksum, the read and the move are of that same
+        content: when the file changed meanwhile (the plant appended
         lines after "unchanged for N seconds"), it stays in the inbox and the next scan reads
         what was added (same batch, from its resume point).
 
@@ -51,7 +51,7 @@ class MfgFlatfileBatchIngest(models.Model):
         """
         inbox = folders["inbox"]
         with inbox.open_read(name) as fh:
-            before = file_identity(os.fstat(fh.fileno()))
+            before = inbox.identity(name, fh)
             checksum, size, lines = file_digest(fh)
             with self._mfg_tx() as env:
                 Batch = env["mfg.flatfile.batch"].sudo()
@@ -98,18 +98,14 @@ class MfgFlatfileBatchIngest(models.Model):
             if state == "reading":
                 fh.seek(0)
                 self._mfg_read_into_messages(backend, fmt, fh, batch_id)
-            after = file_identity(os.fstat(fh.fileno()))
-            try:
-                same_name = file_identity(inbox.lstat(name))[:2] == before[:2]
-            except FileNotFoundError:
-                same_name = False
-        if before != after or not same_name:
+            changed = inbox.changed(name, fh, before)
+        if changed:
             _logger.warning(
                 "mfg flatfile: %s of backend %s changed while it was read (%s -> %s bytes): left in the inbox",
                 name,
                 backend.code,
-                before[2],
-                after[2],
+                changed[0],
+                changed[1],
             )
             with self._mfg_tx() as env:
                 env["mfg.flatfile.batch"].sudo().browse(batch_id).message_post(
@@ -117,8 +113,8 @@ class MfgFlatfileBatchIngest(models.Model):
                         "%(name)s changed while it was read (%(old)s bytes, then %(new)s): left in the inbox; "
                         "the next scan reads what was added.",
                         name=name,
-                        old=before[2],
-                        new=after[2],
+                        old=changed[0],
+                        new=changed[1],
                     )
                 )
             return batch_id

@@ -5,10 +5,11 @@ import logging
 from odoo import api, fields, models
 
 from odoo.addons.mfg_integration_base.exceptions import MfgPermanentError, MfgTransientError
-from odoo.addons.mfg_integration_base.lib.safe_files import Folder, PathRefused
+from odoo.addons.mfg_integration_base.lib.safe_files import PathRefused
 
 from ..lib import flatfile
-from .mfg_backend import _refusal_text, check_server_folder
+from ..lib.storage import ConnectionLost, StorageRefused
+from .mfg_backend import _refusal_text
 
 _logger = logging.getLogger(__name__)
 
@@ -26,10 +27,10 @@ class MfgBackendFlow(models.Model):
 
     @api.constrains("transport", "endpoint")
     def _check_file_endpoint(self):
-        """A file flow's endpoint is a server folder: under a configured root, like the
-        backend's folders."""
+        """A file flow's endpoint is a folder of the backend's storage, checked like the
+        backend's folders (a server folder: under a configured root)."""
         for flow in self.filtered(lambda f: f.transport == "file" and f.endpoint):
-            check_server_folder(self.env, flow, "endpoint", flow.endpoint)
+            flow.backend_id._mfg_check_flatfile_folder(flow, "endpoint", flow.endpoint)
 
 
 class MfgTransportFile(models.AbstractModel):
@@ -90,9 +91,16 @@ class MfgTransportFile(models.AbstractModel):
             text.detach()
 
         filename = data.get("filename")
+        storage = None
         try:
-            with Folder.open(folder, create=True) as outbox:
+            storage = backend._mfg_flatfile_storage()
+            outbox = storage.open(folder, create=True)
+            try:
                 path = outbox.write_file(filename, write)
+            finally:
+                outbox.close()
+        except StorageRefused as exc:
+            raise MfgPermanentError(backend._mfg_storage_refusal_text(exc)) from exc
         except PathRefused as exc:
             raise MfgPermanentError(
                 self.env._(
@@ -113,6 +121,9 @@ class MfgTransportFile(models.AbstractModel):
                     err=exc,
                 )
             ) from exc
+        finally:
+            if storage is not None:
+                storage.close()
         _logger.info("mfg flatfile: wrote %s records to %s", len(records), path)
         return f"wrote {len(records)} records to {path}"
 
@@ -146,34 +157,58 @@ class MfgTransportFile(models.AbstractModel):
         hidden temporary file, removed at once); a folder created when first used may be missing."""
         _ = self.env._
         problems, ready = [], []
-        for label, value, must_exist in self._mfg_folders(backend):
-            try:
-                with Folder.open(value) as folder:
-                    folder.probe_write()
-            except PathRefused as exc:
-                problems.append(_refusal_text(self.env, f"Backend {backend.code}", label, value, exc))
-            except FileNotFoundError:
-                if must_exist:
-                    problems.append(
-                        _(
-                            "%(field)s %(value)s does not exist: create it, or check that its share is mounted.",
-                            field=label,
-                            value=repr(value),
-                        )
-                    )
-                else:
-                    ready.append(_("%(field)s %(value)s (created when first used)", field=label, value=value))
-            except OSError as exc:
-                problems.append(
-                    _(
-                        "%(field)s %(value)s cannot be opened or written by the Odoo server: %(error)s.",
-                        field=label,
-                        value=repr(value),
-                        error=exc.strerror or exc,
-                    )
-                )
-            else:
-                ready.append(f"{label} {value}")
+        storage = None
+        try:
+            storage = backend._mfg_flatfile_storage()
+            for label, value, must_exist in self._mfg_folders(backend):
+                self._mfg_test_folder(backend, storage, label, value, must_exist, problems, ready)
+        except StorageRefused as exc:
+            problems.append(backend._mfg_storage_refusal_text(exc))
+        except ConnectionLost as exc:
+            problems.append(_("Backend %(b)s: %(reason)s.", b=backend.code, reason=exc))
+        finally:
+            if storage is not None:
+                storage.close()
         if problems:
             return False, _("Folders: %(problems)s", problems=" ".join(problems))
         return True, _("Folders ready: %(folders)s.", folders=", ".join(ready))
+
+    @api.model
+    def _mfg_test_folder(self, backend, storage, label, value, must_exist, problems, ready):
+        """Open one folder as when used and write to it; what was found goes to ``problems`` or
+        ``ready``. StorageRefused / ConnectionLost (the host itself) are left to the caller."""
+        _ = self.env._
+        try:
+            folder = storage.open(value)
+            try:
+                folder.probe_write()
+            finally:
+                folder.close()
+        except StorageRefused:
+            raise
+        except PathRefused as exc:
+            problems.append(_refusal_text(self.env, f"Backend {backend.code}", label, value, exc))
+        except FileNotFoundError:
+            if must_exist:
+                problems.append(
+                    _(
+                        "%(field)s %(value)s does not exist: create it, or check that its share is mounted.",
+                        field=label,
+                        value=repr(value),
+                    )
+                )
+            else:
+                ready.append(_("%(field)s %(value)s (created when first used)", field=label, value=value))
+        except ConnectionLost:
+            raise
+        except OSError as exc:
+            problems.append(
+                _(
+                    "%(field)s %(value)s cannot be opened or written by the Odoo server: %(error)s.",
+                    field=label,
+                    value=repr(value),
+                    error=exc.strerror or exc,
+                )
+            )
+        else:
+            ready.append(f"{label} {value}")

@@ -5,3 +5,4 @@ from . import test_flatfile_quantities
 from . import test_flatfile_company
 from . import test_flatfile_paths
 from . import test_flatfile_connection
+from . import test_flatfile_sftp
