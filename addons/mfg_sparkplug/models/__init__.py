@@ -1,0 +1,3 @@
+from . import mfg_backend
+from . import mfg_sparkplug_node
+from . import mfg_sparkplug_rule

@@ -1,0 +1,227 @@
+"""The Sparkplug B primary host in the MQTT listener: a topic claim (see
+mfg_integration_base/transports/mqtt/claims.py) of ``spBv1.0/<group>/#`` and the host's
+``spBv1.0/STATE/<host id>`` on the backend's connection.
+
+In the claim's thread: messages → ``lib/session.py`` (births, aliases, seq, bdSeq) → metric
+updates into ``lib/aggregate.py``; Rebirth requests published at once (NCMD). A flush (every
+``flush_seconds``, after ``FLUSH_MESSAGES`` messages, or at once when a node or device went
+online / offline) writes in one transaction: the node and device records, the facts through
+the base's receive step (``mfg.transport.mqtt._mfg_receive``: stored, idempotent) and the
+aggregation state; then, and only then, the QoS 1 messages are acknowledged. A flush that
+fails keeps everything and is tried again at the next tick.
+"""
+
+import json
+import logging
+
+from odoo import fields
+
+from odoo.addons.mfg_integration_base.transports.mqtt import claims
+
+from ..lib import aggregate, codec, session
+from .sparkplug_facts import store_facts, store_malformed
+
+_logger = logging.getLogger(__name__)
+
+FLUSH_MESSAGES = 500  # flush after this many messages (QoS 1 ones wait for it to be acknowledged)
+COUNTERS = ("rebirths_requested", "metrics_counted", "metrics_applied", "malformed_count", "messages_count")
+
+
+def _when(ms):
+    return fields.Datetime.to_string(
+        aggregate.datetime.fromtimestamp(ms / 1000.0, tz=aggregate.UTC).replace(tzinfo=None)
+    )
+
+
+class SparkplugClaim(claims.TopicClaim):
+    def __init__(self, backend_id, config, services):
+        super().__init__(backend_id, config, services)
+        self.group, self.host_id, self.flush_seconds = config
+        self.state_topic = f"{codec.NAMESPACE}/STATE/{self.host_id}"
+        self.session = session.HostSession(self.group)
+        self.aggregator = aggregate.Aggregator(self.group)
+        self.loaded = False  # rules and persisted state read from the database
+        self.state_timestamp = codec.now_ms()
+        self.updates = {}  # (edge node, device) -> {"values": {...}, "inc": {...}}
+        self.malformed = []  # (topic, raw bytes, error) stored as rejected messages
+        self.unacked = []
+        self.messages = 0
+        self.last_flush = 0.0
+        self.urgent = False
+
+    # ------------------------------------------------------------------ connection
+    def filters(self):
+        return [f"{codec.NAMESPACE}/{self.group}/#", self.state_topic]
+
+    def _state(self, online):
+        return json.dumps({"online": online, "timestamp": self.state_timestamp}).encode()
+
+    def will(self):
+        return (self.state_topic, self._state(False), 1, True)
+
+    def on_connect(self, client):
+        # Sparkplug 3.0: the birth's timestamp is the will's (set before this connection).
+        client.publish(self.state_topic, self._state(True), qos=1, retain=True)
+        _logger.info(
+            "mfg sparkplug: backend %s is primary host %s of group %s",
+            self.backend_id,
+            self.host_id,
+            self.group,
+        )
+
+    def on_disconnect(self, client):
+        # The next connection gets a will (and a birth) with a new timestamp.
+        self.state_timestamp = codec.now_ms()
+        try:
+            client.will_set(self.state_topic, self._state(False), qos=1, retain=True)
+        except (ValueError, RuntimeError):
+            _logger.debug("mfg sparkplug: will not updated", exc_info=True)
+
+    # ------------------------------------------------------------------ messages
+    def on_message(self, item):
+        if not self.loaded:
+            self.services.in_db(self._load)
+        if item.topic == self.state_topic:
+            self._own_state(item)
+            return
+        if item.qos:
+            self.unacked.append(item)
+        self.messages += 1
+        try:
+            topic = codec.parse_topic(item.topic)
+        except codec.SparkplugError as exc:
+            self.malformed.append((item.topic, bytes(item.payload), str(exc)))
+            self.urgent = True
+            return
+        if topic.group != self.group or topic.message_type in ("NCMD", "DCMD"):
+            return
+        self._count(topic.edge_node, None, "messages_count")
+        for event in self.session.handle(topic, item.payload, item.received):
+            self._event(topic, item, event)
+
+    def _own_state(self, item):
+        """Another connection's will said we are offline while we are connected: say online again."""
+        if item.retain and not item.payload:
+            return
+        try:
+            state = json.loads(bytes(item.payload))
+        except ValueError:
+            return
+        if isinstance(state, dict) and state.get("online") is False and self.client is not None:
+            self.client.publish(self.state_topic, self._state(True), qos=1, retain=True)
+
+    def _update(self, edge_node, device):
+        return self.updates.setdefault((edge_node, device or ""), {"values": {}, "inc": {}})
+
+    def _count(self, edge_node, device, counter, n=1):
+        inc = self._update(edge_node, device)["inc"]
+        inc[counter] = inc.get(counter, 0) + n
+
+    def _event(self, topic, item, event):
+        node, device = event.edge_node, event.device
+        if event.kind == "online":
+            values = self._update(node, device)["values"]
+            values.update(online=True, last_birth_at=_when(event.data.get("at") or codec.now_ms()))
+            if event.data.get("seq") is not None:
+                self._update(node, None)["values"]["last_seq"] = event.data["seq"]
+            if event.data.get("bd_seq") is not None:
+                values["bd_seq"] = event.data["bd_seq"]
+            values["last_issue"] = False
+            self.urgent = True
+        elif event.kind == "offline":
+            values = self._update(node, device)["values"]
+            values.update(online=False, last_death_at=_when(event.data.get("at") or codec.now_ms()))
+            if event.data.get("seq") is not None:
+                self._update(node, None)["values"]["last_seq"] = event.data["seq"]
+            self.urgent = True
+        elif event.kind == "seq":
+            self._update(node, None)["values"]["last_seq"] = event.data["seq"]
+        elif event.kind == "metric":
+            taken = self.aggregator.feed(
+                node, device, event.data["metric"], event.data["value"], event.data["timestamp"]
+            )
+            self._count(node, device, "metrics_applied" if taken else "metrics_counted")
+        elif event.kind == "rebirth":
+            self._request_rebirth(node, event.data["reason"])
+        elif event.kind == "ignored":
+            self._update(node, device)["values"]["last_issue"] = event.data["reason"][:250]
+        elif event.kind == "malformed":
+            self._count(node, device, "malformed_count")
+            self.malformed.append((item.topic, bytes(item.payload), event.data["error"]))
+            self.urgent = True
+        elif event.kind == "stale_death":
+            _logger.info("mfg sparkplug: stale NDEATH of %s ignored (%s)", node, event.data)
+
+    def _request_rebirth(self, edge_node, reason):
+        topic = f"{codec.NAMESPACE}/{self.group}/NCMD/{edge_node}"
+        if self.client is not None:
+            self.client.publish(topic, codec.rebirth_command().SerializeToString(), qos=0)
+        self._count(edge_node, None, "rebirths_requested")
+        self._update(edge_node, None)["values"]["last_issue"] = reason[:250]
+        self.urgent = True
+        _logger.info("mfg sparkplug: rebirth requested from %s/%s: %s", self.group, edge_node, reason)
+
+    # ------------------------------------------------------------------ flushing
+    def tick(self, now):
+        due = now - self.last_flush >= self.flush_seconds
+        if not (self.urgent or due or self.messages >= FLUSH_MESSAGES):
+            return
+        if not (
+            self.updates or self.malformed or self.unacked or self.aggregator.facts or self.aggregator.buckets
+        ):
+            self.last_flush = now
+            return
+        self.services.in_db(self._flush)
+        for item in self.unacked:
+            self.services.ack(item)
+        self.unacked = []
+        self.updates = {}
+        self.malformed = []
+        self.aggregator.committed()
+        self.messages = 0
+        self.urgent = False
+        self.last_flush = now
+
+    def stop(self):
+        try:
+            self.tick(float("inf"))
+        finally:
+            if self.client is not None and self.client.is_connected():
+                info = self.client.publish(self.state_topic, self._state(False), qos=1, retain=True)
+                try:
+                    info.wait_for_publish(2.0)
+                except (RuntimeError, ValueError):
+                    _logger.debug("mfg sparkplug: offline STATE not confirmed", exc_info=True)
+
+    def _load(self, env):
+        backend = env["mfg.backend"].browse(self.backend_id)
+        state = {}
+        for rec in env["mfg.sparkplug.node"].search([("backend_id", "=", self.backend_id)]):
+            state.update(rec._mfg_sparkplug_rule_state())
+        self.aggregator = aggregate.Aggregator(
+            self.group, backend.sparkplug_rule_ids._mfg_sparkplug_rules(), state
+        )
+        self.loaded = True
+
+    def _flush(self, env):
+        backend = env["mfg.backend"].browse(self.backend_id)
+        Node = env["mfg.sparkplug.node"]
+        for (edge_node, device), change in self.updates.items():
+            rec = Node._mfg_sparkplug_record(backend, self.group, edge_node, device)
+            values = dict(change["values"])
+            values["last_message_at"] = fields.Datetime.now()
+            rec._mfg_sparkplug_update(values, change["inc"])
+        store_malformed(env, backend, self.malformed)
+        store_facts(env, backend, self.aggregator.pending_facts())
+        # The aggregation state, per device record, in the same transaction as the facts.
+        by_record = {}
+        for key, value in self.aggregator.state.items():
+            edge_node, device, _metric = key.split("/", 2)
+            by_record.setdefault((edge_node, device), {})[key] = value
+        for (edge_node, device), values in by_record.items():
+            rec = Node._mfg_sparkplug_record(backend, self.group, edge_node, device)
+            rec._mfg_sparkplug_update({"rule_state": values}, {})
+        self.aggregator.set_rules(backend.sparkplug_rule_ids._mfg_sparkplug_rules())
+
+
+claims.register("sparkplug", SparkplugClaim)
