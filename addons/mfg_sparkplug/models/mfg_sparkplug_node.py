@@ -30,7 +30,7 @@ class MfgSparkplugNode(models.Model):
     kind = fields.Selection(
         [("node", "Edge node"), ("device", "Device")], compute="_compute_kind", store=True
     )
-    display_label = fields.Char(compute="_compute_kind", string="Name")
+    display_label = fields.Char(compute="_compute_display_label", string="Name")
     online = fields.Boolean(readonly=True)
     last_birth_at = fields.Datetime(string="Last birth", readonly=True)
     last_death_at = fields.Datetime(string="Last death", readonly=True)
@@ -56,10 +56,14 @@ class MfgSparkplugNode(models.Model):
         ),
     ]
 
-    @api.depends("edge_node", "device")
+    @api.depends("device")
     def _compute_kind(self):
         for rec in self:
             rec.kind = "device" if rec.device else "node"
+
+    @api.depends("edge_node", "device")
+    def _compute_display_label(self):
+        for rec in self:
             rec.display_label = f"{rec.edge_node}/{rec.device}" if rec.device else rec.edge_node
 
     # ------------------------------------------------------------------ written by the listener
