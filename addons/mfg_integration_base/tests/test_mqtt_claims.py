@@ -81,3 +81,16 @@ class TestMqttClaims(BaseCase):
 
     def test_no_claims_no_workers(self):
         self.assertEqual(claims.make_workers(1, {}, claims.Services()), [])
+
+    def test_a_factory_may_decline_for_this_listener(self):
+        claims.register("test_claim", lambda b, c, s: Claim(b, c, s) if s.listener_name == c else None)
+        self.assertEqual(
+            claims.make_workers(
+                1, {"claims": {"test_claim": "host-b"}}, claims.Services(listener_name="host-a")
+            ),
+            [],
+        )
+        [worker] = claims.make_workers(
+            1, {"claims": {"test_claim": "host-a"}}, claims.Services(listener_name="host-a")
+        )
+        self.assertEqual(worker.claim.config, "host-a")

@@ -31,6 +31,13 @@ class MfgBackend(models.Model):
         help="Counters are summed per metric over this interval into one fact; node states are "
         "written at once. A flush also happens after 500 messages.",
     )
+    sparkplug_listener = fields.Char(
+        string="Primary host listener",
+        tracking=True,
+        help="Name of the listener (odoo mfg_mqtt --listener-name) that is the primary host. Set it when "
+        "several listeners serve this backend: one host must see an edge node's messages in order. "
+        "Empty: every listener of the backend (run one).",
+    )
     sparkplug_node_ids = fields.One2many("mfg.sparkplug.node", "backend_id", string="Edge nodes and devices")
     sparkplug_rule_ids = fields.One2many("mfg.sparkplug.rule", "backend_id", string="Metric map")
     sparkplug_topic = fields.Char(compute="_compute_sparkplug_topic", string="Sparkplug topics")
@@ -84,6 +91,7 @@ class MfgBackend(models.Model):
                 rec.sparkplug_group,
                 rec._mfg_sparkplug_host_id(),
                 rec.sparkplug_flush_seconds or 60,
+                rec.sparkplug_listener or "",
             )
             settings["claims"] = claims
         return settings

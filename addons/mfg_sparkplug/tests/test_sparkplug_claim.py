@@ -6,7 +6,7 @@ from odoo.tests import TransactionCase, tagged
 from odoo.addons.mfg_integration_base.transports.mqtt.claims import Services
 
 from ..lib import codec
-from ..transport.sparkplug_claim import SparkplugClaim
+from ..transport.sparkplug_claim import SparkplugClaim, make_claim
 
 
 class Recorder:
@@ -54,7 +54,7 @@ class TestSparkplugClaim(TransactionCase):
     def setUp(self):
         super().setUp()
         settings = self.backend._mfg_mqtt_settings()
-        self.assertEqual(settings["claims"]["sparkplug"], ("G1", "odoo-sp-unit", 60))
+        self.assertEqual(settings["claims"]["sparkplug"], ("G1", "odoo-sp-unit", 60, ""))
         self.claim = SparkplugClaim(
             self.backend.id, settings["claims"]["sparkplug"], Services(in_db=lambda fn: fn(self.env))
         )
@@ -69,7 +69,7 @@ class TestSparkplugClaim(TransactionCase):
         self.claim.on_message(Item(topic, payload, mid, qos))
 
     def flush(self):
-        self.claim.tick(time.time() + 3600)
+        self.claim.tick(max(time.time() + 3600, self.claim.retry_at))
 
     def node(self, device=False):
         return self.env["mfg.sparkplug.node"].search(
@@ -166,6 +166,30 @@ class TestSparkplugClaim(TransactionCase):
         self.assertEqual(len(rejected), 2)
         self.assertTrue(any("not a Sparkplug B protobuf message" in m.error_message for m in rejected))
         self.assertEqual(self.node().malformed_count, 1)
+
+    def test_only_the_named_listener_is_the_primary_host(self):
+        self.backend.sparkplug_listener = "host-a"
+        config = self.backend._mfg_mqtt_settings()["claims"]["sparkplug"]
+        self.assertIsNone(make_claim(self.backend.id, config, Services(listener_name="host-b")))
+        self.assertIsInstance(
+            make_claim(self.backend.id, config, Services(listener_name="host-a")), SparkplugClaim
+        )
+
+    def test_a_failed_flush_keeps_everything_and_waits(self):
+        self.birth()
+
+        def down(_fn):
+            raise OSError("database away")
+
+        self.claim.services = Services(in_db=down)
+        with self.assertRaises(OSError):
+            self.flush()
+        self.assertTrue(self.claim.updates)  # kept
+        self.claim.tick(self.claim.retry_at - 0.1)  # not before the backoff
+        self.claim.services = Services(in_db=lambda fn: fn(self.env))
+        self.flush()
+        self.assertFalse(self.claim.updates)
+        self.assertTrue(self.node("M1").online)
 
     def test_qos1_messages_are_acknowledged_after_the_flush(self):
         recorder = self.claim.client

@@ -36,7 +36,7 @@ def _when(ms):
 class SparkplugClaim(claims.TopicClaim):
     def __init__(self, backend_id, config, services):
         super().__init__(backend_id, config, services)
-        self.group, self.host_id, self.flush_seconds = config
+        self.group, self.host_id, self.flush_seconds, _listener = config
         self.state_topic = f"{codec.NAMESPACE}/STATE/{self.host_id}"
         self.session = session.HostSession(self.group)
         self.aggregator = aggregate.Aggregator(self.group)
@@ -48,6 +48,8 @@ class SparkplugClaim(claims.TopicClaim):
         self.messages = 0
         self.last_flush = 0.0
         self.urgent = False
+        self.failures = 0  # flushes failed in a row (the database is away): wait before the next
+        self.retry_at = 0.0
 
     # ------------------------------------------------------------------ connection
     def filters(self):
@@ -163,6 +165,19 @@ class SparkplugClaim(claims.TopicClaim):
 
     # ------------------------------------------------------------------ flushing
     def tick(self, now):
+        if now < self.retry_at:
+            return
+        try:
+            self._tick(now)
+        except Exception:
+            # Everything is kept (nothing acknowledged); tried again with backoff, up to 30 s.
+            self.failures += 1
+            self.retry_at = now + min(0.5 * 2**self.failures, 30.0)
+            raise
+        self.failures = 0
+        self.retry_at = 0.0
+
+    def _tick(self, now):
         due = now - self.last_flush >= self.flush_seconds
         if not (self.urgent or due or self.messages >= FLUSH_MESSAGES):
             return
@@ -184,7 +199,7 @@ class SparkplugClaim(claims.TopicClaim):
 
     def stop(self):
         try:
-            self.tick(float("inf"))
+            self._tick(float("inf"))
         finally:
             if self.client is not None and self.client.is_connected():
                 info = self.client.publish(self.state_topic, self._state(False), qos=1, retain=True)
@@ -224,4 +239,15 @@ class SparkplugClaim(claims.TopicClaim):
         self.aggregator.set_rules(backend.sparkplug_rule_ids._mfg_sparkplug_rules())
 
 
-claims.register("sparkplug", SparkplugClaim)
+def make_claim(backend_id, config, services):
+    """The claim, unless the backend names another listener as its primary host."""
+    listener = config[3]
+    if listener and listener != services.listener_name:
+        _logger.info(
+            "mfg sparkplug: backend %s: primary host is listener %s, not this one", backend_id, listener
+        )
+        return None
+    return SparkplugClaim(backend_id, config, services)
+
+
+claims.register("sparkplug", make_claim)

@@ -34,7 +34,8 @@ _factories = {}
 
 
 def register(name, factory):
-    """``factory(backend_id, config, services)`` -> a ``TopicClaim``."""
+    """``factory(backend_id, config, services)`` -> a ``TopicClaim``, or None when this listener
+    is not to serve the claim (e.g. it names another listener)."""
     _factories[name] = factory
 
 
@@ -188,5 +189,7 @@ def make_workers(backend_id, settings, services):
         if make is None:
             _logger.warning("mfg mqtt: backend %s claims %r but no addon registered it", backend_id, name)
             continue
-        workers.append(ClaimWorker(make(backend_id, config, services)))
+        claim = make(backend_id, config, services)
+        if claim is not None:
+            workers.append(ClaimWorker(claim))
     return workers
