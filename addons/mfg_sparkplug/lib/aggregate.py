@@ -95,14 +95,18 @@ class Rule:
 class Aggregator:
     """Rules of one backend, the state of their metrics, the facts waiting for a flush."""
 
-    def __init__(self, group, rules=(), state=None):
+    def __init__(self, group, rules=(), state=None, buckets=None):
         self.group = group
         self.rules = {}
         self.set_rules(rules)
         self.state = copy.deepcopy(state or {})  # key text -> dict (see module doc)
         self.facts = []  # facts of state changes, in order
-        self.buckets = {}  # key text -> {rule, node, device, qty, first, last}
+        # key text -> {node, device, metric, qty, first, last}: counter increments not yet a fact.
+        # Plain data: persisted with the state at every checkpoint, so that a checkpoint (which
+        # lets the listener acknowledge) need not turn them into a fact before the interval ends.
+        self.buckets = copy.deepcopy(buckets or {})
         self.unmapped = {}  # (node, device) -> number of metric updates without a rule
+        self.dirty = set()  # keys whose state or bucket changed since the last commit
 
     def set_rules(self, rules):
         self.rules = {(r.edge_node, r.device, r.metric): r for r in rules}
@@ -170,6 +174,7 @@ class Aggregator:
                 }
             )
         self.state[key] = {"value": value_key, "since": timestamp, "reason": rule.state_map.get(value_key)}
+        self.dirty.add(key)
 
     def _feed_counter(self, rule, key, edge_node, device, value, timestamp):
         if value is None or isinstance(value, bool) or not isinstance(value, int | float):
@@ -178,6 +183,7 @@ class Aggregator:
         if current is None:
             # The first value ever seen is the baseline: what came before is not known.
             self.state[key] = {"last": value, "ts": timestamp}
+            self.dirty.add(key)
             return
         last = current["last"]
         if timestamp < current["ts"] or (timestamp == current["ts"] and value <= last):
@@ -189,14 +195,15 @@ class Aggregator:
         else:
             delta = value  # reset to 0, then counted up to value
         self.state[key] = {"last": value, "ts": timestamp}
+        self.dirty.add(key)
         if delta <= 0:
             return
         bucket = self.buckets.get(key)
         if bucket is None:
             bucket = self.buckets[key] = {
-                "rule": rule,
                 "node": edge_node,
                 "device": device,
+                "metric": rule.metric,
                 "qty": 0,
                 "first": timestamp,
                 "last": timestamp,
@@ -205,14 +212,16 @@ class Aggregator:
         bucket["last"] = timestamp
 
     # ------------------------------------------------------------------ flushing
-    def pending_facts(self):
-        """Every fact waiting (state changes in order, then one per counter with increments):
-        dicts with contract, external_id, workcenter, payload (without work order and
-        message id), at. Cleared by ``committed`` once stored."""
+    def pending_facts(self, counters=True):
+        """The facts waiting: state changes in order, then (with ``counters``, at the end of a
+        flush interval) one per counter with increments. Dicts with contract, external_id,
+        workcenter, payload (without work order and message id), at. Cleared by ``committed``."""
         facts = list(self.facts)
-        for bucket in self.buckets.values():
-            rule = bucket["rule"]
+        for bucket in self.buckets.values() if counters else ():
             node, device = bucket["node"], bucket["device"]
+            rule = self.rule(node, device, bucket["metric"])
+            if rule is None or rule.kind == "state":
+                continue  # its rule was removed since: nothing to say what it means
             payload = {"quantity": bucket["qty"], "uom": rule.uom}
             if rule.kind == "good_count":
                 payload["final"] = False
@@ -231,8 +240,22 @@ class Aggregator:
             )
         return facts
 
-    def committed(self):
-        """The pending facts and counts are stored: start new ones."""
+    def committed(self, counters=True):
+        """The pending facts (with ``counters``: the counter facts too) and counts are stored."""
         self.facts = []
-        self.buckets = {}
+        if counters:
+            self.buckets = {}
         self.unmapped = {}
+        self.dirty = set()
+
+    def snapshot(self, keys):
+        """{(edge node, device): {"state": {...}, "buckets": {...}}} of the records of ``keys``
+        (all their keys: a record keeps the whole state of its node / device)."""
+        records = {tuple(k.split("/", 2)[:2]) for k in keys}
+        out = {rec: {"state": {}, "buckets": {}} for rec in records}
+        for part, source in (("state", self.state), ("buckets", self.buckets)):
+            for key, value in source.items():
+                rec = tuple(key.split("/", 2)[:2])
+                if rec in out:
+                    out[rec][part][key] = value
+        return out

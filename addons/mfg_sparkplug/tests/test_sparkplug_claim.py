@@ -114,7 +114,7 @@ class TestSparkplugClaim(TransactionCase):
         self.assertEqual((node.bd_seq, node.last_seq), (4, 3))
         self.assertEqual(device.metrics_counted, 2)  # Temperature: in the birth and once after
         self.assertEqual(device.metrics_applied, 3)
-        self.assertEqual(json.loads(device.rule_state)["L1/M1/Counts/Good"]["last"], 15)
+        self.assertEqual(json.loads(device.rule_state)["state"]["L1/M1/Counts/Good"]["last"], 15)
         self.send("DDEATH", device="M1")
         self.flush()
         self.assertFalse(device.online)
@@ -190,6 +190,44 @@ class TestSparkplugClaim(TransactionCase):
         self.flush()
         self.assertFalse(self.claim.updates)
         self.assertTrue(self.node("M1").online)
+
+    def test_a_checkpoint_acknowledges_and_keeps_the_increments_for_the_interval(self):
+        """Within the flush interval a checkpoint commits the node records and the aggregation
+        state (increments included) and acknowledges; the counter becomes a fact only at the end
+        of the interval, also after a restart of the listener (the claim rebuilt from the database)."""
+        recorder = self.claim.client
+        self.birth()
+        now = time.time()
+        self.claim.last_flush = now  # the interval has just begun
+        self.claim.urgent = False
+        for mid, value in ((7, 13), (8, 16)):
+            item = Item(
+                "spBv1.0/G1/DDATA/L1/M1",
+                codec.payload(
+                    [{"alias": 2, "datatype": "UInt64", "value": value}], seq=self.seq + 1
+                ).SerializeToString(),
+                mid=mid,
+                qos=1,
+            )
+            self.seq += 1
+            item.client = recorder
+            item.received = now
+            self.claim.on_message(item)
+        self.claim.tick(now + 0.1)  # not yet: nothing waited ACK_DELAY
+        self.assertNotIn(("ack", 7, 1, None), recorder.published)
+        self.claim.tick(now + 0.3)  # a checkpoint
+        self.assertIn(("ack", 8, 1, None), recorder.published)
+        saved = json.loads(self.node("M1").rule_state)
+        self.assertEqual(saved["buckets"]["L1/M1/Counts/Good"]["qty"], 6)
+        completion = [("backend_id", "=", self.backend.id), ("payload", "like", '"quantity": 6')]
+        self.assertFalse(self.env["mfg.message"].search(completion))
+        # the listener restarts: a new claim, its state from the records
+        again = SparkplugClaim(self.backend.id, self.claim.config, Services(in_db=lambda fn: fn(self.env)))
+        again.client = Recorder()
+        again.services.in_db(again._load)
+        again.tick(now + 3600)
+        self.assertEqual(len(self.env["mfg.message"].search(completion)), 1)
+        self.assertEqual(json.loads(self.node("M1").rule_state)["buckets"], {})
 
     def test_qos1_messages_are_acknowledged_after_the_flush(self):
         recorder = self.claim.client

@@ -3,12 +3,14 @@ mfg_integration_base/transports/mqtt/claims.py) of ``spBv1.0/<group>/#`` and the
 ``spBv1.0/STATE/<host id>`` on the backend's connection.
 
 In the claim's thread: messages → ``lib/session.py`` (births, aliases, seq, bdSeq) → metric
-updates into ``lib/aggregate.py``; Rebirth requests published at once (NCMD). A flush (every
-``flush_seconds``, after ``FLUSH_MESSAGES`` messages, or at once when a node or device went
-online / offline) writes in one transaction: the node and device records, the facts through
-the base's receive step (``mfg.transport.mqtt._mfg_receive``: stored, idempotent) and the
-aggregation state; then, and only then, the QoS 1 messages are acknowledged. A flush that
-fails keeps everything and is tried again at the next tick.
+updates into ``lib/aggregate.py``; Rebirth requests published at once (NCMD). A checkpoint
+(when a node or device went online / offline, after ``FLUSH_MESSAGES`` messages, or once a QoS 1
+message waited ``ACK_DELAY``) writes in one transaction: the node and device records, the
+state-change facts through the base's receive step (``mfg.transport.mqtt._mfg_receive``:
+stored, idempotent) and the aggregation state with the counter increments not yet a fact; then,
+and only then, the QoS 1 messages are acknowledged. Every ``flush_seconds`` the checkpoint also
+turns the counters into facts. A checkpoint that fails keeps everything and is tried again with
+backoff.
 """
 
 import json
@@ -23,7 +25,8 @@ from .sparkplug_facts import store_facts, store_malformed
 
 _logger = logging.getLogger(__name__)
 
-FLUSH_MESSAGES = 500  # flush after this many messages (QoS 1 ones wait for it to be acknowledged)
+FLUSH_MESSAGES = 500  # a checkpoint after this many messages
+ACK_DELAY = 0.2  # seconds a QoS 1 message waits at most for the checkpoint that acknowledges it
 COUNTERS = ("rebirths_requested", "metrics_counted", "metrics_applied", "malformed_count", "messages_count")
 
 
@@ -178,24 +181,36 @@ class SparkplugClaim(claims.TopicClaim):
         self.retry_at = 0.0
 
     def _tick(self, now):
-        due = now - self.last_flush >= self.flush_seconds
-        if not (self.urgent or due or self.messages >= FLUSH_MESSAGES):
+        """A checkpoint (node records, state changes, aggregation state; then the acks) when a
+        node or device changed, after ``FLUSH_MESSAGES`` messages, or once a QoS 1 message waited
+        ``ACK_DELAY``; at the end of the flush interval the counters become facts too."""
+        emit = now - self.last_flush >= self.flush_seconds
+        oldest = self.unacked[0].received if self.unacked else None
+        waiting = oldest is not None and now - oldest >= ACK_DELAY
+        if not (emit or self.urgent or waiting or self.messages >= FLUSH_MESSAGES):
             return
+        counters = emit and bool(self.aggregator.buckets)
         if not (
-            self.updates or self.malformed or self.unacked or self.aggregator.facts or self.aggregator.buckets
+            self.updates
+            or self.malformed
+            or self.unacked
+            or self.aggregator.facts
+            or self.aggregator.dirty
+            or counters
         ):
-            self.last_flush = now
+            self.last_flush = now if emit else self.last_flush
             return
-        self.services.in_db(self._flush)
+        self.services.in_db(lambda env: self._flush(env, counters))
         for item in self.unacked:
             self.services.ack(item)
         self.unacked = []
         self.updates = {}
         self.malformed = []
-        self.aggregator.committed()
+        self.aggregator.committed(counters=emit)
         self.messages = 0
         self.urgent = False
-        self.last_flush = now
+        if emit:
+            self.last_flush = now
 
     def stop(self):
         try:
@@ -210,15 +225,16 @@ class SparkplugClaim(claims.TopicClaim):
 
     def _load(self, env):
         backend = env["mfg.backend"].browse(self.backend_id)
-        state = {}
+        state, buckets = {}, {}
         for rec in env["mfg.sparkplug.node"].search([("backend_id", "=", self.backend_id)]):
-            state.update(rec._mfg_sparkplug_rule_state())
-        self.aggregator = aggregate.Aggregator(
-            self.group, backend.sparkplug_rule_ids._mfg_sparkplug_rules(), state
-        )
+            saved = rec._mfg_sparkplug_rule_state()
+            state.update(saved.get("state") or {})
+            buckets.update(saved.get("buckets") or {})
+        rules = backend.sparkplug_rule_ids._mfg_sparkplug_rules()
+        self.aggregator = aggregate.Aggregator(self.group, rules, state, buckets)
         self.loaded = True
 
-    def _flush(self, env):
+    def _flush(self, env, counters):
         backend = env["mfg.backend"].browse(self.backend_id)
         Node = env["mfg.sparkplug.node"]
         for (edge_node, device), change in self.updates.items():
@@ -227,15 +243,17 @@ class SparkplugClaim(claims.TopicClaim):
             values["last_message_at"] = fields.Datetime.now()
             rec._mfg_sparkplug_update(values, change["inc"])
         store_malformed(env, backend, self.malformed)
-        store_facts(env, backend, self.aggregator.pending_facts())
-        # The aggregation state, per device record, in the same transaction as the facts.
-        by_record = {}
-        for key, value in self.aggregator.state.items():
-            edge_node, device, _metric = key.split("/", 2)
-            by_record.setdefault((edge_node, device), {})[key] = value
-        for (edge_node, device), values in by_record.items():
+        store_facts(env, backend, self.aggregator.pending_facts(counters=counters))
+        # The aggregation state (and the increments not yet a fact), per node / device record,
+        # in the same transaction as the facts: what was acknowledged is never counted again.
+        keys = set(self.aggregator.dirty)
+        if counters:
+            keys |= set(self.aggregator.buckets)
+        for (edge_node, device), saved in self.aggregator.snapshot(keys).items():
+            if counters:
+                saved["buckets"] = {}
             rec = Node._mfg_sparkplug_record(backend, self.group, edge_node, device)
-            rec._mfg_sparkplug_update({"rule_state": values}, {})
+            rec._mfg_sparkplug_update({"rule_state": saved}, {})
         self.aggregator.set_rules(backend.sparkplug_rule_ids._mfg_sparkplug_rules())
 
 
