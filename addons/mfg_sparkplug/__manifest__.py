@@ -17,6 +17,7 @@
         "views/mfg_sparkplug_node_views.xml",
         "views/mfg_sparkplug_rule_views.xml",
         "views/mfg_backend_views.xml",
+        "views/mrp_workcenter_views.xml",
         "views/menus.xml",
     ],
     "installable": True,

@@ -69,7 +69,9 @@ class TestSparkplugClaim(TransactionCase):
         self.claim.on_message(Item(topic, payload, mid, qos))
 
     def flush(self):
-        self.claim.tick(max(time.time() + 3600, self.claim.retry_at))
+        """The end of a flush interval (and of any backoff)."""
+        self.claim.last_flush = 0.0
+        self.claim.tick(max(time.time(), self.claim.retry_at))
 
     def node(self, device=False):
         return self.env["mfg.sparkplug.node"].search(
@@ -244,3 +246,19 @@ class TestSparkplugClaim(TransactionCase):
         self.assertNotIn(("ack", 42, 1, None), recorder.published)
         self.flush()
         self.assertIn(("ack", 42, 1, None), recorder.published)
+
+    def test_the_work_center_shows_its_machine_state(self):
+        workcenter = self.env["mrp.workcenter"].create({"name": "Press M1", "code": "M1"})
+        self.assertFalse(workcenter.sparkplug_state)
+        self.birth()
+        self.flush()
+        workcenter.invalidate_recordset()
+        self.assertRegex(workcenter.sparkplug_state, r"^Running since .* L1/M1 Machine/State = 1$")
+        self.send("DDATA", [{"alias": 1, "datatype": "Int32", "value": 2}], device="M1")
+        self.flush()
+        workcenter.invalidate_recordset()
+        self.assertRegex(workcenter.sparkplug_state, r"^Down \(BRK\) since .* = 2$")
+        self.send("DDEATH", device="M1")
+        self.flush()
+        workcenter.invalidate_recordset()
+        self.assertRegex(workcenter.sparkplug_state, r"^Offline, last down \(brk\) since")
