@@ -1,6 +1,7 @@
 """MQTT, both ways: a listener process receives, a publisher sends (QoS 1 both ways).
 
 client.py          paho-mqtt helpers: topics, clients, TLS files, probe (no ORM)
+claims.py          topic claims: an addon takes topic filters of a backend's connection (no ORM)
 listener.py        the listener: batches stored then acknowledged, poison isolated (no ORM)
 runner.py          the listener of one database: backends followed, batches stored, status written
 command.py         the ``odoo mfg_mqtt`` command (found by Odoo through this addon's cli/)
@@ -12,6 +13,7 @@ mfg_transport_mqtt.py    mfg.transport.mqtt: receive a batch, send, endpoint, co
 """
 
 from . import client
+from . import claims
 from . import listener
 from . import publisher
 from . import routing

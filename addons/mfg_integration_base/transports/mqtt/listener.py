@@ -15,6 +15,7 @@ import queue
 import threading
 import time
 
+from . import claims as mqtt_claims
 from . import client as mqtt_client
 
 _logger = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ class InboundMessage:
 class BackendClient:
     """The subscription of one backend: connect, subscribe on every (re)connect, report status."""
 
-    def __init__(self, backend_id, settings, client_id, inbox, on_status):
+    def __init__(self, backend_id, settings, client_id, inbox, on_status, services=None):
         self.backend_id = backend_id
         self.settings = settings
         self.client_id = client_id
@@ -66,13 +67,21 @@ class BackendClient:
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
         self.connected = False
+        # Topic filters claimed by addons (claims.py): their own will, filters and thread.
+        self.claims = mqtt_claims.make_workers(backend_id, settings, services or mqtt_claims.Services())
+        for worker in self.claims:
+            worker.attach(self.client)
 
     def start(self):
+        for worker in self.claims:
+            worker.start()
         kwargs = mqtt_client.connect_kwargs(self.settings, persistent=True)
         self.client.connect_async(**kwargs)
         self.client.loop_start()
 
     def stop(self):
+        for worker in self.claims:
+            worker.stop()
         try:
             self.client.disconnect()
         finally:
@@ -85,6 +94,8 @@ class BackendClient:
             return
         topic = mqtt_client.inbound_filter(self.settings)
         client.subscribe(topic, qos=mqtt_client.QOS)
+        for worker in self.claims:
+            worker.subscribe(client)
         self.connected = True
         _logger.info(
             "mfg mqtt: backend %s connected (session present: %s), subscribed to %s",
@@ -94,8 +105,10 @@ class BackendClient:
         )
         self.on_status(self.backend_id, True, None)
 
-    def _on_disconnect(self, _client, _userdata, _flags, reason_code, _properties):
+    def _on_disconnect(self, client, _userdata, _flags, reason_code, _properties):
         self.connected = False
+        for worker in self.claims:
+            worker.disconnected(client)
         if reason_code.is_failure:
             _logger.warning("mfg mqtt: backend %s disconnected: %s", self.backend_id, reason_code)
             self.on_status(self.backend_id, False, f"disconnected: {reason_code}")
@@ -111,8 +124,18 @@ MAX_TRANSIENT_RETRIES = 5
 class Listener:
     """Runs the BackendClients and the batch writer."""
 
-    def __init__(self, store, on_status, batch_size=100, batch_wait=0.05, max_backoff=30, classify=None):
+    def __init__(
+        self,
+        store,
+        on_status,
+        batch_size=100,
+        batch_wait=0.05,
+        max_backoff=30,
+        classify=None,
+        services=None,
+    ):
         self.store = store
+        self.services = services  # given to the topic claims of addons (claims.py)
         # classify(exc) -> OUTAGE: the database is unreachable (wait and retry the same batch,
         # nothing is acknowledged); RETRY: a transient conflict (serialization failure,
         # deadlock: retry the same batch soon, a few times); POISON: something in the batch
@@ -142,7 +165,9 @@ class Listener:
             if backend_id not in self.clients:
                 _logger.info("mfg mqtt: starting client %s for backend %s", client_id, backend_id)
                 try:
-                    bc = BackendClient(backend_id, settings, client_id, self.inbox, self.on_status)
+                    bc = BackendClient(
+                        backend_id, settings, client_id, self.inbox, self.on_status, self.services
+                    )
                 except (ValueError, OSError) as exc:  # e.g. TLS material ssl refuses: this backend only
                     self.on_status(backend_id, False, f"{type(exc).__name__}: {exc}")
                     continue

@@ -18,6 +18,7 @@ from odoo.tools import config
 
 from ...exceptions import MfgPermanentError
 from ...lib import settings
+from .claims import Services
 from .listener import OUTAGE, POISON, RETRY, Listener
 
 _logger = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ class MqttRunner:
             batch_size=batch_size,
             batch_wait=batch_wait,
             classify=classify_store_error,
+            services=Services(in_db=self._in_db, listener_name=listener_name),
         )
         self.stop_event = threading.Event()
         self._status = {}
@@ -80,6 +82,13 @@ class MqttRunner:
             env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
             env["mfg.transport.mqtt"]._mfg_receive_batch(batch)
         # leaving the block committed the batch
+
+    # -- called from the threads of topic claims (claims.py)
+    def _in_db(self, fn):
+        """Run ``fn(env)`` as superuser in a new cursor and commit; returns what it returns."""
+        with self.registry.cursor() as cr:
+            env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+            return fn(env)
 
     # -- called from paho threads
     def _on_status(self, backend_id, connected, error):

@@ -1,0 +1,3 @@
+from . import lib
+from . import models
+from . import transport

@@ -1,0 +1,83 @@
+"""mfg.sparkplug.rule: the metric map of a backend — which Sparkplug metric of which edge node /
+device becomes which canonical fact (lib/aggregate.py applies it in the listener)."""
+
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
+
+from ..lib import aggregate
+
+
+class MfgSparkplugRule(models.Model):
+    _name = "mfg.sparkplug.rule"
+    _description = "Sparkplug metric map rule"
+    _order = "backend_id, sequence, id"
+
+    backend_id = fields.Many2one("mfg.backend", required=True, ondelete="cascade", index=True)
+    company_id = fields.Many2one(related="backend_id.company_id", store=True)
+    sequence = fields.Integer(default=10)
+    active = fields.Boolean(default=True)
+    edge_node = fields.Char(help="Edge node id; empty: any edge node of the group.")
+    device = fields.Char(help="Device id; empty: any device of the edge node, and the node's own metrics.")
+    metric = fields.Char(required=True, help="Metric name as in the birth certificate, e.g. 'Machine/State'.")
+    kind = fields.Selection(
+        [
+            ("state", "Machine state → downtime (mes.downtime)"),
+            ("good_count", "Good parts counter → produced quantity (mes.production_completion)"),
+            ("reject_count", "Reject counter → scrap (mes.scrap)"),
+        ],
+        required=True,
+    )
+    workcenter_code = fields.Char(
+        string="Work center code",
+        help="Plant code of the work center (mapped with kind 'workcenter'); empty: the device id, "
+        "or the edge node id for a node metric.",
+    )
+    state_map = fields.Char(
+        help="Machine state values that are a downtime, with their loss reason code (mapped with kind "
+        "'loss_reason'): e.g. '2=breakdown, 3=setup'. Other values mean running."
+    )
+    uom_code = fields.Char(
+        string="Unit code", default="Units", help="Plant unit of the counter (kind 'uom')."
+    )
+    product_code = fields.Char(
+        help="Reject counter: the scrapped product's code; empty: the running order's product."
+    )
+    counter_max = fields.Float(
+        help="Counter: the largest value before it rolls over to 0 (e.g. 65535); 0: a smaller value is a reset."
+    )
+
+    @api.constrains("kind", "state_map")
+    def _check_state_map(self):
+        for rec in self:
+            try:
+                parsed = aggregate.parse_state_map(rec.state_map)
+            except ValueError as exc:
+                raise ValidationError(
+                    self.env._("Metric %(metric)s: %(error)s", metric=rec.metric, error=exc)
+                ) from exc
+            if rec.kind == "state" and not parsed:
+                raise ValidationError(
+                    self.env._(
+                        "Metric %(metric)s is a machine state: give at least one down value and its loss "
+                        "reason code in State map (e.g. '2=breakdown').",
+                        metric=rec.metric,
+                    )
+                )
+
+    def _mfg_sparkplug_rules(self):
+        """The rules as lib/aggregate.py reads them."""
+        return [
+            aggregate.Rule(
+                rec.id,
+                rec.edge_node,
+                rec.device,
+                rec.metric,
+                rec.kind,
+                workcenter=rec.workcenter_code,
+                state_map=aggregate.parse_state_map(rec.state_map),
+                uom=rec.uom_code,
+                product=rec.product_code,
+                counter_max=rec.counter_max,
+            )
+            for rec in self
+        ]

@@ -1,0 +1,4 @@
+from . import test_sparkplug_codec
+from . import test_sparkplug_session
+from . import test_sparkplug_aggregate
+from . import test_sparkplug_claim
