@@ -66,11 +66,19 @@ def stored_text(raw):
     return text
 
 
-def read_document(item, wire, backend, validate=False, reject_reason=None):
+def document_key(wire, exchange_type):
+    """The ordering key of the documents of one flow (see ``read_document``)."""
+    return f"{wire._mfg_code()}:{exchange_type.code}"
+
+
+def read_document(item, wire, backend, exchange_type, validate=False, reject_reason=None):
     """One item of a flow whose wire format is not the JSON contract (``wire``: its
     ``mfg.wire.<code>`` model): ``(columns, result)`` as ``read_item``. The payload is kept
     exactly as received (``document.stored_text``); it is decoded by the drain, not here; with
-    ``validate`` the wire format's quick check runs now. Only the transport's ids are kept."""
+    ``validate`` the wire format's quick check runs now. Only the transport's ids are kept.
+    Documents of one flow share an ordering key (``document_key``): they are decoded in the
+    order they arrived, so the facts of a later document never overtake those of an earlier
+    one; a document that fails holds the later ones of its flow (rejected ones do not)."""
     raw = item.get("payload")
     state, error, path, error_class = "received", None, None, None
     given_ext, given_corr = item.get("external_id"), item.get("correlation_id")
@@ -94,7 +102,7 @@ def read_document(item, wire, backend, validate=False, reject_reason=None):
         "headers": json.dumps(headers) if headers else None,
         "external_id": as_key(given_ext),
         "correlation_id": as_key(given_corr),
-        "ordering_key": None,
+        "ordering_key": document_key(wire, exchange_type),
         "error_class": error_class,
         "error_message": error,
         "error_path": path,
@@ -243,7 +251,7 @@ def receive(
     for item in items:
         if wire is not None:
             columns, result = read_document(
-                item, wire, backend, validate=validate, reject_reason=reject_reason
+                item, wire, backend, exchange_type, validate=validate, reject_reason=reject_reason
             )
         else:
             columns, result = read_item(item, exchange_type, validate=validate, reject_reason=reject_reason)
