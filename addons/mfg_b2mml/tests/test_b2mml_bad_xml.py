@@ -1,7 +1,10 @@
 import json
 
+from lxml import etree
+
 from odoo.tests import tagged
 
+from ..lib import xml_safe
 from .common import B2mmlCase, document
 
 B2MML_V0700 = b'xmlns="http://www.mesa.org/xml/B2MML"'
@@ -80,3 +83,30 @@ class TestB2mmlBadXml(B2mmlCase):
         self._drain_all()
         self.assertDone(doc)
         self.assertEqual(json.loads(doc.child_ids.payload)["name"], "Gehäuse")
+
+    def test_parser_itself_expands_nothing_and_fetches_nothing(self):
+        """Even past the DOCTYPE refusal, the parser replaces no entity and reads no file or URL."""
+        for name in ("xxe_file.xml.hostile", "xxe_http.xml.hostile", "billion_laughs.xml.hostile"):
+            try:
+                root = etree.fromstring(document(name), parser=xml_safe._parser())
+            except etree.XMLSyntaxError as exc:  # libxml2 refuses it (entity loop): nothing expanded
+                self.assertIn("entity", str(exc))
+                continue
+            text = etree.tostring(root)
+            self.assertNotIn(b"root:", text)
+            self.assertNotIn(b"lollollol", text)
+            self.assertLess(len(text), 1000)
+
+    def test_replay_of_a_document_applies_its_facts_again(self):
+        doc = self._receive_doc(document("v0600_sync_material_definition.xml"))
+        self._drain_all()
+        self.assertDone(doc)
+        replay = doc.action_replay()
+        replayed = self.Message.search([("replay_of_id", "=", doc.id)])
+        self.assertTrue(replay is not None and replayed)
+        self._drain_all()
+        self.assertDone(replayed)
+        self.assertEqual(
+            replayed.child_ids.sorted("document_position").mapped("external_id"),
+            [f"MD-0600-1~replay{replayed.id}#1", f"MD-0600-1~replay{replayed.id}#2"],
+        )
