@@ -251,20 +251,19 @@ def boolean(value, el):
     raise invalid(el, "expected true or false", value)
 
 
-DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?$")
+DATE_RE = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2})(:\d{2}(?:\.\d+)?)?(Z|[+-]\d{2}:\d{2})?$")
 
 
 def rfc3339(value, el):
-    """An xsd:dateTime as RFC 3339 (one without an offset is taken as UTC, as documented)."""
+    """An xsd:dateTime as RFC 3339: seconds added when missing, and a time without an offset is
+    taken as UTC (B2MML allows it; RFC 3339 does not)."""
     if not value:
         return None
-    if not DATE_RE.match(value):
+    match = DATE_RE.match(value)
+    if not match:
         raise invalid(el, "not a date-time (YYYY-MM-DDThh:mm:ss with an offset or Z)", value)
-    if value.count(":") == 1:
-        value = value + ":00"
-    if not (value.endswith("Z") or re.search(r"[+-]\d{2}:\d{2}$", value)):
-        value += "Z"
-    return value
+    minutes, seconds, offset = match.groups()
+    return f"{minutes}{seconds or ':00'}{offset or 'Z'}"
 
 
 # ---------------------------------------------------------------------- documents

@@ -1,3 +1,4 @@
+from . import test_b2mml_lib
 from . import test_b2mml_performance
 from . import test_b2mml_material
 from . import test_b2mml_bad_xml
