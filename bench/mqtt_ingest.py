@@ -39,6 +39,7 @@ import psycopg2
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
+import sql_support  # noqa: E402
 from mqtt_support import Broker, ListenerProcess, Publisher  # noqa: E402
 from odoo_process import OdooServer, free_port  # noqa: E402
 
@@ -47,9 +48,6 @@ HUB = Path(
     or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mfg-hub"
 )
 ODOO_BIN = HUB / "venv" / "bin" / "odoo"
-DB_HOST = os.environ.get("MFG_DB_HOST", "127.0.0.1")
-DB_PORT = os.environ.get("MFG_DB_PORT", "5432")
-DB_USER = os.environ.get("MFG_DB_USER", "odoo")
 ORDERS = 100
 TARGET_INGEST = 1500  # msg/s, received-and-committed with one listener (from the issue)
 TARGET_FACTOR = 5  # processed to done >= 5x the best naive figure (from the issue)
@@ -122,31 +120,11 @@ def drop_db(db):
     log(f"could not drop database {db}: drop it with: bash -c '. setup/lib.sh; mfg_drop_db {db}'")
 
 
-class Sql:
+class Sql(sql_support.Sql):
+    """The shared ``tests/sql_support.Sql`` on the bench's database ``db``, one second before its reconnect."""
+
     def __init__(self, db):
-        self.dsn = f"host={DB_HOST} port={DB_PORT} user={DB_USER} dbname={db}"
-        self.conn = None
-
-    def __call__(self, query, params=None):
-        for attempt in (1, 2):
-            try:
-                if self.conn is None or self.conn.closed:
-                    self.conn = psycopg2.connect(self.dsn)
-                    self.conn.autocommit = True
-                with self.conn.cursor() as cr:
-                    cr.execute(query, params)
-                    return cr.fetchall() if cr.description else None
-            except (psycopg2.OperationalError, psycopg2.InterfaceError):
-                self.close()  # PostgreSQL restarted under us: reconnect once
-                if attempt == 2:
-                    raise
-                time.sleep(1)
-        return None
-
-    def close(self):
-        if self.conn is not None and not self.conn.closed:
-            self.conn.close()
-        self.conn = None
+        super().__init__(sql_support.env_dsn(db), reconnect_delay=1.0)
 
 
 class Rpc:

@@ -8,9 +8,9 @@ MFG_TEST_DB, MFG_TEST_CONF and MFG_ODOO_BIN.
 import os
 import xmlrpc.client
 
-import psycopg2
 import pytest
 from odoo_process import OdooServer
+from sql_support import Sql, env_dsn
 
 
 def _need(var):
@@ -47,10 +47,7 @@ def odoo_server(odoo_settings):
 
 @pytest.fixture(scope="session")
 def db_dsn(odoo_settings):
-    host = os.environ.get("MFG_DB_HOST", "127.0.0.1")
-    port = os.environ.get("MFG_DB_PORT", "5432")
-    user = os.environ.get("MFG_DB_USER", "odoo")
-    return f"host={host} port={port} user={user} dbname={odoo_settings['db']}"
+    return env_dsn(odoo_settings["db"])
 
 
 @pytest.fixture
@@ -59,28 +56,9 @@ def sql(db_dsn):
 
     Reconnects when the connection was lost (the fault tests restart PostgreSQL).
     """
-    state = {"conn": None}
-
-    def run(query, params=None):
-        for attempt in (1, 2):
-            try:
-                if state["conn"] is None or state["conn"].closed:
-                    state["conn"] = psycopg2.connect(db_dsn)
-                    state["conn"].autocommit = True
-                with state["conn"].cursor() as cr:
-                    cr.execute(query, params)
-                    return cr.fetchall() if cr.description else None
-            except (psycopg2.OperationalError, psycopg2.InterfaceError):
-                if state["conn"] is not None:
-                    state["conn"].close()
-                state["conn"] = None
-                if attempt == 2:
-                    raise
-        return None
-
+    run = Sql(db_dsn)
     yield run
-    if state["conn"] is not None:
-        state["conn"].close()
+    run.close()
 
 
 @pytest.fixture(scope="session")

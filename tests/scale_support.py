@@ -33,6 +33,7 @@ import xmlrpc.client
 from pathlib import Path
 
 import psycopg2
+import sql_support
 from mqtt_support import Broker, ListenerProcess
 from netns_support import NetLab, RoundRobinProxy, TcpForwarder, pid_alive
 from odoo_process import OdooServer
@@ -199,32 +200,11 @@ def drop_database(conf, name, attempts=3):
         subprocess.run(["rm", "-rf", str(Path(data_dir) / "filestore" / name)], check=False)
 
 
-class Sql:
-    """One autocommit connection to the database (from the root namespace), reconnecting once."""
+class Sql(sql_support.Sql):
+    """The shared ``sql_support.Sql`` on database ``db`` of configuration ``conf`` (from the root namespace)."""
 
     def __init__(self, conf, db):
-        self.dsn = dsn(conf, db)
-        self.conn = None
-
-    def __call__(self, query, params=None):
-        for attempt in (1, 2):
-            try:
-                if self.conn is None or self.conn.closed:
-                    self.conn = psycopg2.connect(self.dsn)
-                    self.conn.autocommit = True
-                with self.conn.cursor() as cr:
-                    cr.execute(query, params)
-                    return cr.fetchall() if cr.description else None
-            except (psycopg2.OperationalError, psycopg2.InterfaceError):
-                self.close()
-                if attempt == 2:
-                    raise
-        return None
-
-    def close(self):
-        if self.conn is not None and not self.conn.closed:
-            self.conn.close()
-        self.conn = None
+        super().__init__(dsn(conf, db))
 
 
 # ---------------------------------------------------------------------------------------------- who holds what

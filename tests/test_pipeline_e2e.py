@@ -123,7 +123,7 @@ def test_a_drain_that_ran_before_the_receive_committed_is_followed_by_another(
 ):
     """The race of a reused waiting drain: it starts and finds nothing while the receiving
     transaction is still open. The messages must not wait for the 5-minute safety cron."""
-    from odoo.addons.mfg_integration_base.models.mfg_message import drain_partitions
+    from odoo.addons.mfg_integration_base.pipeline.claim import drain_partitions
 
     # drain jobs waiting under the identity keys a receive reuses; they start in 3 s, while
     # the receiving transaction below is still open

@@ -1,7 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 {
     "name": "Manufacturing Integration: MES Connector",
-    "summary": "MES contracts: work orders out, production facts back into Odoo",
+    "summary": "MES exchange types: work orders out, production facts back into Odoo",
     "version": "18.0.1.1.0",
     "category": "Manufacturing",
     "license": "LGPL-3",

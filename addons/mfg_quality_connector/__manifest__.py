@@ -1,7 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 {
     "name": "Manufacturing Integration: Quality Connector",
-    "summary": "Quality contracts: inspection results, nonconformances and lot holds that stop shipment",
+    "summary": "Quality exchange types: inspection results, nonconformances and lot holds that stop shipment",
     "version": "18.0.1.1.0",
     "category": "Manufacturing",
     "license": "LGPL-3",

@@ -21,7 +21,7 @@ SYSTEM_KINDS = [
 
 
 class MfgBackend(models.Model):
-    """One plant system Odoo talks to (one per plant and system): connection, contracts, health."""
+    """One plant system Odoo talks to (one per plant and system): connection, flows, health."""
 
     _name = "mfg.backend"
     _description = "Integration Backend (plant system)"
@@ -87,7 +87,7 @@ class MfgBackend(models.Model):
         for rec in self:
             rec.mapping_count = counts.get(rec.id, 0)
 
-    # ------------------------------------------------------------------ contracts (system of record)
+    # ------------------------------------------------------------------ flows (system of record)
     def _mfg_flow(self, exchange_type):
         self.ensure_one()
         return self.flow_ids.filtered(lambda f: f.exchange_type_id == exchange_type and f.active)[:1]
@@ -109,7 +109,7 @@ class MfgBackend(models.Model):
         return flows.backend_id.filtered_domain(domain or [])
 
     def _mfg_check_flow(self, exchange_type, direction):
-        """Refuse a message of a type this backend is not enabled for (system-of-record policy)."""
+        """Refuse a message of an exchange type this backend has no active flow for (system-of-record policy)."""
         self.ensure_one()
         if exchange_type.direction != direction:
             raise UserError(
@@ -249,7 +249,7 @@ class MfgBackend(models.Model):
 
     @api.model
     def _cron_mfg_drain_due(self):
-        """Safety net and batch flows: start drains where due messages wait without a job, or
+        """Safety net and batch exchange types: start drains where due messages wait without a job, or
         where a drain died holding claims."""
         drain.start_due_drains(self)
 
@@ -318,7 +318,7 @@ class MfgBackend(models.Model):
             },
         }
 
-    # ------------------------------------------------------------------ built-in flow
+    # ------------------------------------------------------------------ built-in exchange type
     def _mfg_handle_heartbeat(self, message, data):
         """Handler of plant.heartbeat.v1: keep the system's own status on its backend."""
         backend = message.backend_id

@@ -5,8 +5,8 @@ Alerts of the base (connectors add theirs by extending ``_mfg_monitor_alerts``):
 - ``backlog``: messages pending longer than their exchange type's SLA;
 - ``outbound_failed``: outbound messages (acknowledgements, releases, webhooks) that failed or
   died: the plant system does not know what Odoo decided;
-- ``quiet`` / ``surge`` (anomaly): a flow's messages of the last hour against its normal, the
-  hourly mean and standard deviation over the 7 days before. Quiet: the mean is at least
+- ``quiet`` / ``surge`` (anomaly): a flow's messages (one exchange type on the backend) of the
+  last hour against its normal, the hourly mean and standard deviation over the 7 days before. Quiet: the mean is at least
   ``MIN_MEAN`` an hour and the last hour had less than a fifth of it. Surge: more than twice the
   mean and more than mean + 4 standard deviations, for a flow with a history (``MIN_HISTORY``);
 - ``errors`` (anomaly): a flow's failure ratio in the last hour is at least ``MIN_FAILURES``
@@ -20,7 +20,7 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 
-from .mfg_message import PENDING_STATES
+from ..pipeline.states import PENDING_STATES
 
 MIN_MEAN = 5.0  # messages an hour before a flow can be "quiet"
 MIN_FAILURES = 5
@@ -35,7 +35,7 @@ class MfgBackendAlert(models.Model):
 
     backend_id = fields.Many2one("mfg.backend", required=True, ondelete="cascade", index=True)
     company_id = fields.Many2one(related="backend_id.company_id", store=True)
-    exchange_type_id = fields.Many2one("mfg.exchange.type", string="Flow", ondelete="cascade")
+    exchange_type_id = fields.Many2one("mfg.exchange.type", string="Exchange type", ondelete="cascade")
     kind = fields.Char(required=True)
     level = fields.Selection(
         [("danger", "Act now"), ("warning", "Watch"), ("info", "Information")], required=True
@@ -103,9 +103,9 @@ class MfgBackendAlert(models.Model):
                     "exchange_type_id": type_id,
                     "count": count,
                     "name": self.env._(
-                        "%(n)s %(flow)s pending past their SLA of %(sla)s min (oldest %(age)s min)",
+                        "%(n)s %(type)s pending past their SLA of %(sla)s min (oldest %(age)s min)",
                         n=count,
-                        flow=etype.contract,
+                        type=etype.contract,
                         sla=sla,
                         age=minutes,
                     ),
@@ -139,9 +139,9 @@ class MfgBackendAlert(models.Model):
                     "exchange_type_id": type_id,
                     "count": count,
                     "name": self.env._(
-                        "%(n)s %(flow)s not delivered to %(system)s: it does not know what Odoo decided",
+                        "%(n)s %(type)s not delivered to %(system)s: it does not know what Odoo decided",
                         n=count,
-                        flow=etype.contract,
+                        type=etype.contract,
                         system=backend.name,
                     ),
                     "domain": json.dumps(
@@ -208,8 +208,8 @@ class MfgBackendAlert(models.Model):
                         "level": "warning",
                         "count": last_n,
                         "name": self.env._(
-                            "%(flow)s went quiet: %(n)s in the last hour, normally %(mean).1f an hour",
-                            flow=etype.contract,
+                            "%(type)s went quiet: %(n)s in the last hour, normally %(mean).1f an hour",
+                            type=etype.contract,
                             n=last_n,
                             mean=mean,
                         ),
@@ -228,8 +228,8 @@ class MfgBackendAlert(models.Model):
                         "level": "info",
                         "count": last_n,
                         "name": self.env._(
-                            "%(flow)s surge: %(n)s in the last hour, normally %(mean).1f ± %(std).1f an hour",
-                            flow=etype.contract,
+                            "%(type)s surge: %(n)s in the last hour, normally %(mean).1f ± %(std).1f an hour",
+                            type=etype.contract,
                             n=last_n,
                             mean=mean,
                             std=std,
@@ -246,9 +246,9 @@ class MfgBackendAlert(models.Model):
                         "level": "danger",
                         "count": last_f,
                         "name": self.env._(
-                            "%(flow)s failing: %(pct).0f%% of the last hour's messages (%(f)s of %(n)s), "
+                            "%(type)s failing: %(pct).0f%% of the last hour's messages (%(f)s of %(n)s), "
                             "normally %(base).1f%%",
-                            flow=etype.contract,
+                            type=etype.contract,
                             pct=100.0 * last_f / last_n,
                             f=last_f,
                             n=last_n,

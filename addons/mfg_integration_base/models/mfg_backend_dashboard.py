@@ -54,7 +54,7 @@ def message_figures(cr, backend_ids, today):
 
 def oldest_due(cr, backend_ids):
     """``{backend_id: received_at}`` of the oldest message a drain should be taking now
-    (real-time flow, due, not held by a failed or waiting earlier message of its key)."""
+    (real-time exchange type, due, not held by a failed or waiting earlier message of its key)."""
     cr.execute(
         """
         SELECT m.backend_id, min(m.received_at)

@@ -5,10 +5,11 @@ from .mfg_audit import describe_changes, post_backend_notes
 
 
 class MfgBackendFlow(models.Model):
-    """An exchange type a backend may use: the system-of-record policy, one line per contract."""
+    """A flow: a backend may use one exchange type, in that type's direction (the system-of-record
+    policy, one line per backend and exchange type). See the glossary in docs/ARCHITECTURE.md."""
 
     _name = "mfg.backend.flow"
-    _description = "Integration Backend Flow"
+    _description = "Integration Flow"
     _order = "backend_id, direction, exchange_type_id"
 
     backend_id = fields.Many2one("mfg.backend", required=True, ondelete="cascade", index=True)

@@ -19,10 +19,15 @@ CODE_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 
 
 class MfgExchangeType(models.Model):
-    """A contract: what one kind of message is, how it is validated, applied and retried."""
+    """An exchange type: one kind of message, in one direction.
+
+    It carries its *contract* (code, version, JSON Schema: what the systems that use it may send
+    or receive) and how its messages are applied (handler), ordered, retried and watched. A
+    backend may use it only through a *flow* (``mfg.backend.flow``). See the glossary in
+    docs/ARCHITECTURE.md."""
 
     _name = "mfg.exchange.type"
-    _description = "Integration Exchange Type (contract)"
+    _description = "Integration Exchange Type"
     _inherit = ["mail.thread"]
     _order = "code, version desc"
     _rec_names_search = ["name", "code"]
@@ -31,11 +36,16 @@ class MfgExchangeType(models.Model):
     code = fields.Char(
         required=True,
         tracking=True,
-        help="Canonical contract name <domain>.<object>, e.g. mes.material_consumption. "
+        help="Code of the contract, <domain>.<object>, e.g. mes.material_consumption. "
         "Used in REST URLs and MQTT topics.",
     )
     version = fields.Integer(default=1, required=True, tracking=True)
-    contract = fields.Char(compute="_compute_contract", store=True, help="<code>.v<version>")
+    contract = fields.Char(
+        compute="_compute_contract",
+        store=True,
+        help="Name of the contract: <code>.v<version>. The contract is the code, the version and the "
+        "JSON Schema; a change of the schema that breaks its users needs a new version.",
+    )
     active = fields.Boolean(default=True, tracking=True)
     direction = fields.Selection(
         [("inbound", "Inbound (plant system → Odoo)"), ("outbound", "Outbound (Odoo → plant system)")],
@@ -64,7 +74,7 @@ class MfgExchangeType(models.Model):
     handler_methods_available = fields.Char(
         string="Handler methods",
         compute="_compute_handler_methods_available",
-        help="The _mfg_handle_ methods of the handler model: the only ones a flow may call.",
+        help="The _mfg_handle_ methods of the handler model: the only ones an exchange type may call.",
     )
     ordering_key_pointer = fields.Char(
         string="Ordering key",
@@ -97,7 +107,7 @@ class MfgExchangeType(models.Model):
         required=True,
         tracking=True,
         help="Real time: a drain job starts as soon as messages arrive. Batch: messages wait for "
-        "the scheduled drain (Integration: drain batch flows).",
+        "the scheduled drain (Integration: drain due and batch messages).",
     )
     channel = fields.Char(
         string="Job channel",
@@ -117,7 +127,7 @@ class MfgExchangeType(models.Model):
     message_count = fields.Integer(compute="_compute_message_count")
 
     _sql_constraints = [
-        ("code_version_uniq", "unique(code, version)", "A contract code and version must be unique."),
+        ("code_version_uniq", "unique(code, version)", "An exchange type code and version must be unique."),
     ]
 
     @api.depends("code", "version")

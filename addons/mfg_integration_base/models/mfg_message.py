@@ -5,22 +5,8 @@ from odoo.exceptions import UserError
 
 from ..pipeline import claim as claims
 from ..pipeline import process, receive
-from ..pipeline.claim import (  # noqa: F401 - importable from here, as before
-    CLAIM_LOCK_CLASS,
-    PARTITION_SQL,
-    claim_lease_seconds,
-    drain_partitions,
-    live_claim_locks_sql,
-    orphaned_claim_sql,
-)
-from ..pipeline.states import (  # noqa: F401 - importable from here, as before
-    BLOCKING_STATES,
-    CLAIMABLE_STATES,
-    ERROR_CLASSES,
-    PENDING_STATES,
-    STATES,
-    TRANSIENT_PGCODES,
-)
+from ..pipeline.claim import drain_partitions
+from ..pipeline.states import ERROR_CLASSES, PENDING_STATES, STATES
 
 
 class MfgMessage(models.Model):
@@ -131,7 +117,7 @@ class MfgMessage(models.Model):
             rec.record_count = len(rec.record_ids)
 
     def _orphaned_ids(self, ids):
-        """Those of ``ids`` that are 'processing' with no live drain (see orphaned_claim_sql)."""
+        """Those of ``ids`` that are 'processing' with no live drain (see claims.orphaned_claim_sql)."""
         return claims.orphaned_ids(self.env.cr, ids)
 
     def _compute_claim_status(self):
@@ -213,17 +199,6 @@ class MfgMessage(models.Model):
             check_flow=check_flow,
             reject_reason=reject_reason,
         )
-
-    @api.model
-    def _mfg_receive_mqtt(self, batch):
-        """Store one batch of MQTT messages (the listener commits, then acknowledges).
-
-        ``batch``: objects with ``backend_id``, ``topic``, ``payload`` (bytes) and
-        ``user_props`` (MQTT v5 user properties). The topic's last level names the exchange
-        type; a message whose type is unknown or not enabled on the backend is still stored,
-        as ``rejected`` under the ``mfg.unroutable`` type, with its raw bytes.
-        """
-        return receive.receive_mqtt(self, batch)
 
     # ------------------------------------------------------------------ process (pipeline/process.py)
     def _mfg_process(self, isolated=True):
@@ -318,7 +293,7 @@ class MfgMessage(models.Model):
         return self.browse(first and [first])
 
     def _mfg_partition(self, partitions=None):
-        """The drain partition of this message (see PARTITION_SQL)."""
+        """The drain partition of this message (see claims.PARTITION_SQL)."""
         self.ensure_one()
         return claims.partition_of(self.env.cr, self.id, self.ordering_key, partitions or drain_partitions())
 

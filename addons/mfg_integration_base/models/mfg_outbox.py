@@ -12,7 +12,7 @@ class MfgOutbox(models.AbstractModel):
     """The transactional outbox: every outbound message is written here, in the business
     transaction that produced it, and sent by a drain job after that transaction commits.
 
-    An outbound flow is an exchange type (data) + its JSON Schema + a payload builder + one call:
+    An outbound exchange type is a record (data) + its JSON Schema + a payload builder + one call:
 
         self.env["mfg.outbox"]._mfg_put(
             self.env["mfg.outbox"]._mfg_backends("erp.order_notice", [("company_id", "=", cid)]),
@@ -67,7 +67,7 @@ class MfgOutbox(models.AbstractModel):
           record's "Integration messages" button lists it).
         - ``coalesce`` (with ``record``): a message of this type about ``record`` still queued
           for the backend (no drain has claimed it) is updated in place instead, keeping its
-          ``message_id``: batch flows send the latest state once.
+          ``message_id``: batch exchange types send the latest state once.
 
         Refuses (UserError) an unknown exchange type, and a backend without the flow.
         Returns the messages written or updated (mfg.message, sudo).

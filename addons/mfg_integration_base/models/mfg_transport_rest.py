@@ -16,7 +16,7 @@ class MfgTransportRest(models.AbstractModel):
         raise MfgPermanentError(
             self.env._(
                 "Message %(message)s cannot be sent by REST: REST is inbound only. Choose the transport "
-                "of flow %(type)s on backend %(backend)s (HTTP, MQTT...).",
+                "of the flow of %(type)s on backend %(backend)s (HTTP, MQTT...).",
                 message=message.name,
                 type=message.exchange_type_id.contract,
                 backend=message.backend_id.code,

@@ -15,6 +15,7 @@ from . import test_mqtt_tls
 from . import test_pipeline_engine
 from . import test_pipeline_drain
 from . import test_demo_plant
+from . import test_vocabulary
 
 # Odoo's test runner loads this package: every test runs in one transaction that it rolls back,
 # so the pipeline must not open transactions of its own (see pipeline/tx.py).

@@ -1,8 +1,8 @@
-"""Reusable test case for addons that plug flows into the message pipeline.
+"""Reusable test case for addons that plug exchange types into the message pipeline.
 
     from odoo.addons.mfg_integration_base.tests.common import MfgPipelineCase
 
-    class MyFlowCase(MfgPipelineCase):
+    class MyExchangeTypeCase(MfgPipelineCase):
         @classmethod
         def setUpClass(cls):
             super().setUpClass()

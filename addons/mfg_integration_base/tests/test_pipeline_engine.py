@@ -9,6 +9,7 @@ from odoo.tests import BaseCase, tagged
 
 from ..exceptions import MfgMappingError, MfgTransientError, MfgValidationError
 from ..pipeline import claim, outcome, process, receive, states
+from ..transports.mqtt import routing
 
 # What the receive step reads of an exchange type.
 ORDER_REPORT = SimpleNamespace(
@@ -134,7 +135,7 @@ class TestPipelineEngine(BaseCase):
             msg(1, "q/order_report"),
             msg(3, "p/scrap", bare=True),
         )
-        bare, groups = receive.mqtt_groups([lost, a1, b1, a2])
+        bare, groups = routing.mqtt_groups([lost, a1, b1, a2])
         self.assertEqual(bare, [lost])
         self.assertEqual(groups, {(1, "order_report"): [a1, a2], (2, "order_report"): [b1]}, "no empty group")
 

@@ -9,7 +9,7 @@ class MfgIncidentFix(models.TransientModel):
     _description = "Fix an incident with a code mapping"
 
     backend_id = fields.Many2one("mfg.backend", required=True, readonly=True)
-    exchange_type_id = fields.Many2one("mfg.exchange.type", readonly=True)
+    exchange_type_id = fields.Many2one("mfg.exchange.type", string="Exchange type", readonly=True)
     signature = fields.Char(readonly=True)
     kind = fields.Selection(
         selection=lambda self: self.env["mfg.code.mapping"]._selection_kind(), readonly=True

@@ -5,7 +5,7 @@ from odoo.addons.mfg_integration_base.lib.dates import parse_rfc3339
 
 
 class MfgFlatfileHandlers(models.AbstractModel):
-    """Handlers of the legacy contracts (legacy.*.v1): stock movements, cycle counts, stock
+    """Handlers of the legacy exchange types (legacy.*.v1): stock movements, cycle counts, stock
     snapshots. Each returns the records it created or changed (linked on the message)."""
 
     _name = "mfg.flatfile.handlers"

@@ -1,4 +1,4 @@
-"""Helpers shared by the MES outbound flows (no ORM state). The outbox itself, the envelope
+"""Helpers shared by the MES outbound exchange types (no ORM state). The outbox itself, the envelope
 and coalescing are the base's ``mfg.outbox``."""
 
 

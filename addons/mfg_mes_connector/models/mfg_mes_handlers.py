@@ -7,7 +7,7 @@ from .mrp_production import OPEN_STATES
 
 
 class MfgMesHandlers(models.AbstractModel):
-    """Handlers of the inbound MES contracts (mes.*.v1): each finds the manufacturing order
+    """Handlers of the inbound MES exchange types (mes.*.v1): each finds the manufacturing order
     named in /work_order, applies the message the way a user would in Odoo, and returns the
     records it created or changed (linked on the message)."""
 

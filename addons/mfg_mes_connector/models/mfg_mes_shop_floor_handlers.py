@@ -7,7 +7,7 @@ from odoo.addons.mfg_integration_base.lib.dates import parse_rfc3339
 
 
 class MfgMesShopFloorHandlers(models.AbstractModel):
-    """Handlers of the MES contracts about the shop floor rather than quantities: scrap, downtime
+    """Handlers of the MES exchange types about the shop floor rather than quantities: scrap, downtime
     and operation status (work orders and their timers). Same handler model as
     mfg_mes_handlers.py (consumption and completion)."""
 

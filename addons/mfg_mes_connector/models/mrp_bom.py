@@ -107,7 +107,7 @@ class MrpBom(models.Model):
         )
 
     def _mfg_mes_publish_bom(self):
-        """Queue (or refresh the queued) erp.bom message of each approved BOM. Batch flow."""
+        """Queue (or refresh the queued) erp.bom message of each approved BOM. erp.bom is a batch exchange type."""
         messages = self.env["mfg.message"].sudo()
         key = itemgetter("correlation_id")  # its ordering key too: "bom:<code>"
         for bom in self.sudo().filtered(lambda b: b.mfg_approval_state == "approved"):

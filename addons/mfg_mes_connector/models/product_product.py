@@ -39,7 +39,7 @@ class ProductProduct(models.Model):
 
     def _mfg_mes_publish_items(self):
         """Queue (or refresh the queued) erp.item_master message of each product for every
-        backend with the flow it is relevant to. Batch flow: sent by the scheduled drain."""
+        backend with the flow it is relevant to. erp.item_master is a batch exchange type: sent by the scheduled drain."""
         if self.env.context.get("mfg_mes_no_publish") or not self:
             return self.env["mfg.message"]
         messages = self.env["mfg.message"].sudo()

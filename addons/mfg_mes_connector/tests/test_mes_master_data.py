@@ -68,7 +68,7 @@ class TestMesMasterData(MfgMesCase):
     def test_item_master_waits_for_the_batch_drain(self):
         (msg,) = self._items(self.comp_kg)
         self.env.flush_all()
-        self.backend._mfg_drain("outbound", "root.mfg")  # real-time drain: batch flows wait
+        self.backend._mfg_drain("outbound", "root.mfg")  # real-time drain: batch exchange types wait
         msg.invalidate_recordset()
         self.assertEqual(msg.state, "queued")
         self.backend._mfg_drain("outbound", "root.mfg", include_batch=True)  # the scheduled drain

@@ -1,7 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 {
-    "name": "Manufacturing Integration: example flow",
-    "summary": "The template for a new flow: one inbound and one outbound contract, nothing else",
+    "name": "Manufacturing Integration: example exchange types",
+    "summary": "The template for a new exchange type: one inbound and one outbound, nothing else",
     "version": "18.0.1.0.0",
     "category": "Hidden/Tests",
     "license": "LGPL-3",

@@ -1,7 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 {
-    "name": "Manufacturing Integration: pipeline test flows",
-    "summary": "Test-only flows and handlers of the integration pipeline (installed by setup/test only)",
+    "name": "Manufacturing Integration: pipeline test exchange types",
+    "summary": "Test-only exchange types and handlers of the integration pipeline (installed by setup/test only)",
     "version": "18.0.1.0.0",
     "category": "Hidden/Tests",
     "license": "LGPL-3",

@@ -5,6 +5,7 @@ listener.py        the listener: batches stored then acknowledged, poison isolat
 runner.py          the listener of one database: backends followed, batches stored, status written
 command.py         the ``odoo mfg_mqtt`` command (found by Odoo through this addon's cli/)
 publisher.py       connected publishing clients shared by the drains of a process (no ORM)
+routing.py         topic → (backend, exchange type): a listener batch stored as messages (no ORM)
 mfg_backend_mqtt.py      the backend's MQTT fields (broker, session, topics, listener status)
 mfg_backend_mqtt_tls.py  the backend's TLS material (uploaded PEM, legacy paths under file_roots)
 mfg_transport_mqtt.py    mfg.transport.mqtt: receive a batch, send, endpoint, connection test
@@ -13,6 +14,7 @@ mfg_transport_mqtt.py    mfg.transport.mqtt: receive a batch, send, endpoint, co
 from . import client
 from . import listener
 from . import publisher
+from . import routing
 from . import mfg_backend_mqtt
 from . import mfg_backend_mqtt_tls
 from . import mfg_transport_mqtt

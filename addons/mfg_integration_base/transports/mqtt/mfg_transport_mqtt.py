@@ -5,6 +5,7 @@ from odoo import api, fields, models
 
 from ...exceptions import MfgPermanentError
 from . import client as mqtt_client
+from . import routing
 from .publisher import publisher
 
 PROBE_TIMEOUT = 5.0  # seconds the connection test waits for the broker's CONNACK
@@ -32,10 +33,11 @@ class MfgTransportMqtt(models.AbstractModel):
     @api.model
     def _mfg_receive_batch(self, batch):
         """Store a batch of the listener (listener.InboundMessage), routed by topic; the caller
-        commits, then acknowledges. Returns how many messages were stored."""
-        # The routing (topic → exchange type, unroutable, bare fallbacks) is still
-        # mfg.message._mfg_receive_mqtt; it ends in mfg.message._mfg_receive(transport="mqtt").
-        return self.env["mfg.message"]._mfg_receive_mqtt(batch)
+        commits, then acknowledges. Returns how many messages were stored.
+
+        The routing (topic → exchange type, unroutable, bare fallbacks) is ``routing.py``; it
+        ends in ``mfg.message._mfg_receive(transport="mqtt")``."""
+        return routing.receive_batch(self.env, batch)
 
     # ------------------------------------------------------------------ outbound
     @api.model

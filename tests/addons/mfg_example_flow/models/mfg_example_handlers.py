@@ -4,12 +4,12 @@ from odoo.addons.mfg_integration_base.lib.dates import parse_rfc3339
 
 
 class MfgExampleHandlers(models.AbstractModel):
-    """Inbound handlers of the example flow. A handler gets the stored message and its payload,
+    """Inbound handlers of the example exchange types. A handler gets the stored message and its payload,
     already valid against the exchange type's JSON Schema; it applies it the way a user would,
     and returns the records it created or changed (linked on the message)."""
 
     _name = "mfg.example.handlers"
-    _description = "Example flow handlers"
+    _description = "Example exchange type handlers"
     _inherit = ["mfg.handler.mixin"]
 
     def _mfg_handle_example_product_weight(self, message, data):

@@ -10,7 +10,7 @@ class ProductProduct(models.Model):
 
     def action_mfg_example_request_weighing(self):
         """Ask the plant systems of the product's company to weigh these products: one
-        example.weighing_request per product and backend with the flow (the outbound flow)."""
+        example.weighing_request per product and backend with a flow of it (the outbound exchange type)."""
         Outbox = self.env["mfg.outbox"]
         messages = self.env["mfg.message"].sudo()
         for product in self:

@@ -13,7 +13,7 @@ from odoo import sql_db
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
-from odoo.addons.mfg_integration_base.models.mfg_message import CLAIM_LOCK_CLASS
+from odoo.addons.mfg_integration_base.pipeline.claim import CLAIM_LOCK_CLASS
 
 from . import test_outbox
 from .common import MfgPipelineCase
@@ -235,7 +235,7 @@ class TestReceiveIds(MfgPipelineCase):
             bare=True,
             store_error="ProgramLimitExceeded: index row size exceeds btree maximum",
         )
-        self.assertEqual(self.Message._mfg_receive_mqtt([item]), 1)
+        self.assertEqual(self.env["mfg.transport.mqtt"]._mfg_receive_batch([item]), 1)
         msg = self.Message.search([("backend_id", "=", self.backend.id)])
         self.assertEqual(msg.state, "rejected")
         self.assertEqual(msg.exchange_type_id, self.env.ref("mfg_integration_base.exchange_type_unroutable"))

@@ -40,7 +40,7 @@ class TestHandlerRegistry(MfgPipelineCase):
         self.assertEqual(
             (self.etype_in.handler_model, self.etype_in.handler_method),
             ("mfg.test.order", "_mfg_handle_order_report"),
-            "the flow keeps its handler",
+            "the exchange type keeps its handler",
         )
 
     def test_error_names_the_field_value_and_the_choices(self):

@@ -7,7 +7,7 @@ from odoo.exceptions import UserError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
-from odoo.addons.mfg_integration_base.models.mfg_message import drain_partitions
+from odoo.addons.mfg_integration_base.pipeline.claim import drain_partitions
 from odoo.addons.mfg_integration_base.transports.http import webhook_signing
 
 from .common import MfgPipelineCase

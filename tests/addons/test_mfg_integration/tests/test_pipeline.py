@@ -9,7 +9,7 @@ from odoo.fields import Command
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
-from odoo.addons.mfg_integration_base.models.mfg_message import drain_partitions
+from odoo.addons.mfg_integration_base.pipeline.claim import drain_partitions
 
 from .common import MfgPipelineCase
 
@@ -730,19 +730,21 @@ class TestExchangeTypeValidation(MfgPipelineCase):
 
 @tagged("post_install", "-at_install")
 class TestSyncClass(MfgPipelineCase):
-    """Batch flows wait for the scheduled drain; real-time flows start a drain at once."""
+    """Batch exchange types wait for the scheduled drain; real-time ones start a drain at once."""
 
     def test_batch_flow_waits_for_the_cron(self):
         self.etype_in.sync_class = "batch"
         jobs_before = self._drain_jobs()
         msg = self._receive_one(self._payload("batch-1", order="B1"))
-        self.assertEqual(self._drain_jobs(), jobs_before, "no drain job for a batch flow at receive")
-        self._drain()  # a real-time drain leaves batch flows alone
+        self.assertEqual(self._drain_jobs(), jobs_before, "no drain job for a batch exchange type at receive")
+        self._drain()  # a real-time drain leaves batch exchange types alone
         self.assertEqual(msg.state, "received")
         self.assertFalse(self._order("B1"))
         self.env["mfg.backend"]._cron_mfg_drain_due()
         new_jobs = self._drain_jobs() - jobs_before
-        self.assertEqual(len(new_jobs), drain_partitions(), "the cron starts drains that include batch flows")
+        self.assertEqual(
+            len(new_jobs), drain_partitions(), "the cron starts drains that include batch exchange types"
+        )
         self.assertTrue(all(":all:" in key for key in new_jobs.mapped("identity_key")))
         self._drain(include_batch=True)
         self.assertEqual(msg.state, "done")
