@@ -21,6 +21,7 @@
         "data/mfg_exchange_type_data.xml",
         "views/mfg_message_views.xml",
         "views/mfg_backend_views.xml",
+        "views/mfg_message_document_views.xml",
         "views/mfg_exchange_type_views.xml",
         "views/mfg_code_mapping_views.xml",
         "views/mfg_incident_views.xml",

@@ -80,6 +80,38 @@ def _check_id_headers(headers):
     return None
 
 
+def _check_body(flow, body, content_type):
+    """A 400/415 response when the body cannot be what the flow's wire format expects, else
+    None. JSON contract: a JSON object. Another wire format (B2MML XML…): one of its media
+    types; the document itself is checked when stored (422 with the reason, kept rejected)."""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if flow.wire_format and flow.wire_format != "json":
+        wire = flow.env["mfg.wire.format"]._mfg_wire(flow.wire_format)
+        accepted = wire._mfg_content_types()
+        if media and media not in accepted:
+            return _json(
+                415,
+                {
+                    "error": "unsupported_media_type",
+                    "detail": f"Flow {flow.exchange_type_id.contract!r} of backend {flow.backend_id.code!r} "
+                    f"takes {flow.wire_format} documents ({', '.join(accepted)}), not {media!r}.",
+                },
+            )
+        return None
+    try:
+        contract.parse_json(body)
+    except MfgValidationError as exc:
+        detail = exc.message
+        if media.endswith("/xml") or media.endswith("+xml"):
+            detail = (
+                f"Flow {flow.exchange_type_id.contract!r} of backend {flow.backend_id.code!r} takes JSON "
+                f"contracts, not {media}: to send XML (e.g. B2MML), a manager sets the flow's wire format. "
+                f"{detail}"
+            )
+        return _json(400, {"error": "invalid_json", "detail": detail})
+    return None
+
+
 def _max_payload():
     return settings.get_int("max_payload_bytes", DEFAULT_MAX_PAYLOAD, minimum=0)
 
@@ -212,11 +244,10 @@ class MfgIngestController(http.Controller):
         body = request.httprequest.get_data()  # cached: Odoo may retry the request on a serialization failure
         if len(body) > limit:
             return _json(413, {"error": "payload_too_large", "detail": f"The limit is {limit} bytes."})
-        try:
-            contract.parse_json(body)
-        except MfgValidationError as exc:
-            return _json(400, {"error": "invalid_json", "detail": exc.message})
         headers = request.httprequest.headers
+        refusal = _check_body(backend.sudo()._mfg_flow(etype), body, headers.get("Content-Type"))
+        if refusal:
+            return refusal
         external_id = headers.get("Idempotency-Key") or headers.get("X-Message-Id")
         item = {
             "payload": body,

@@ -5,6 +5,8 @@ from . import mfg_backend_flow
 from . import mfg_code_mapping
 from . import mfg_message
 from . import mfg_message_action
+from . import mfg_message_document
+from . import mfg_wire_format
 from . import mfg_message_record
 from . import mfg_outbox
 from . import mfg_message_consumer_mixin

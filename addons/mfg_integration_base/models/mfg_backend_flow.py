@@ -24,6 +24,14 @@ class MfgBackendFlow(models.Model):
         help="Outbound: how messages of this flow are sent. Inbound messages may arrive by any "
         "transport enabled on the backend.",
     )
+    wire_format = fields.Selection(
+        [("json", "JSON contract")],
+        default="json",
+        required=True,
+        help="Inbound: what the plant system sends on this flow. JSON contract: the canonical "
+        "payload itself. Another format (e.g. B2MML XML, from its addon): each message is a "
+        "document kept as received and decoded into canonical facts, one child message each.",
+    )
     endpoint = fields.Char(
         help="Outbound: URL (HTTP) or topic (MQTT) for this flow; empty = the backend's default."
     )
@@ -61,7 +69,7 @@ class MfgBackendFlow(models.Model):
             rec.display_name = f"{rec.exchange_type_id.contract} ({rec.direction or ''})"
 
     # ------------------------------------------------------------------ audit (backend chatter)
-    _AUDITED = ("exchange_type_id", "active", "transport", "endpoint")
+    _AUDITED = ("exchange_type_id", "active", "transport", "wire_format", "endpoint")
 
     @api.model_create_multi
     def create(self, vals_list):

@@ -65,6 +65,9 @@ def send(message):
 def run_step(message):
     """Steps 2-4 (inbound: validate, map, apply) or the send (outbound); returns the result."""
     if message.direction == "inbound":
+        if message.wire_format:
+            # A document (B2MML XML...): decoded into child messages, one per fact.
+            return message._mfg_decode_document()
         return message._mfg_apply(message._mfg_payload())
     return message._mfg_send()
 

@@ -52,6 +52,69 @@ def payload_text(raw, raw_fallback=False):
     return text.replace("\x00", "\ufffd")
 
 
+def stored_text(raw):
+    """How a document's raw payload is stored: the text when it is UTF-8 without NUL, else
+    ``base64:`` and its bytes (kept exactly, see ``raw_bytes``)."""
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8", errors="surrogatepass")
+    raw = bytes(raw or b"")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is None or "\x00" in text or text.startswith("base64:"):
+        return "base64:" + base64.b64encode(raw).decode()
+    return text
+
+
+def document_key(wire, exchange_type):
+    """The ordering key of the documents of one flow (see ``read_document``)."""
+    return f"{wire._mfg_code()}:{exchange_type.code}"
+
+
+def read_document(item, wire, backend, exchange_type, validate=False, reject_reason=None):
+    """One item of a flow whose wire format is not the JSON contract (``wire``: its
+    ``mfg.wire.<code>`` model): ``(columns, result)`` as ``read_item``. The payload is kept
+    exactly as received (``document.stored_text``); it is decoded by the drain, not here; with
+    ``validate`` the wire format's quick check runs now. Only the transport's ids are kept.
+    Documents of one flow share an ordering key (``document_key``): they are decoded in the
+    order they arrived, so the facts of a later document never overtake those of an earlier
+    one; a document that fails holds the later ones of its flow (rejected ones do not)."""
+    raw = item.get("payload")
+    state, error, path, error_class = "received", None, None, None
+    given_ext, given_corr = item.get("external_id"), item.get("correlation_id")
+    key_problem = sender_key_problem(given_ext, "message id") or sender_key_problem(
+        given_corr, "correlation id"
+    )
+    try:
+        if reject_reason or item.get("reject_reason") or key_problem:
+            raise MfgValidationError(item.get("reject_reason") or reject_reason or key_problem)
+        if validate:
+            wire._mfg_check(backend, raw)
+            state = "queued"
+    except MfgValidationError as exc:
+        state, error, path, error_class = "rejected", exc.message, exc.path, "validation"
+    if key_problem:
+        given_ext = given_corr = None
+    headers = item.get("headers")
+    columns = {
+        "state": state,
+        "payload": stored_text(raw),
+        "headers": json.dumps(headers) if headers else None,
+        "external_id": as_key(given_ext),
+        "correlation_id": as_key(given_corr),
+        "ordering_key": document_key(wire, exchange_type),
+        "error_class": error_class,
+        "error_message": error,
+        "error_path": path,
+        "wire_format": wire._mfg_code(),
+    }
+    result = {"external_id": columns["external_id"], "state": state, "error": error, "errors": []}
+    if error:
+        result["errors"] = [{"path": path or "/", "message": error}]
+    return columns, result
+
+
 def read_item(item, exchange_type, validate=False, reject_reason=None):
     """One item to store: ``(columns, result)``.
 
@@ -158,6 +221,15 @@ def match_ids(results, inserted, existing):
     return results
 
 
+def flow_wire(backend, exchange_type):
+    """The wire format model of the backend's inbound flow of ``exchange_type`` (None: the
+    JSON contract, or no flow)."""
+    if exchange_type.direction != "inbound":
+        return None
+    flow = backend._mfg_flow(exchange_type)
+    return backend.env["mfg.wire.format"]._mfg_wire(flow.wire_format) if flow else None
+
+
 def receive(
     messages,
     backend,
@@ -176,8 +248,15 @@ def receive(
     env = messages.env
     now = fields.Datetime.now()
     rows, results = [], []
+    wire = flow_wire(backend, exchange_type)
     for item in items:
-        columns, result = read_item(item, exchange_type, validate=validate, reject_reason=reject_reason)
+        if wire is not None:
+            columns, result = read_document(
+                item, wire, backend, exchange_type, validate=validate, reject_reason=reject_reason
+            )
+        else:
+            columns, result = read_item(item, exchange_type, validate=validate, reject_reason=reject_reason)
+            columns["wire_format"] = None
         rows.append(
             {
                 "create_uid": env.uid,

@@ -12,6 +12,8 @@ from .mfg_flatfile_batch import CHUNK, file_digest, stamp
 
 _logger = logging.getLogger(__name__)
 
+DOCUMENT_MAX_BYTES = 64 * 1024 * 1024  # a whole-file document (format kind 'document')
+
 
 class MfgFlatfileBatchIngest(models.Model):
     """Ingestion of a drop-folder file into messages: read in chunks of CHUNK records, one
@@ -150,8 +152,46 @@ class MfgFlatfileBatchIngest(models.Model):
                 return batch
         return self.browse()
 
+    def _mfg_read_document(self, backend, fmt, fh, batch_id):
+        """Store the whole open binary file ``fh`` as one message (format kind 'document'),
+        unless the batch stored it already; a file above DOCUMENT_MAX_BYTES is stored rejected
+        (the file itself goes to the error folder)."""
+        with self._mfg_tx() as env:
+            batch = env["mfg.flatfile.batch"].sudo().browse(batch_id)
+            resume, correlation, prefix, name = (
+                batch.last_line,
+                batch.correlation_id,
+                batch.checksum[:24],
+                batch.name,
+            )
+            etype = fmt.with_env(env).exchange_type_id
+            unroutable = env.ref("mfg_integration_base.exchange_type_unroutable")
+        groups, counts = defaultdict(list), defaultdict(int)
+        if resume < 1:
+            data = fh.read(DOCUMENT_MAX_BYTES + 1)
+            item = {
+                "external_id": f"{prefix}:document",
+                "correlation_id": correlation,
+                "headers": {"file": name, "format": fmt.code},
+                "payload": data,
+                "document": True,
+            }
+            if len(data) > DOCUMENT_MAX_BYTES:
+                item["payload"] = b""
+                item["reject_reason"] = (
+                    f"{name}: the file is larger than {DOCUMENT_MAX_BYTES:,} bytes, the most a document "
+                    "file may hold; it is kept in the error folder."
+                )
+            if not etype:
+                item["reject_reason"] = f"format {fmt.name} has no exchange type"
+            counts["record_count"] = 1
+            groups[(etype or unroutable).id].append((item, ""))
+        self._mfg_store_chunk(backend, batch_id, groups, counts, 1, final=True)
+
     def _mfg_read_into_messages(self, backend, fmt, fh, batch_id):
         """Store the records of open binary file ``fh`` after the batch's resume point."""
+        if fmt.kind == "document":
+            return self._mfg_read_document(backend, fmt, fh, batch_id)
         with self._mfg_tx() as env:
             batch = env["mfg.flatfile.batch"].sudo().browse(batch_id)
             resume, correlation, prefix, name = (
@@ -236,7 +276,8 @@ class MfgFlatfileBatchIngest(models.Model):
                     counts["message_count"] += 1
                     if res["state"] == "rejected":
                         counts["rejected_count"] += 1
-                        if not item.get("reject_reason"):  # refused by the contract's schema
+                        if not item.get("reject_reason") and not item.get("document"):
+                            # refused by the contract's schema (a document keeps its bytes)
                             line = item["headers"]["line"]
                             schema_rejected.append(
                                 (

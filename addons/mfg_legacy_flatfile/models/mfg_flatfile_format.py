@@ -40,7 +40,16 @@ class MfgFlatfileFormat(models.Model):
         default="inbound",
     )
     kind = fields.Selection(
-        [("csv", "CSV (delimited)"), ("fixed", "Fixed width")], required=True, default="csv"
+        [
+            ("csv", "CSV (delimited)"),
+            ("fixed", "Fixed width"),
+            ("document", "Whole file: one document (e.g. B2MML XML)"),
+        ],
+        required=True,
+        default="csv",
+        help="Document: the whole file is one message of the exchange type, stored as it is; on a flow "
+        "whose wire format is not JSON (B2MML…) it is read into its facts like a document sent by REST "
+        "or MQTT.",
     )
     filename_pattern = fields.Char(
         string="File name pattern",
@@ -189,7 +198,7 @@ class MfgFlatfileFormat(models.Model):
     )
     def _compute_preview_html(self):
         for fmt in self:
-            if not fmt.sample_file:
+            if not fmt.sample_file or fmt.kind == "document":
                 fmt.preview_html = False
                 continue
             try:

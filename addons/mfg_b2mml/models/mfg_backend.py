@@ -1,0 +1,45 @@
+import json
+
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
+
+from ..lib import b2mml
+
+
+class MfgBackend(models.Model):
+    _inherit = "mfg.backend"
+
+    b2mml_mapping = fields.Text(
+        string="B2MML mapping",
+        help="JSON object: what this plant's B2MML values mean, merged over the defaults "
+        "(see the addon's CONFIGURE): material_use (MaterialUse → consumption / completion / "
+        "scrap / ignore), properties (our meaning → the vendor's property IDs: final, "
+        "scrap_reason, hold_reason), lot_status (Status → hold / release / ignore), "
+        "final_states, item_policy (match or create), max_document_bytes. Empty: the defaults.",
+    )
+    b2mml_mapping_default = fields.Text(
+        string="B2MML mapping (defaults)", compute="_compute_b2mml_mapping_default"
+    )
+
+    def _compute_b2mml_mapping_default(self):
+        text = json.dumps(b2mml.DEFAULT_MAPPING, indent=2)
+        for rec in self:
+            rec.b2mml_mapping_default = text
+
+    @api.constrains("b2mml_mapping")
+    def _check_b2mml_mapping(self):
+        for rec in self.filtered("b2mml_mapping"):
+            try:
+                custom = json.loads(rec.b2mml_mapping)
+            except ValueError as exc:
+                raise ValidationError(
+                    self.env._("Backend %(b)s: the B2MML mapping is not JSON (%(e)s).", b=rec.code, e=exc)
+                ) from exc
+            problem = b2mml.mapping_problem(custom)
+            if problem:
+                raise ValidationError(self.env._("Backend %(b)s: %(problem)s", b=rec.code, problem=problem))
+
+    def _mfg_b2mml_mapping(self):
+        """This backend's B2MML mapping merged over the defaults."""
+        self.ensure_one()
+        return b2mml.merged_mapping(json.loads(self.b2mml_mapping) if self.b2mml_mapping else {})
