@@ -25,7 +25,9 @@ class MfgTraceabilityController(http.Controller):
         methods=["GET"],
         csrf=False,
         save_session=False,
-        readonly=True,
+        # Not a read-only route: the throttle writes its token bucket in a side transaction,
+        # which Odoo does not open from a read-only (replica) request.
+        readonly=False,
     )
     def lot_genealogy(self, backend_code, lot_name, product=None, direction=None, max_depth=None, **_kw):
         """GET the genealogy of a lot: 200 JSON ``{"lot", "product", "upstream", "downstream"}``
