@@ -20,6 +20,9 @@
         "views/traceability_button_views.xml",
         "views/menus.xml",
     ],
+    "assets": {
+        "web.assets_tests": ["mfg_traceability/static/tests/tours/*.js"],
+    },
     "installable": True,
     "application": False,
 }

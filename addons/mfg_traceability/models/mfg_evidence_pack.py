@@ -143,6 +143,8 @@ class MfgEvidencePack(models.Model):
                 "message": "\n".join(self.mapped("verify_note")),
                 "type": "success" if all(p.verify_state == "valid" for p in self) else "danger",
                 "sticky": False,
+                # The form shows the check's outcome.
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
             },
         }
 

@@ -3,6 +3,7 @@ from datetime import timedelta
 from odoo import fields
 from odoo.fields import Command
 from odoo.tests import HttpCase, tagged
+from odoo.tests.common import _find_executable
 
 from .common import MfgTraceCase
 
@@ -67,3 +68,16 @@ class TestGenealogyApi(MfgTraceCase, HttpCase):
         resp = self._get("SN-1")
         self.assertEqual(resp.status_code, 429)
         self.assertTrue(resp.headers["Retry-After"])
+
+    def test_thread_and_evidence_pack_tour(self):
+        """The buttons, the thread list and its side panel in a real browser."""
+        if not _find_executable():
+            self.fail("Chromium is not installed: run setup/bootstrap (it installs Debian's chromium).")
+        self.env.ref("base.user_admin").groups_id += self.env.ref("mfg_integration_base.group_mfg_manager")
+        self.start_tour(
+            f"/odoo/action-stock.action_production_lot_form/{self.sn1.id}",
+            "mfg_traceability_tour",
+            login="admin",
+        )
+        pack = self.env["mfg.evidence.pack"].search([("lot_id", "=", self.sn1.id)])
+        self.assertEqual((len(pack), pack.verify_state), (1, "valid"))

@@ -92,18 +92,24 @@ class MfgTrace(models.TransientModel):
     def _mfg_messages(self):
         """Integration messages linked to the lots, orders and transfers of the thread (by the
         pipeline's record links), or whose ordering key is one of their names (e.g. the lot
-        status sent to the quality system)."""
-        Message = self.env["mfg.message"].sudo()
+        status sent to the quality system). Read with the user's rights: a user sees the messages
+        of the backends of their plants only (the base's record rules)."""
+        Message = self.env["mfg.message"]
+        scope = self.sudo()  # names of the scope; the messages themselves are read with the user's rights
         domains = [
             [("record_ids", "any", [("res_model", "=", records._name), ("res_id", "in", records.ids)])]
-            for records in (self.lot_ids, self.production_ids, self.picking_ids)
+            for records in (scope.lot_ids, scope.production_ids, scope.picking_ids)
             if records
         ]
         names = (
-            self.lot_ids.mapped("name") + self.production_ids.mapped("name") + self.picking_ids.mapped("name")
+            scope.lot_ids.mapped("name")
+            + scope.production_ids.mapped("name")
+            + scope.picking_ids.mapped("name")
         )
         if names:
-            companies = self.lot_ids.company_id | self.production_ids.company_id | self.picking_ids.company_id
+            companies = (
+                scope.lot_ids.company_id | scope.production_ids.company_id | scope.picking_ids.company_id
+            )
             domains.append([("ordering_key", "in", names), ("company_id", "in", companies.ids)])
         if not domains:
             return Message
@@ -242,7 +248,7 @@ class MfgTrace(models.TransientModel):
 
     def _mfg_events_inspections(self):
         events = []
-        Request = self.env["mfg.inspection.request"].sudo()
+        Request = self.env["mfg.inspection.request"]
         for req in Request.search([("lot_id", "in", self.lot_ids.ids)], order="id"):
             events.append(
                 {
@@ -259,7 +265,7 @@ class MfgTrace(models.TransientModel):
                     "_order": req.id,
                 }
             )
-        Inspection = self.env["mfg.quality.inspection"].sudo()
+        Inspection = self.env["mfg.quality.inspection"]
         for insp in Inspection.search([("lot_id", "in", self.lot_ids.ids)], order="id"):
             results = ", ".join(f"{line.display_name}" for line in insp.line_ids)
             events.append(
@@ -287,7 +293,7 @@ class MfgTrace(models.TransientModel):
 
     def _mfg_events_holds(self):
         events = []
-        Event = self.env["mfg.lot.hold.event"].sudo()
+        Event = self.env["mfg.lot.hold.event"]
         actions = dict(Event._fields["action"].selection)
         for hold in Event.search([("lot_id", "in", self.lot_ids.ids)], order="id"):
             decided_by = hold.message_id.backend_id.name if hold.message_id else hold.user_id.name
@@ -318,7 +324,7 @@ class MfgTrace(models.TransientModel):
 
     def _mfg_events_nonconformances(self):
         events = []
-        NC = self.env["mfg.nonconformance"].sudo()
+        NC = self.env["mfg.nonconformance"]
         for nc in NC.search([("lot_ids", "in", self.lot_ids.ids)], order="id"):
             events.append(
                 {
