@@ -138,3 +138,42 @@ class TestThread(MfgTraceCase):
             self.assertTrue(self.env["mfg.trace.event"].search_count(action["domain"]))
         trace = self.env["mfg.trace"].browse(self.mo_c1.action_mfg_traceability()["domain"][0][2])
         self.assertEqual(trace.production_ids, self.mo_c1, "the MO that made SN-1 (SA-1's MO is upstream)")
+
+    def test_nonconformance_and_its_disposition_by_a_user(self):
+        with freeze_time(at(70)):
+            msg = self._receive(
+                "qms.nonconformance",
+                {
+                    "message_id": "nc-1",
+                    "nonconformance_id": "NC-7",
+                    "product": "FIN-1",
+                    "lots": ["SN-2"],
+                    "defect_code": "LEAK",
+                    "severity": "minor",
+                    "description": "Seal weeps under pressure",
+                },
+                backend=self.qms,
+            )
+            self._drain(backend=self.qms)
+        self.assertDone(msg)
+        nc = self.env["mfg.nonconformance"].search([("name", "=", "NC-7")])
+        with freeze_time(at(71)):
+            nc.with_user(self.ann).write({"disposition": "rework"})
+            self.env.flush_all()
+            self.env.cr.precommit.run()  # tracked changes are logged when the transaction commits
+        events = (
+            self.env["mfg.trace"]
+            ._mfg_build(self.sn2)
+            .event_ids.filtered(lambda e: e.kind == "nonconformance")
+        )
+        self.assertEqual(
+            [(e.event_at, e.actor, e.res_model, e.res_id) for e in events],
+            [
+                (at(70), "Plant QMS", "mfg.nonconformance", nc.id),
+                (at(70), "OdooBot", "mfg.nonconformance", nc.id),  # its chatter: created by the message
+                (at(71), "Ann Auditor", "mfg.nonconformance", nc.id),
+            ],
+        )
+        self.assertEqual(events[0].summary, "Nonconformance NC-7 (minor): LEAK, disposition Rework")
+        self.assertRegex(events[1].summary, r"^NC-7: Created by IN qms.nonconformance.v1 #\d+\.$")
+        self.assertEqual(events[2].summary, "NC-7: Disposition: Pending → Rework")

@@ -142,36 +142,51 @@ class MfgTrace(models.TransientModel):
                 }
             )
         # Manual actions (Retry, Replay, Discard, Release) are written to the messages' chatter.
+        return events + self._mfg_chatter_events(messages, "manual")
+
+    def _mfg_chatter_events(self, records, kind):
+        """The chatter of ``records`` (what people did and what changed, with who), creation
+        notes left out; tracked changes are written as 'Field: old → new'."""
         notes = (
             self.env["mail.message"]
             .sudo()
             .search(
                 [
-                    ("model", "=", "mfg.message"),
-                    ("res_id", "in", messages.ids),
+                    ("model", "=", records._name),
+                    ("res_id", "in", records.ids),
                     ("message_type", "in", ("comment", "notification")),
                 ],
                 order="id",
             )
         )
-        by_id = {m.id: m for m in messages}
+        by_id = {r.id: r for r in records}
+        events = []
         for note in notes:
+            record = by_id[note.res_id]
             text = html2plaintext(note.body or "").strip()
-            msg = by_id[note.res_id]
-            if not text or text == msg._creation_message():
+            if text == record._creation_message():
+                text = ""
+            changes = [
+                f"{tv.field_id.field_description}: {tv._format_display_value(tv.field_id.ttype, new=False)[0] or '-'}"
+                f" → {tv._format_display_value(tv.field_id.ttype, new=True)[0] or '-'}"
+                for tv in note.tracking_value_ids
+                if tv.field_id
+            ]
+            text = "; ".join(filter(None, [text, *changes]))
+            if not text:
                 continue
             events.append(
                 {
                     "event_at": note.date,
-                    "kind": "manual",
+                    "kind": kind,
                     "system": "odoo",
-                    "backend_id": msg.backend_id.id,
-                    "summary": f"{msg.display_name}: {text}"[:250],
+                    "backend_id": record.backend_id.id if "backend_id" in record._fields else False,
+                    "summary": f"{record.display_name}: {text}"[:250],
                     "detail": text,
-                    "state": msg.state,
+                    "state": record.state if "state" in record._fields else False,
                     "actor": note.author_id.name or note.create_uid.name,
-                    "res_model": msg._name,
-                    "res_id": msg.id,
+                    "res_model": record._name,
+                    "res_id": record.id,
                     "_order": note.id,
                 }
             )
@@ -325,7 +340,8 @@ class MfgTrace(models.TransientModel):
     def _mfg_events_nonconformances(self):
         events = []
         NC = self.env["mfg.nonconformance"]
-        for nc in NC.search([("lot_ids", "in", self.lot_ids.ids)], order="id"):
+        ncs = NC.search([("lot_ids", "in", self.lot_ids.ids)], order="id")
+        for nc in ncs:
             events.append(
                 {
                     "event_at": nc.detected_at,
@@ -347,7 +363,8 @@ class MfgTrace(models.TransientModel):
                     "_order": nc.id,
                 }
             )
-        return events
+        # Dispositions, corrective actions, closure: the nonconformance's chatter.
+        return events + self._mfg_chatter_events(ncs, "nonconformance")
 
     # ------------------------------------------------------------------ screen
     @api.model
