@@ -207,32 +207,30 @@ class MfgTrace(models.TransientModel):
             qty = f"{line.quantity:g} {line.product_uom_id.name}"
             lot = line.lot_id.name or "-"
             if move.production_id:
-                kind, summary = (
-                    "production",
-                    self.env._(
-                        "%(order)s produced %(qty)s of %(product)s, lot %(lot)s",
-                        order=move.production_id.name,
-                        qty=qty,
-                        product=line.product_id.display_name,
-                        lot=lot,
-                    ),
+                kind = "production"
+                summary = self.env._(
+                    "%(order)s produced %(qty)s of %(product)s, lot %(lot)s",
+                    order=move.production_id.name,
+                    qty=qty,
+                    product=line.product_id.display_name,
+                    lot=lot,
                 )
                 record = move.production_id
             elif move.raw_material_production_id:
-                kind, summary = (
-                    "consumption",
-                    self.env._(
-                        "%(order)s consumed %(qty)s of %(product)s, lot %(lot)s",
-                        order=move.raw_material_production_id.name,
-                        qty=qty,
-                        product=line.product_id.display_name,
-                        lot=lot,
-                    ),
+                kind = "consumption"
+                summary = self.env._(
+                    "%(order)s consumed %(qty)s of %(product)s, lot %(lot)s",
+                    order=move.raw_material_production_id.name,
+                    qty=qty,
+                    product=line.product_id.display_name,
+                    lot=lot,
                 )
                 record = move.raw_material_production_id
             else:
                 customer = line.location_dest_id.usage == "customer"
                 kind = "delivery" if customer else "transfer"
+                partner = line.picking_id.partner_id.display_name
+                partner = " (" + partner + ")" if partner else ""
                 summary = self.env._(
                     "%(doc)s moved %(qty)s of lot %(lot)s from %(src)s to %(dest)s%(partner)s",
                     doc=line.picking_id.name or line.reference or "-",
@@ -240,9 +238,7 @@ class MfgTrace(models.TransientModel):
                     lot=lot,
                     src=line.location_id.display_name,
                     dest=line.location_dest_id.display_name,
-                    partner=f" ({line.picking_id.partner_id.display_name})"
-                    if line.picking_id.partner_id
-                    else "",
+                    partner=partner,
                 )
                 record = line.picking_id or line
             events.append(
