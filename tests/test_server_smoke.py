@@ -8,6 +8,7 @@ ADDONS = {
     "mfg_mes_connector",
     "mfg_quality_connector",
     "mfg_legacy_flatfile",
+    "mfg_traceability",
 }
 
 

@@ -1,0 +1,121 @@
+"""Query API for plant and quality systems: the genealogy of a lot."""
+
+import logging
+
+from odoo import http
+from odoo.http import request
+
+from odoo.addons.mfg_integration_base.controllers.ingest import MfgIngestController, _check_path, _json
+from odoo.addons.mfg_integration_base.lib.side_transaction import SideTransactionBusy
+from odoo.addons.mfg_quality_connector.controllers.release_status import STATUS_GROUPS
+
+from ..lib import genealogy
+
+_logger = logging.getLogger(__name__)
+
+
+class MfgTraceabilityController(http.Controller):
+    # The ingest API's bearer-key check, reused as is (as the release-status API does).
+    _authenticate = MfgIngestController._authenticate
+
+    @http.route(
+        "/mfg/api/v1/<string:backend_code>/lots/<path:lot_name>/genealogy",
+        type="http",
+        auth="none",
+        methods=["GET"],
+        csrf=False,
+        save_session=False,
+        # Not a read-only route: the throttle writes its token bucket in a side transaction,
+        # which Odoo does not open from a read-only (replica) request.
+        readonly=False,
+    )
+    def lot_genealogy(self, backend_code, lot_name, product=None, direction=None, max_depth=None, **_kw):
+        """GET the genealogy of a lot: 200 JSON ``{"lot", "product", "upstream", "downstream"}``
+        (``?direction=upstream|downstream`` for one tree, ``?max_depth=N``); 400 bad parameter,
+        401/403 as every API, 404 unknown backend/product/lot, 409 ambiguous lot, 429 throttled."""
+        error = _check_path(lot=lot_name)
+        if error:
+            return error
+        _user, error = self._authenticate(STATUS_GROUPS)
+        if error:
+            return error
+        env = request.env
+        backend = env["mfg.backend"].search([("code", "=", backend_code)], limit=1)
+        if not backend:
+            return _json(404, {"error": "not_found", "detail": f"No backend with code {backend_code!r}."})
+        backend = backend.sudo()
+        try:
+            allowed, retry_after = backend._mfg_throttle()
+        except SideTransactionBusy:
+            _logger.warning("mfg api: no connection free to throttle backend %s: answered 429", backend.code)
+            allowed, retry_after = False, 1
+        if not allowed:
+            return _json(
+                429,
+                {
+                    "error": "too_many_requests",
+                    "detail": f"Backend {backend.code!r} is above its rate limit: retry after {retry_after} s.",
+                    "retry_after": retry_after,
+                },
+                {"Retry-After": str(retry_after)},
+            )
+        directions = genealogy.DIRECTIONS
+        if direction:
+            if direction not in genealogy.DIRECTIONS:
+                return _json(
+                    400,
+                    {
+                        "error": "invalid_parameter",
+                        "parameter": "direction",
+                        "detail": f"direction must be upstream or downstream, not {direction!r}.",
+                    },
+                )
+            directions = (direction,)
+        try:
+            depth = genealogy.check_depth(int(max_depth) if max_depth not in (None, "") else None)
+        except ValueError:
+            return _json(
+                400,
+                {
+                    "error": "invalid_parameter",
+                    "parameter": "max_depth",
+                    "detail": f"max_depth must be a whole number from 1 to {genealogy.MAX_DEPTH}, not {max_depth!r}.",
+                },
+            )
+        Lot = env["stock.lot"].sudo()
+        if product:
+            product_rec = backend._mfg_resolve("product", product, required=False)
+            if not product_rec:
+                return _json(
+                    404,
+                    {
+                        "error": "not_found",
+                        "detail": f"Unknown product code {product!r} for backend {backend.code!r}.",
+                    },
+                )
+            lots = backend._mfg_resolve("lot", lot_name, required=False, product=product_rec) or Lot
+        else:
+            lots = Lot.search([("name", "=", lot_name), ("company_id", "in", [False, backend.company_id.id])])
+        if not lots:
+            detail = f"No lot {lot_name!r}" + (f" of product {product!r}" if product else "")
+            return _json(404, {"error": "not_found", "detail": f"{detail} in {backend.company_id.name!r}."})
+        if len(lots) > 1:
+            return _json(
+                409,
+                {
+                    "error": "ambiguous",
+                    "detail": f"Lot {lot_name!r} exists for several products: add ?product=<code>.",
+                },
+            )
+        lot = lots.sudo()
+        Trace = env["mfg.traceability"].sudo()
+        body = {
+            "lot": lot.name,
+            "product": backend._mfg_code_for(
+                "product", lot.product_id, lot.product_id.default_code or lot.product_id.display_name
+            ),
+            "max_depth": depth,
+        }
+        for name in directions:
+            body[name] = Trace._mfg_genealogy(lot, name, depth)
+        return _json(200, body)

@@ -1,0 +1,3 @@
+from . import mfg_trace
+from . import mfg_trace_event
+from . import mfg_recall
