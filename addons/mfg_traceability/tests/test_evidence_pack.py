@@ -1,4 +1,7 @@
+import io
 import json
+
+import PyPDF2
 
 from odoo.tests import tagged
 from odoo.tools import html2plaintext
@@ -52,14 +55,9 @@ class TestEvidencePack(MfgTraceCase):
         self.assertFalse(ok)
         self.assertIn("field 'format' must be", text)
 
-    def test_pdf_report_renders(self):
-        """wkhtmltopdf is not installed on the test machines: the report's HTML is rendered and
-        read as text (the PDF is that HTML through wkhtmltopdf)."""
-        pack = self.env["mfg.evidence.pack"]._mfg_produce(self.sn1)
-        html, _kind = self.env["ir.actions.report"]._render_qweb_html(
-            "mfg_traceability.action_report_evidence_pack", pack.ids
-        )
-        text = html2plaintext(html.decode())
+    def _expect_pack_text(self, pack, text):
+        # words as read back (a PDF's text comes out with tabs and line breaks between words)
+        text = " ".join(text.split())
         self.assertIn("Evidence pack: lot SN-1", text)
         self.assertIn(pack.sha256, text)
         for expected in (
@@ -71,6 +69,27 @@ class TestEvidencePack(MfgTraceCase):
             self.d1.name,
         ):
             self.assertIn(expected, text)
+
+    def test_report_html_renders(self):
+        pack = self.env["mfg.evidence.pack"]._mfg_produce(self.sn1)
+        html, _kind = self.env["ir.actions.report"]._render_qweb_html(
+            "mfg_traceability.action_report_evidence_pack", pack.ids
+        )
+        self._expect_pack_text(pack, html2plaintext(html.decode()))
+
+    def test_pdf_report_renders(self):
+        """The PDF itself, through wkhtmltopdf (setup/bootstrap installs it), read back as text.
+        Odoo's test mode renders reports as HTML unless told to render them for real."""
+        reports = self.env["ir.actions.report"].with_context(force_report_rendering=True)
+        if reports.get_wkhtmltopdf_state() != "ok":
+            self.skipTest("wkhtmltopdf is not installed (setup/bootstrap installs it)")
+        pack = self.env["mfg.evidence.pack"]._mfg_produce(self.sn1)
+        pdf, kind = reports._render_qweb_pdf("mfg_traceability.action_report_evidence_pack", pack.ids)
+        self.assertEqual(kind, "pdf")
+        self.assertTrue(pdf.startswith(b"%PDF"), pdf[:20])
+        reader = PyPDF2.PdfReader(io.BytesIO(pdf))
+        text = "\n".join(page.extract_text() for page in reader.pages)
+        self._expect_pack_text(pack, text)
 
     def test_canonical_refuses_what_json_cannot_carry(self):
         with self.assertRaisesRegex(evidence.EvidenceError, "pack/x is nan"):
