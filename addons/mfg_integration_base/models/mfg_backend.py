@@ -232,6 +232,11 @@ class MfgBackend(models.Model):
         """Apply ``run`` in one savepoint; True when every one is done (``drain.apply_run``)."""
         return drain.apply_run(self.env, run, batch)
 
+    def _mfg_apply_batch(self, msgs, batch):
+        """Apply ``msgs`` with their type's batch handler in one savepoint; True when all are
+        done (``drain.apply_batch``)."""
+        return drain.apply_batch(self.env, msgs, batch)
+
     def _register_hook(self):
         """At start-up: start drains for the claims of drains that died with the previous server."""
         super()._register_hook()

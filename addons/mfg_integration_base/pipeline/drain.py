@@ -7,8 +7,9 @@ keeps one thin method per function, under the names that queue_job (the job targ
 the models' hooks by those names (``backend._mfg_process_claimed``, ``mfg.message._mfg_claim``,
 ``_mfg_process``...), so that an addon may still override any step.
 
-The order of a batch (runs of inbound messages in one savepoint, ordering keys, run sizes) is
-``RunSchedule``: plain Python, tested without a database (tests/test_pipeline_drain.py).
+The order of a batch (runs of inbound messages in one savepoint, batches for a batch handler,
+waves of ordering keys, run and batch sizes) is ``schedule.RunSchedule``: plain Python, tested
+without a database (tests/test_pipeline_drain.py).
 """
 
 import logging
@@ -16,12 +17,12 @@ import logging
 from odoo import api, fields
 
 from .claim import claim_lease_seconds, drain_partitions, orphaned_claim_sql
+from .schedule import RUN_MAX, RunSchedule, waves  # noqa: F401 (RUN_MAX, waves: the drain's API)
 from .states import CLAIMABLE_STATES
 
 _logger = logging.getLogger(__name__)
 
 DRAIN_BATCH = 100  # messages claimed by one drain
-RUN_MAX = 32  # inbound messages applied in one savepoint (see RunSchedule)
 
 
 # ---------------------------------------------------------------------- starting drains
@@ -201,92 +202,40 @@ def drain(backend, direction, channel, include_batch, limit, partition, partitio
     return "claimed {claimed}, done {done}, held by ordering key {held}".format(**stats)
 
 
-class RunSchedule:
-    """The order in which a drain applies its claimed messages; plain Python.
-
-    Messages come in arrival (id) order; each has ``id``, ``ordering_key`` and ``direction``.
-    Inbound messages are grouped in runs given to ``apply_run(run) -> bool`` (one savepoint,
-    True when every message is done). A run that fails is given again one message at a time to
-    ``process_one(msg) -> bool`` (True when done), and the run size halves; after a run that
-    succeeds it doubles again, up to ``run_max``. A single message and every outbound message
-    (a send cannot be rolled back) go to ``process_one``. A message whose ordering key is held
-    (``held_back`` ids: an earlier message of its key is open outside this claim) or blocked (an
-    earlier message of its key in this batch did not end done) is skipped: ``skipped`` lists
-    them, to be given back.
-    """
-
-    def __init__(self, held_back, process_one, apply_run, run_max=RUN_MAX):
-        self.held_back = held_back
-        self.process_one = process_one
-        self.apply_run = apply_run
-        self.run_max = run_max
-        self.run_size = run_max
-        self.blocked_keys = set()
-        self.skipped = []
-        self.done = 0
-        self._run = []
-
-    def feed(self, messages):
-        """Apply ``messages``, in order; then ``done`` and ``skipped`` tell the outcome."""
-        for msg in messages:
-            key = msg.ordering_key
-            if key and (msg.id in self.held_back or key in self.blocked_keys):
-                self.blocked_keys.add(key)
-                self.skipped.append(msg.id)
-                continue
-            if msg.direction != "inbound":
-                self._flush_run()
-                self._one_by_one([msg])
-                continue
-            self._run.append(msg)
-            if len(self._run) >= self.run_size:
-                self._flush_run()
-        self._flush_run()
-
-    def _one_by_one(self, msgs):
-        for msg in msgs:
-            key = msg.ordering_key
-            if key and key in self.blocked_keys:
-                self.skipped.append(msg.id)
-                continue
-            if self.process_one(msg):
-                self.done += 1
-            elif key:
-                self.blocked_keys.add(key)  # failed or retrying: the rest of its key waits
-
-    def _flush_run(self):
-        run = self._run
-        if len(run) > 1 and self.apply_run(run):
-            self.done += len(run)
-            self.run_size = min(self.run_max, self.run_size * 2)
-        else:
-            if len(run) > 1:
-                self.run_size = max(1, self.run_size // 2)
-            self._one_by_one(run)
-        self._run = []
-
-
 def process_claimed(backend, messages, token):
-    """``mfg.backend._mfg_process_claimed``: apply claimed messages in arrival order
-    (``RunSchedule``), write their outcomes, give back those their key holds. Returns the
-    drain's figures.
+    """``mfg.backend._mfg_process_claimed``: apply claimed messages (``RunSchedule``), write
+    their outcomes, give back those their key holds. Returns the drain's figures.
 
     Inbound messages are applied in runs that share one savepoint (a savepoint per message costs
-    a flush and two round trips each). A run in which anything fails is rolled back whole and
-    applied again one message at a time, each in its own savepoint, so a failure still undoes
-    only its own message; the run size then halves (and doubles again after runs that succeed),
-    so a flow with many failures soon runs message by message. Outbound messages are always sent
-    one at a time (a send cannot be rolled back).
+    a flush and two round trips each), or, for exchange types with a batch handler, in batches
+    (one savepoint and one handler call for messages of many ordering keys). A run or batch in
+    which anything fails is rolled back whole and applied again one message at a time, each in
+    its own savepoint, so a failure still undoes only its own message; the run or batch size
+    then halves (and doubles again after ones that succeed), so a flow with many failures soon
+    runs message by message. Outbound messages are always sent one at a time (a send cannot be
+    rolled back).
     """
     env = backend.env
     cache = env.cr.cache
     cache["mfg_resolve"] = {}  # code look-ups shared by the batch (see _mfg_resolve)
     outer = cache.get("mfg_outcomes")
     batch = cache["mfg_outcomes"] = {"done": [], "links": []}
+    batchable = {}
+
+    def batch_key(msg):
+        if msg.direction != "inbound":
+            return None
+        etype = msg.exchange_type_id
+        if etype.id not in batchable:
+            batchable[etype.id] = etype._mfg_batch_handler() is not None
+        return etype.id if batchable[etype.id] else None
+
     schedule = RunSchedule(
         messages._mfg_held_back(token),
         process_one=lambda msg: msg._mfg_process(),
         apply_run=lambda run: backend._mfg_apply_run(run, batch),
+        batch_key=batch_key,
+        apply_batch=lambda msgs: backend._mfg_apply_batch(msgs, batch),
     )
     try:
         schedule.feed(messages)
@@ -301,6 +250,13 @@ def process_claimed(backend, messages, token):
     return {"claimed": len(messages), "done": schedule.done, "held": len(schedule.skipped)}
 
 
+def _rolled_back(env, batch, n_done, n_links):
+    """After a run or batch was rolled back: drop the outcomes it buffered."""
+    del batch["done"][n_done:]
+    del batch["links"][n_links:]
+    env.cr.cache["mfg_resolve"] = {}  # may name records the rollback undid
+
+
 def apply_run(env, run, batch):
     """``mfg.backend._mfg_apply_run``: apply ``run`` (inbound messages, in order) in one
     savepoint. True when every one is done; on any error the savepoint is rolled back, the
@@ -312,9 +268,23 @@ def apply_run(env, run, batch):
             for msg in run:
                 msg._mfg_process(isolated=False)
     except Exception:
-        del batch["done"][n_done:]
-        del batch["links"][n_links:]
-        env.cr.cache["mfg_resolve"] = {}  # may name records the rollback undid
+        _rolled_back(env, batch, n_done, n_links)
+        return False
+    return True
+
+
+def apply_batch(env, msgs, batch):
+    """``mfg.backend._mfg_apply_batch``: apply ``msgs`` (inbound, one exchange type, distinct
+    ordering keys) with the type's batch handler in one savepoint. True when all are done; on any
+    error the savepoint is rolled back, their buffered outcomes are dropped, and False is
+    returned (the caller applies them again one by one, each in its own savepoint)."""
+    n_done, n_links = len(batch["done"]), len(batch["links"])
+    try:
+        with env.cr.savepoint():
+            env["mfg.message"].concat(*msgs)._mfg_process_batch()
+    except Exception as exc:
+        _logger.info("mfg: a batch of %s messages failed (%r); applying them one by one", len(msgs), exc)
+        _rolled_back(env, batch, n_done, n_links)
         return False
     return True
 

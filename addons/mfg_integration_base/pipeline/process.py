@@ -92,8 +92,16 @@ def process(message, isolated=True):
             raise
         _record_failure_safely(message, exc, attempts, start)
         return False
+    record_done(message, result, attempts, elapsed_ms(start))
+    return True
+
+
+def record_done(message, result, attempts, duration_ms):
+    """Record that ``message`` is done (``result``: what its handler or transport returned):
+    buffered with the drain batch's other outcomes when there is one, else written now."""
+    env = message.env
     response = result if message.direction == "outbound" and isinstance(result, str) else None
-    vals = outcome.done(attempts, fields.Datetime.now(), elapsed_ms(start), response=response)
+    vals = outcome.done(attempts, fields.Datetime.now(), duration_ms, response=response)
     links = env["mfg.message.record"]
     batch = env.cr.cache.get(OUTCOMES_CACHE_KEY)
     if batch is not None:
@@ -102,10 +110,41 @@ def process(message, isolated=True):
         batch["done"].append((message.id, vals))
         if result is not None and "response" not in vals:
             batch["links"].extend(links._mfg_link_rows(message, result))
-        return True
+        return
     if result is not None and "response" not in vals:
         links._mfg_link(message, result)
     message._mfg_write_outcome(vals)
+
+
+def process_batch(messages):
+    """Apply inbound messages of one exchange type, with distinct ordering keys, with the type's
+    batch handler (``mfg.exchange.type._mfg_batch_handler``) in one call, and record them done;
+    see ``mfg.message._mfg_process_batch``. Raises on any error, nothing recorded: the caller
+    holds the savepoint, rolls it back and applies the messages again one by one
+    (``process``), so that a failure is recorded on its own message only."""
+    start = time.monotonic()
+    etype = messages[:1].exchange_type_id
+    if len(messages.exchange_type_id) != 1 or set(messages.mapped("direction")) != {"inbound"}:
+        raise MfgError(messages.env._("A batch holds inbound messages of one exchange type only."))
+    handler = etype._mfg_batch_handler()
+    if handler is None:
+        raise MfgError(
+            messages.env._("Exchange type %(type)s has no batch handler.", type=etype.contract)
+        )
+    items = [(message, message._mfg_payload()) for message in messages]
+    results = handler(items)
+    if not isinstance(results, list | tuple) or len(results) != len(items):
+        raise MfgError(
+            messages.env._(
+                "The batch handler of %(type)s returned %(n)s results for %(m)s messages.",
+                type=etype.contract,
+                n=len(results) if isinstance(results, list | tuple) else type(results).__name__,
+                m=len(items),
+            )
+        )
+    duration = elapsed_ms(start) // len(items)
+    for message, result in zip(messages, results, strict=True):
+        record_done(message, result, message.attempts + 1, duration)
     return True
 
 

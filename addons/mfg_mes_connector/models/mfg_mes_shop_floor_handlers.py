@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 from odoo import models
+from odoo.tools import float_is_zero
 
 from odoo.addons.mfg_integration_base.exceptions import MfgPermanentError
 from odoo.addons.mfg_integration_base.lib.dates import parse_rfc3339
@@ -16,6 +17,14 @@ class MfgMesShopFloorHandlers(models.AbstractModel):
     # ------------------------------------------------------------------ inbound: scrap
     def _mfg_handle_mes_scrap(self, message, data):
         """mes.scrap.v1: a validated stock.scrap linked to the MO."""
+        production, vals = self._mfg_mes_scrap_vals(message, data)
+        scrap = self.env["stock.scrap"].create(vals)
+        self._mfg_mes_validate_scraps(scrap)
+        return [production, scrap, scrap.move_ids]
+
+    def _mfg_mes_scrap_vals(self, message, data):
+        """The MO of a scrap message and the values of its stock.scrap: everything checked,
+        nothing changed."""
         backend = message.backend_id
         production = self._mfg_mes_production(message, data, states=None)
         if production.state == "cancel":
@@ -29,26 +38,33 @@ class MfgMesShopFloorHandlers(models.AbstractModel):
         uom = backend._mfg_resolve("uom", data["uom"])
         # The scrap keeps the plant's unit; its stock moves in the product's unit (both checked).
         quantity = self._mfg_mes_quantity(message, data["quantity"], data["uom"], product, uom, "")
+        if float_is_zero(quantity, precision_rounding=uom.rounding):
+            raise MfgPermanentError(
+                self.env._(
+                    "Scrap quantity %(qty)s %(uom)s is zero: send a positive quantity.",
+                    qty=data["quantity"],
+                    uom=data["uom"],
+                ),
+                path="/quantity",
+            )
         lot = self._mfg_mes_lot(backend, data.get("lot"), product, "/lot")
         reason = backend._mfg_resolve("scrap_reason", data["reason"]) if data.get("reason") else None
-        scrap = self.env["stock.scrap"].create(
-            {
-                "production_id": production.id,
-                "product_id": product.id,
-                "product_uom_id": uom.id,
-                "scrap_qty": quantity,
-                "lot_id": lot.id or False,
-                "company_id": production.company_id.id,
-                "origin": production.name,
-                "scrap_reason_tag_ids": [(6, 0, reason.ids)] if reason else [],
-            }
-        )
-        # The material is physically gone: confirm even when Odoo's stock says it is short
-        # (what the "insufficient quantity" dialog's Confirm does).
-        scrap.action_validate()
-        if scrap.state != "done":
-            scrap.do_scrap()
-        return [production, scrap, scrap.move_ids]
+        return production, {
+            "production_id": production.id,
+            "product_id": product.id,
+            "product_uom_id": uom.id,
+            "scrap_qty": quantity,
+            "lot_id": lot.id or False,
+            "company_id": production.company_id.id,
+            "origin": production.name,
+            "scrap_reason_tag_ids": [(6, 0, reason.ids)] if reason else [],
+        }
+
+    def _mfg_mes_validate_scraps(self, scraps):
+        """Validate ``scraps``: the material is physically gone, so they are done even when Odoo's
+        stock says it is short (what ``action_validate`` followed by the "insufficient quantity"
+        dialog's Confirm does, without computing the quantity available first)."""
+        scraps.do_scrap()
 
     # ------------------------------------------------------------------ inbound: downtime
     def _mfg_handle_mes_downtime(self, message, data):
