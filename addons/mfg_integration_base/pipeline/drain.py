@@ -283,7 +283,12 @@ def apply_batch(env, msgs, batch):
         with env.cr.savepoint():
             env["mfg.message"].concat(*msgs)._mfg_process_batch()
     except Exception as exc:
-        _logger.info("mfg: a batch of %s messages failed (%r); applying them one by one", len(msgs), exc)
+        _logger.info(
+            "mfg: a batch of %s messages failed (%s: %.200s); applying them one by one",
+            len(msgs),
+            type(exc).__name__,
+            exc,
+        )
         _rolled_back(env, batch, n_done, n_links)
         return False
     return True

@@ -128,9 +128,7 @@ def process_batch(messages):
         raise MfgError(messages.env._("A batch holds inbound messages of one exchange type only."))
     handler = etype._mfg_batch_handler()
     if handler is None:
-        raise MfgError(
-            messages.env._("Exchange type %(type)s has no batch handler.", type=etype.contract)
-        )
+        raise MfgError(messages.env._("Exchange type %(type)s has no batch handler.", type=etype.contract))
     items = [(message, message._mfg_payload()) for message in messages]
     results = handler(items)
     if not isinstance(results, list | tuple) or len(results) != len(items):

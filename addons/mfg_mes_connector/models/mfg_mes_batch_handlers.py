@@ -49,9 +49,13 @@ class MfgMesBatchHandlers(models.AbstractModel):
     def _mfg_mes_family_key(self, production):
         """What MOs marked done together must not share: their procurement group (a family of
         backorders), or the MO itself when it has none."""
-        return ("group", production.procurement_group_id.id) if production.procurement_group_id else (
-            "mo",
-            production.id,
+        return (
+            ("group", production.procurement_group_id.id)
+            if production.procurement_group_id
+            else (
+                "mo",
+                production.id,
+            )
         )
 
     # ------------------------------------------------------------------ material consumption

@@ -10,6 +10,8 @@ class MfgTestOrder(models.Model):
     Handler of ``test.order_report``: creates or updates the order named in the payload,
     resolves its product through the backend's code mappings, and appends the step to
     ``history`` so the tests can see in which order messages were applied.
+    ``_mfg_handle_order_report_batched`` does the same and has a batch variant
+    (``_mfg_batch_order_report_batched``) that records, on each order, the size of the batch.
     Payload switches: ``"fail": "transient"`` raises a transient error; ``"fail": "business"``
     a business error; ``"fail": "crash"`` an unexpected exception.
     """
@@ -23,6 +25,7 @@ class MfgTestOrder(models.Model):
     quantity = fields.Float()
     history = fields.Char(default="")
     applied_count = fields.Integer()
+    batch_size = fields.Integer(help="Messages of the batch handler call that applied it last (0: alone).")
 
     def _mfg_handle_order_report(self, message, data):
         fail = data.get("fail")
@@ -46,3 +49,13 @@ class MfgTestOrder(models.Model):
             }
         )
         return order
+
+    def _mfg_handle_order_report_batched(self, message, data):
+        order = self._mfg_handle_order_report(message, data)
+        order.batch_size = 0
+        return order
+
+    def _mfg_batch_order_report_batched(self, items):
+        orders = [self._mfg_handle_order_report(message, data) for message, data in items]
+        self.concat(*orders).write({"batch_size": len(items)})
+        return orders

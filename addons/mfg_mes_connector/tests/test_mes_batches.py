@@ -1,0 +1,106 @@
+from unittest.mock import patch
+
+from odoo.tests import tagged
+from odoo.tools import mute_logger
+
+from .common import MfgMesCase
+
+
+@tagged("post_install", "-at_install")
+class TestMesBatches(MfgMesCase):
+    """The facts of several manufacturing orders in one drain: the batch handlers apply each
+    contract's messages of all the MOs together (one mark done for all completions), with the
+    same effect as one at a time, and a bad message fails alone."""
+
+    def _facts(self, mo, tag, lot="HL-1"):
+        """Consumption (4 housings, 2500 g resin), 1 housing scrapped, completion of 4 units."""
+        return [
+            (
+                "material_consumption",
+                self._consumption(f"{tag}-c", mo, ("HOUS-1", 4, "Units", lot), ("RES-1", 2500, "g")),
+            ),
+            ("scrap", self._base(f"{tag}-s", mo, product="HOUS-1", quantity=1, uom="Units", lot="HL-1")),
+            ("production_completion", self._completion(f"{tag}-p", mo, 4, lot=f"PL-{tag}")),
+        ]
+
+    def _receive_interleaved(self, *fact_lists):
+        """Receive the facts MO by MO, as a plant that finishes one order after the other."""
+        msgs = {}
+        for facts in fact_lists:
+            for code, data in facts:
+                msgs[data["message_id"]] = self._receive(code, data)
+        return msgs
+
+    def _drain_spying_mark_done(self):
+        """One drain; returns the MO ids of every ``button_mark_done`` call."""
+        Production = type(self.env["mrp.production"])
+        original = Production.button_mark_done
+        calls = []
+
+        def spy(records):
+            calls.append(sorted(records.ids))
+            return original(records)
+
+        with patch.object(Production, "button_mark_done", spy):
+            self._drain()
+        return calls
+
+    def assertMoApplied(self, mo, finished_lot):
+        self.assertEqual(mo.state, "done")
+        self.assertAlmostEqual(mo.qty_produced, 4)
+        self.assertEqual(mo.lot_producing_id.name, finished_lot)
+        housing = mo.move_raw_ids.filtered(lambda m: m.product_id == self.comp_lot and not m.scrapped)
+        resin = mo.move_raw_ids.filtered(lambda m: m.product_id == self.comp_kg)
+        self.assertEqual((housing.state, resin.state), ("done", "done"))
+        self.assertAlmostEqual(housing.quantity, 4)
+        self.assertEqual(housing.move_line_ids.lot_id, self.lot_c1)
+        self.assertAlmostEqual(resin.quantity, 2.5, places=6, msg="2500 g, in kg")
+        scrap = self.env["stock.scrap"].search([("production_id", "=", mo.id)])
+        self.assertEqual((len(scrap), scrap.state, scrap.scrap_qty), (1, "done", 1))
+
+    def test_facts_of_several_mos_are_applied_together(self):
+        mos = [self._mo(qty=4) for _i in range(3)]
+        housing_before = self.comp_lot.with_context(lot_id=self.lot_c1.id).qty_available
+        msgs = self._receive_interleaved(*(self._facts(mo, f"m{i}") for i, mo in enumerate(mos)))
+        calls = self._drain_spying_mark_done()
+        self.assertDone(*msgs.values())
+        self.assertEqual(calls, [sorted(mo.id for mo in mos)], "one mark done for the three completions")
+        for i, mo in enumerate(mos):
+            self.assertMoApplied(mo, f"PL-m{i}")
+            completion = msgs[f"m{i}-p"]
+            self.assertIn(
+                mo.id,
+                completion.record_ids.filtered(lambda r: r.res_model == "mrp.production").mapped("res_id"),
+            )
+        self.assertAlmostEqual(
+            self.comp_lot.with_context(lot_id=self.lot_c1.id).qty_available,
+            housing_before - 3 * 5,
+            msg="4 consumed and 1 scrapped per MO, each once",
+        )
+
+    @mute_logger(
+        "odoo.addons.mfg_integration_base.pipeline.process", "odoo.addons.mfg_integration_base.pipeline.drain"
+    )
+    def test_a_bad_fact_fails_alone_and_holds_its_own_mo_only(self):
+        mos = [self._mo(qty=4) for _i in range(3)]
+        # MO 2's consumption names a lot that does not exist: a mapping failure.
+        facts = [
+            self._facts(mos[0], "m0"),
+            self._facts(mos[1], "m1", lot="NO-SUCH-LOT"),
+            self._facts(mos[2], "m2"),
+        ]
+        msgs = self._receive_interleaved(*facts)
+        calls = self._drain_spying_mark_done()
+        bad = msgs["m1-c"]
+        self.assertEqual(bad.state, "failed")
+        self.assertEqual(bad.error_path, "/lines/0/lot")
+        self.assertIn("NO-SUCH-LOT", bad.error_message)
+        for later in ("m1-s", "m1-p"):
+            self.assertEqual((msgs[later].state, msgs[later].attempts), ("queued", 0), "MO 2 waits")
+        for tag, mo in (("m0", mos[0]), ("m2", mos[2])):
+            self.assertDone(msgs[f"{tag}-c"], msgs[f"{tag}-s"], msgs[f"{tag}-p"])
+            self.assertMoApplied(mo, f"PL-{tag}")
+        self.assertEqual(calls, [sorted([mos[0].id, mos[2].id])], "the other two still marked done together")
+        self.assertEqual(mos[1].state, "confirmed", "nothing of MO 2 applied")
+        self.assertFalse(mos[1].move_raw_ids.filtered("picked"))
+        self.assertFalse(self.env["stock.scrap"].search([("production_id", "=", mos[1].id)]))
