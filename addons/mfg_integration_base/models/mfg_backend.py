@@ -223,10 +223,11 @@ class MfgBackend(models.Model):
         """Run in this transaction only (see pipeline/tx.py)."""
         return tx.single_transaction(self.env)
 
-    def _mfg_process_claimed(self, messages, token):
-        """Apply claimed messages in arrival order; give back those their key holds
-        (``drain.process_claimed``)."""
-        return drain.process_claimed(self, messages, token)
+    def _mfg_process_claimed(self, messages, token, restart=None):
+        """Apply claimed messages (runs, batches, order per key); give back those their key
+        holds; ``restart``: commits, to redo work hit by a concurrent update in a fresh
+        transaction (``drain.process_claimed``)."""
+        return drain.process_claimed(self, messages, token, restart=restart)
 
     def _mfg_apply_run(self, run, batch):
         """Apply ``run`` in one savepoint; True when every one is done (``drain.apply_run``)."""

@@ -17,12 +17,14 @@ import logging
 from odoo import api, fields
 
 from .claim import claim_lease_seconds, drain_partitions, orphaned_claim_sql
-from .schedule import RUN_MAX, RunSchedule, waves  # noqa: F401 (RUN_MAX, waves: the drain's API)
+from .process import CONFLICTS_CACHE_KEY, ConcurrentUpdate, is_conflict
+from .schedule import RUN_MAX, GiveBack, RunSchedule, waves  # noqa: F401 (RUN_MAX, waves: the drain's API)
 from .states import CLAIMABLE_STATES
 
 _logger = logging.getLogger(__name__)
 
 DRAIN_BATCH = 100  # messages claimed by one drain
+MAX_REDOS = 10  # fresh transactions a drain starts for work hit by concurrent updates
 
 
 # ---------------------------------------------------------------------- starting drains
@@ -162,7 +164,9 @@ def drain(backend, direction, channel, include_batch, limit, partition, partitio
         if stats["claimed"] >= limit:
             backend._mfg_enqueue_drain(direction, channel, sync_class=sync_class, partition=own_partition)
         backend._mfg_schedule_next_retry(direction, channel, type_ids, own_partition, part)
-        return "claimed {claimed}, done {done}, held by ordering key {held}".format(**stats)
+        return "claimed {claimed}, done {done}, held by ordering key {held}".format(**stats) + (
+            ", redone after concurrent updates {redone}".format(**stats) if stats.get("redone") else ""
+        )
     stats = {"claimed": 0, "done": 0, "held": 0}
     # One connection for the whole drain: it holds the claim lock from before the claim
     # until the outcomes are committed, so that its claims die with it (see _mfg_claim).
@@ -183,7 +187,7 @@ def drain(backend, direction, channel, include_batch, limit, partition, partitio
             try:
                 env = backend.env(cr=cr)
                 stats = backend.with_env(env)._mfg_process_claimed(
-                    env["mfg.message"].sudo().browse(ids), token
+                    env["mfg.message"].sudo().browse(ids), token, restart=cr.commit
                 )
                 cr.commit()  # pylint: disable=invalid-commit
             except Exception:
@@ -199,10 +203,12 @@ def drain(backend, direction, channel, include_batch, limit, partition, partitio
         if env["mfg.message"]._mfg_claimable_count(backend, direction, type_ids, **part):
             backend._mfg_enqueue_drain(direction, channel, sync_class=sync_class, partition=own_partition)
         backend._mfg_schedule_next_retry(direction, channel, type_ids, own_partition, part)
-    return "claimed {claimed}, done {done}, held by ordering key {held}".format(**stats)
+    return "claimed {claimed}, done {done}, held by ordering key {held}".format(**stats) + (
+        ", redone after concurrent updates {redone}".format(**stats) if stats.get("redone") else ""
+    )
 
 
-def process_claimed(backend, messages, token):
+def process_claimed(backend, messages, token, restart=None):
     """``mfg.backend._mfg_process_claimed``: apply claimed messages (``RunSchedule``), write
     their outcomes, give back those their key holds. Returns the drain's figures.
 
@@ -214,13 +220,26 @@ def process_claimed(backend, messages, token):
     then halves (and doubles again after ones that succeed), so a flow with many failures soon
     runs message by message. Outbound messages are always sent one at a time (a send cannot be
     rolled back).
+
+    Concurrent updates: when a step meets rows that a concurrent transaction changed and
+    committed (serialization failure, deadlock: two drains booking on one stock quant, one work
+    center), trying again in this transaction's snapshot would fail again, and recording a
+    failed attempt would cost the message a retry delay (and, repeated, its life). With
+    ``restart`` (a callable committing this transaction: the drain's ``cr.commit``) the outcomes
+    so far are written and committed, and the step is applied again in a fresh snapshot (up to
+    ``MAX_REDOS`` times); without it (or past that), the step's messages and the rest are given
+    back untouched, for the next drain. Nothing is applied twice: a step's work is rolled back
+    with its savepoint before it is done again.
     """
     env = backend.env
     cache = env.cr.cache
     cache["mfg_resolve"] = {}  # code look-ups shared by the batch (see _mfg_resolve)
     outer = cache.get("mfg_outcomes")
     batch = cache["mfg_outcomes"] = {"done": [], "links": []}
+    outer_conflicts = cache.get(CONFLICTS_CACHE_KEY)
+    cache[CONFLICTS_CACHE_KEY] = True
     batchable = {}
+    redos = {"count": 0}
 
     def batch_key(msg):
         if msg.direction != "inbound":
@@ -230,12 +249,35 @@ def process_claimed(backend, messages, token):
             batchable[etype.id] = etype._mfg_batch_handler() is not None
         return etype.id if batchable[etype.id] else None
 
+    def redone(step):
+        """``step`` applied again in a fresh transaction after a concurrent update."""
+
+        def run(arg):
+            while True:
+                try:
+                    return step(arg)
+                except ConcurrentUpdate as exc:
+                    if restart is None or redos["count"] >= MAX_REDOS:
+                        _logger.info(
+                            "mfg: concurrent update (%.200s); giving the rest of the claim back", exc
+                        )
+                        raise GiveBack() from exc
+                    redos["count"] += 1
+                    env["mfg.message"]._mfg_write_batch_outcomes(batch)
+                    batch["done"].clear()
+                    batch["links"].clear()
+                    restart()
+                    cache["mfg_resolve"] = {}
+                    env.invalidate_all(flush=False)
+
+        return run
+
     schedule = RunSchedule(
         messages._mfg_held_back(token),
-        process_one=lambda msg: msg._mfg_process(),
-        apply_run=lambda run: backend._mfg_apply_run(run, batch),
+        process_one=redone(lambda msg: msg._mfg_process()),
+        apply_run=redone(lambda run: backend._mfg_apply_run(run, batch)),
         batch_key=batch_key,
-        apply_batch=lambda msgs: backend._mfg_apply_batch(msgs, batch),
+        apply_batch=redone(lambda msgs: backend._mfg_apply_batch(msgs, batch)),
     )
     try:
         schedule.feed(messages)
@@ -246,8 +288,15 @@ def process_claimed(backend, messages, token):
             cache.pop("mfg_outcomes", None)
         else:
             cache["mfg_outcomes"] = outer
+        if outer_conflicts is None:
+            cache.pop(CONFLICTS_CACHE_KEY, None)
+        else:
+            cache[CONFLICTS_CACHE_KEY] = outer_conflicts
     env["mfg.message"]._mfg_release(schedule.skipped, token)
-    return {"claimed": len(messages), "done": schedule.done, "held": len(schedule.skipped)}
+    stats = {"claimed": len(messages), "done": schedule.done, "held": len(schedule.skipped)}
+    if redos["count"]:
+        stats["redone"] = redos["count"]
+    return stats
 
 
 def _rolled_back(env, batch, n_done, n_links):
@@ -261,14 +310,17 @@ def apply_run(env, run, batch):
     """``mfg.backend._mfg_apply_run``: apply ``run`` (inbound messages, in order) in one
     savepoint. True when every one is done; on any error the savepoint is rolled back, the
     outcomes buffered by the run are dropped, and False is returned (the caller applies them
-    again one by one)."""
+    again one by one) — or, for a concurrent update, ``ConcurrentUpdate`` is raised (see
+    ``process_claimed``)."""
     n_done, n_links = len(batch["done"]), len(batch["links"])
     try:
         with env.cr.savepoint():
             for msg in run:
                 msg._mfg_process(isolated=False)
-    except Exception:
+    except Exception as exc:
         _rolled_back(env, batch, n_done, n_links)
+        if is_conflict(exc) and env.cr.cache.get(CONFLICTS_CACHE_KEY):
+            raise ConcurrentUpdate(str(exc)) from exc
         return False
     return True
 
@@ -277,19 +329,22 @@ def apply_batch(env, msgs, batch):
     """``mfg.backend._mfg_apply_batch``: apply ``msgs`` (inbound, one exchange type, distinct
     ordering keys) with the type's batch handler in one savepoint. True when all are done; on any
     error the savepoint is rolled back, their buffered outcomes are dropped, and False is
-    returned (the caller applies them again one by one, each in its own savepoint)."""
+    returned (the caller applies them again one by one, each in its own savepoint) — or, for a
+    concurrent update, ``ConcurrentUpdate`` is raised (see ``process_claimed``)."""
     n_done, n_links = len(batch["done"]), len(batch["links"])
     try:
         with env.cr.savepoint():
             env["mfg.message"].concat(*msgs)._mfg_process_batch()
     except Exception as exc:
+        _rolled_back(env, batch, n_done, n_links)
+        if is_conflict(exc) and env.cr.cache.get(CONFLICTS_CACHE_KEY):
+            raise ConcurrentUpdate(str(exc)) from exc
         _logger.info(
             "mfg: a batch of %s messages failed (%s: %.200s); applying them one by one",
             len(msgs),
             type(exc).__name__,
             exc,
         )
-        _rolled_back(env, batch, n_done, n_links)
         return False
     return True
 

@@ -12,6 +12,7 @@ import traceback
 from datetime import timedelta
 
 import psycopg2
+import psycopg2.errors
 
 from odoo import fields
 from odoo.exceptions import AccessError, UserError
@@ -21,13 +22,29 @@ from ..exceptions import MfgError, MfgTransientError
 from ..lib import contract, error_signature
 from ..lib.retry_policy import retry_delay
 from . import outcome
-from .states import TRANSIENT_PGCODES
+from .states import CONFLICT_PGCODES, TRANSIENT_PGCODES
 
 _logger = logging.getLogger(__name__)
 
 OUTCOMES_CACHE_KEY = "mfg_outcomes"  # cr.cache: the outcomes a drain batch writes at its end
+# cr.cache: set by a drain that redoes work hit by a concurrent update (see ConcurrentUpdate)
+CONFLICTS_CACHE_KEY = "mfg_redo_conflicts"
 MAX_ERROR_MESSAGE = 10000  # characters kept of an error text
 MAX_ERROR_DETAIL = 20000  # characters kept of a traceback (its end)
+
+
+class ConcurrentUpdate(Exception):
+    """A message's work met a concurrent transaction's committed change of the same rows
+    (PostgreSQL serialization failure or deadlock). Inside a drain that can start a fresh
+    transaction, this is raised instead of recording a failed attempt: the drain commits what is
+    done and applies the message again in a new snapshot (see ``drain.process_claimed``)."""
+
+
+def is_conflict(exc):
+    """True when ``exc`` is a concurrent update (serialization failure, deadlock)."""
+    return isinstance(
+        exc, ConcurrentUpdate | psycopg2.errors.SerializationFailure | psycopg2.errors.DeadlockDetected
+    ) or (isinstance(exc, psycopg2.Error) and getattr(exc, "pgcode", None) in CONFLICT_PGCODES)
 
 
 def payload(message):
@@ -90,6 +107,8 @@ def process(message, isolated=True):
     except Exception as exc:
         if not isolated:
             raise
+        if is_conflict(exc) and env.cr.cache.get(CONFLICTS_CACHE_KEY):
+            raise ConcurrentUpdate(str(exc)) from exc
         _record_failure_safely(message, exc, attempts, start)
         return False
     record_done(message, result, attempts, elapsed_ms(start))

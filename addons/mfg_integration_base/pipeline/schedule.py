@@ -5,6 +5,11 @@ RUN_MAX = 32  # inbound messages applied in one savepoint (see RunSchedule)
 BATCH_MAX = 100  # messages given to one batch handler call (a drain claims 100)
 
 
+class GiveBack(Exception):
+    """Raised by a step (``process_one``, ``apply_run``, ``apply_batch``) to stop the schedule:
+    the messages it holds and all that come after are given back (``skipped``), untouched."""
+
+
 class RunSchedule:
     """The order in which a drain applies its claimed messages; plain Python.
 
@@ -28,6 +33,9 @@ class RunSchedule:
     handler call, True when all are done); a batch that fails is given again one message at a
     time to ``process_one``, and the batch size halves (doubling again after good batches, up to
     ``batch_max``). Claims without batchable messages keep their arrival order.
+
+    A step that raises ``GiveBack`` stops the schedule: every message not applied yet (the
+    step's own included) is added to ``skipped``, to be given back.
     """
 
     def __init__(
@@ -52,6 +60,7 @@ class RunSchedule:
         self.blocked_keys = set()
         self.skipped = []
         self.done = 0
+        self._handled = set()  # ids done, failed or skipped
         self._run = []
         self._batch = []
         self._batch_group = None
@@ -60,6 +69,13 @@ class RunSchedule:
     def feed(self, messages):
         """Apply ``messages``, in order; then ``done`` and ``skipped`` tell the outcome."""
         messages = list(messages)
+        try:
+            self._feed(messages)
+        except GiveBack:
+            self.skipped.extend(msg.id for msg in messages if msg.id not in self._handled)
+            self._run, self._batch, self._batch_group, self._batch_keys = [], [], None, set()
+
+    def _feed(self, messages):
         groups = {}
         if self.batch_key and self.apply_batch:
             groups = {msg.id: self.batch_key(msg) for msg in messages}
@@ -85,7 +101,7 @@ class RunSchedule:
                 self._flush()
             if key and (msg.id in self.held_back or key in self.blocked_keys):
                 self.blocked_keys.add(key)
-                self.skipped.append(msg.id)
+                self._skip(msg)
                 continue
             if group is None:
                 self._run.append(msg)
@@ -98,16 +114,21 @@ class RunSchedule:
                     self._batch_keys.add(key)
         self._flush()
 
+    def _skip(self, msg):
+        self.skipped.append(msg.id)
+        self._handled.add(msg.id)
+
     def _one_by_one(self, msgs):
         for msg in msgs:
             key = msg.ordering_key
             if key and key in self.blocked_keys:
-                self.skipped.append(msg.id)
+                self._skip(msg)
                 continue
             if self.process_one(msg):
                 self.done += 1
             elif key:
                 self.blocked_keys.add(key)  # failed or retrying: the rest of its key waits
+            self._handled.add(msg.id)
 
     def _flush(self):
         self._flush_run()
@@ -120,6 +141,7 @@ class RunSchedule:
             return
         if len(run) > 1 and self.apply_run(run):
             self.done += len(run)
+            self._handled.update(msg.id for msg in run)
             self.run_size = min(self.run_max, self.run_size * 2)
         else:
             if len(run) > 1:
@@ -133,6 +155,7 @@ class RunSchedule:
             return
         if len(batch) > 1 and self.apply_batch(batch):
             self.done += len(batch)
+            self._handled.update(msg.id for msg in batch)
             self.batch_size = min(self.batch_max, self.batch_size * 2)
         else:
             if len(batch) > 1:

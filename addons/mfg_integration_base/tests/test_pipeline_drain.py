@@ -228,6 +228,24 @@ class TestBatchSchedule(BaseCase):
         self.assertEqual(schedule.skipped, [3])
         self.assertEqual(plant.applied, [2, 5, 4])
 
+    def test_a_step_that_gives_back_stops_the_schedule_and_gives_back_the_rest(self):
+        plant = Plant()
+        calls = []
+
+        def apply_batch(msgs):
+            calls.append([m.id for m in msgs])
+            if 3 in [m.id for m in msgs]:
+                raise drain.GiveBack()
+            return plant.apply_batch(msgs)
+
+        msgs = [Msg(1, "A", kind="k"), Msg(2, "B", kind="k"), Msg(3, "A", kind="k"), Msg(4, "B", kind="k")]
+        schedule = drain.RunSchedule(
+            set(), plant.process_one, plant.apply_run, batch_key=lambda m: m.kind, apply_batch=apply_batch
+        )
+        schedule.feed(msgs)
+        self.assertEqual(calls, [[1, 2], [3, 4]])
+        self.assertEqual((schedule.done, sorted(schedule.skipped)), (2, [3, 4]))
+
     def test_without_batchable_messages_the_arrival_order_is_kept(self):
         plant = Plant()
         plant.schedule(run_max=8).feed([Msg(1, "A"), Msg(2, "B"), Msg(3, "A"), Msg(4, "C")])

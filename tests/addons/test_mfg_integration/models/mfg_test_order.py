@@ -1,7 +1,11 @@
+import psycopg2.errors
+
 from odoo import fields, models
 from odoo.exceptions import UserError
 
 from odoo.addons.mfg_integration_base.exceptions import MfgTransientError
+
+CONFLICTED = set()  # message ids that raised their "conflict_once" failure
 
 
 class MfgTestOrder(models.Model):
@@ -13,7 +17,9 @@ class MfgTestOrder(models.Model):
     ``_mfg_handle_order_report_batched`` does the same and has a batch variant
     (``_mfg_batch_order_report_batched``) that records, on each order, the size of the batch.
     Payload switches: ``"fail": "transient"`` raises a transient error; ``"fail": "business"``
-    a business error; ``"fail": "crash"`` an unexpected exception.
+    a business error; ``"fail": "crash"`` an unexpected exception; ``"fail": "conflict_once"`` a
+    PostgreSQL serialization failure (a concurrent update) the first time a message is applied
+    in this process (``CONFLICTED`` remembers it), then nothing.
     """
 
     _name = "mfg.test.order"
@@ -35,6 +41,9 @@ class MfgTestOrder(models.Model):
             raise UserError(f"Order {data['order']} is closed in Odoo: it cannot take more quantity.")
         if fail == "crash":
             raise ZeroDivisionError("division by zero")
+        if fail == "conflict_once" and message.id not in CONFLICTED:
+            CONFLICTED.add(message.id)
+            raise psycopg2.errors.SerializationFailure("could not serialize access due to concurrent update")
         product = message.backend_id._mfg_resolve("product", data["product"])
         order = self.search([("name", "=", data["order"])], limit=1)
         if not order:

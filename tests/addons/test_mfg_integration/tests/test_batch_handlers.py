@@ -94,3 +94,65 @@ class TestBatchHandlers(MfgPipelineCase):
         self.assertEqual((by_id["a1"].state, by_id["a2"].state), ("done", "done"))
         self.assertEqual(self._order("A").history, "a1,a2")
         self.assertEqual(self._order("A").applied_count, 2)
+
+
+@tagged("post_install", "-at_install")
+class TestConcurrentUpdates(MfgPipelineCase):
+    """A drain whose work meets a concurrent transaction's committed change (two drains booking
+    on one stock quant): the work is done again in a fresh transaction, not recorded as a failed
+    attempt; where no fresh transaction can be started, the messages are given back untouched."""
+
+    def _receive_abc(self):
+        specs = [("a1", "A", {}), ("b1", "B", {"fail": "conflict_once"}), ("c1", "C", {}), ("b2", "B", {})]
+        return {
+            mid: self._receive_one(self._payload(mid, order=order, step=mid, **extra))
+            for mid, order, extra in specs
+        }
+
+    def _claim_all(self, msgs):
+        """What this drain's committed claim leaves: the messages 'processing' with its token."""
+        messages = self.Message.concat(*msgs.values())
+        self.env.flush_all()
+        self.env.cr.execute(
+            "UPDATE mfg_message SET state = 'processing', claim_token = 'mine', claimed_at = now() WHERE id IN %s",
+            (tuple(messages.ids),),
+        )
+        self.env.invalidate_all()
+        return messages, "mine"
+
+    @mute_logger(
+        "odoo.addons.mfg_integration_base.pipeline.process", "odoo.addons.mfg_integration_base.pipeline.drain"
+    )
+    def test_work_hit_by_a_concurrent_update_is_redone_in_a_fresh_transaction(self):
+        msgs = self._receive_abc()
+        messages, token = self._claim_all(msgs)
+        restarts = []
+        stats = self.backend._mfg_process_claimed(messages, token, restart=lambda: restarts.append(1))
+        self.env.invalidate_all()
+        self.assertEqual(len(restarts), 1, "one fresh transaction for the one conflict")
+        self.assertEqual(stats["redone"], 1)
+        self.assertEqual(stats["done"], 4)
+        for msg in msgs.values():
+            self.assertEqual((msg.state, msg.attempts), ("done", 1), msg.external_id)
+        self.assertEqual(self._order("B").history, "b1,b2", "order per key kept")
+        self.assertEqual(
+            [self._order(k).applied_count for k in "ABC"],
+            [1, 2, 1],
+            "the rolled-back work is not applied twice",
+        )
+
+    @mute_logger(
+        "odoo.addons.mfg_integration_base.pipeline.process", "odoo.addons.mfg_integration_base.pipeline.drain"
+    )
+    def test_without_a_fresh_transaction_the_rest_is_given_back_untouched(self):
+        msgs = self._receive_abc()
+        self._drain()  # tests run in one transaction: no restart possible
+        self.assertEqual(msgs["b1"].attempts, 0, "a concurrent update is no failed attempt")
+        self.assertEqual(msgs["b1"].state, "queued")
+        self.assertFalse(msgs["b1"].error_message)
+        self.assertEqual(msgs["b2"].state, "queued")
+        self._drain()  # the next drain (its own snapshot) applies them
+        for msg in msgs.values():
+            self.assertEqual(msg.state, "done", msg.external_id)
+        self.assertEqual(self._order("B").history, "b1,b2")
+        self.assertEqual([self._order(k).applied_count for k in "ABC"], [1, 2, 1])
