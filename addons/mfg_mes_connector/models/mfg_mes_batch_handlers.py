@@ -58,6 +58,42 @@ class MfgMesBatchHandlers(models.AbstractModel):
             )
         )
 
+    # ------------------------------------------------------------------ operation status
+    def _mfg_batch_mes_operation_status(self, items):
+        """mes.operation_status.v1 for many MOs: the work orders started (or resumed) in one
+        ``button_start``; pauses and finishes one at a time, in turn."""
+        results = [None] * len(items)
+        pending, families = [], set()
+
+        def start():
+            if pending:
+                self.env["mrp.workorder"].concat(*(entry[2] for entry in pending)).button_start()
+                for index, production, workorder, at, status, first_start, open_before in pending:
+                    results[index] = self._mfg_mes_started(
+                        production, workorder, at, status, first_start, open_before
+                    )
+            pending.clear()
+            families.clear()
+
+        for index, (message, data) in enumerate(items):
+            if data["status"] not in ("started", "resumed"):
+                start()
+                results[index] = self._mfg_handle_mes_operation_status(message, data)
+                continue
+            production = self._mfg_mes_production(message, data)
+            family = self._mfg_mes_family_key(production)
+            if family in families:
+                start()
+                production = self._mfg_mes_production(message, data)
+                family = self._mfg_mes_family_key(production)
+            workorder, at = self._mfg_mes_operation(message, data, production)
+            open_before = workorder.time_ids.filtered(lambda t: not t.date_end)
+            first_start = workorder.state != "progress"
+            pending.append((index, production, workorder, at, data["status"], first_start, open_before))
+            families.add(family)
+        start()
+        return results
+
     # ------------------------------------------------------------------ material consumption
     def _mfg_batch_mes_material_consumption(self, items):
         """mes.material_consumption.v1 for many MOs: the reserved move lines of every first

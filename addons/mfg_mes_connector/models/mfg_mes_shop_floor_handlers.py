@@ -146,31 +146,14 @@ class MfgMesShopFloorHandlers(models.AbstractModel):
     def _mfg_handle_mes_operation_status(self, message, data):
         """mes.operation_status.v1: start, pause, resume or finish the matching work order,
         with the plant's time on the work order and its time log."""
-        backend = message.backend_id
         production = self._mfg_mes_production(message, data)
-        workorder = self._mfg_mes_workorder(backend, production, data["operation"])
-        at = parse_rfc3339(data["at"], "/at")
+        workorder, at = self._mfg_mes_operation(message, data, production)
         status = data["status"]
-        if workorder.state in ("done", "cancel"):
-            raise MfgPermanentError(
-                self.env._(
-                    "Operation %(wo)s of %(mo)s is already %(state)s: it cannot be %(status)s.",
-                    wo=workorder.name,
-                    mo=production.name,
-                    state=workorder.state,
-                    status=status,
-                ),
-                path="/status",
-            )
         open_before = workorder.time_ids.filtered(lambda t: not t.date_end)
         if status in ("started", "resumed"):
             first_start = workorder.state != "progress"
             workorder.button_start()
-            new_lines = workorder.time_ids.filtered(lambda t: not t.date_end) - open_before
-            new_lines.write({"date_start": at})
-            if first_start and status == "started":
-                workorder.with_context(bypass_duration_calculation=True).write({"date_start": at})
-            return [production, workorder, new_lines]
+            return self._mfg_mes_started(production, workorder, at, status, first_start, open_before)
         # Close the running time logs at the plant's time (Odoo's buttons would use "now").
         closed = self._mfg_mes_close_timers(open_before, at)
         if status == "paused":
@@ -183,3 +166,30 @@ class MfgMesShopFloorHandlers(models.AbstractModel):
             vals["date_start"] = at
         workorder.with_context(bypass_duration_calculation=True).write(vals)
         return [production, workorder, closed]
+
+    def _mfg_mes_operation(self, message, data, production):
+        """The work order and the plant's time of an operation status: everything checked,
+        nothing changed."""
+        workorder = self._mfg_mes_workorder(message.backend_id, production, data["operation"])
+        at = parse_rfc3339(data["at"], "/at")
+        if workorder.state in ("done", "cancel"):
+            raise MfgPermanentError(
+                self.env._(
+                    "Operation %(wo)s of %(mo)s is already %(state)s: it cannot be %(status)s.",
+                    wo=workorder.name,
+                    mo=production.name,
+                    state=workorder.state,
+                    status=data["status"],
+                ),
+                path="/status",
+            )
+        return workorder, at
+
+    def _mfg_mes_started(self, production, workorder, at, status, first_start, open_before):
+        """After ``button_start``: the new time log and, at the first start, the work order
+        start at the plant's time; returns the handler's result."""
+        new_lines = workorder.time_ids.filtered(lambda t: not t.date_end) - open_before
+        new_lines.write({"date_start": at})
+        if first_start and status == "started":
+            workorder.with_context(bypass_duration_calculation=True).write({"date_start": at})
+        return [production, workorder, new_lines]

@@ -13,8 +13,13 @@ class TestMesBatches(MfgMesCase):
     same effect as one at a time, and a bad message fails alone."""
 
     def _facts(self, mo, tag, lot="HL-1"):
-        """Consumption (4 housings, 2500 g resin), 1 housing scrapped, completion of 4 units."""
+        """Operation started, consumption (4 housings, 2500 g resin), 1 housing scrapped, completion
+        of 4 units."""
         return [
+            (
+                "operation_status",
+                self._base(f"{tag}-o", mo, operation="WC-1", status="started", at="2026-03-01T08:00:00Z"),
+            ),
             (
                 "material_consumption",
                 self._consumption(f"{tag}-c", mo, ("HOUS-1", 4, "Units", lot), ("RES-1", 2500, "g")),
@@ -57,6 +62,10 @@ class TestMesBatches(MfgMesCase):
         self.assertAlmostEqual(resin.quantity, 2.5, places=6, msg="2500 g, in kg")
         scrap = self.env["stock.scrap"].search([("production_id", "=", mo.id)])
         self.assertEqual((len(scrap), scrap.state, scrap.scrap_qty), (1, "done", 1))
+        workorder = mo.workorder_ids
+        self.assertEqual(workorder.state, "done")
+        self.assertEqual(str(workorder.date_start), "2026-03-01 08:00:00", "started at the plant's time")
+        self.assertEqual(len(workorder.time_ids.filtered(lambda t: t.date_start == workorder.date_start)), 1)
 
     def test_facts_of_several_mos_are_applied_together(self):
         mos = [self._mo(qty=4) for _i in range(3)]
@@ -95,12 +104,13 @@ class TestMesBatches(MfgMesCase):
         self.assertEqual(bad.state, "failed")
         self.assertEqual(bad.error_path, "/lines/0/lot")
         self.assertIn("NO-SUCH-LOT", bad.error_message)
+        self.assertEqual(msgs["m1-o"].state, "done", "MO 2's fact before the bad one is applied")
         for later in ("m1-s", "m1-p"):
             self.assertEqual((msgs[later].state, msgs[later].attempts), ("queued", 0), "MO 2 waits")
         for tag, mo in (("m0", mos[0]), ("m2", mos[2])):
-            self.assertDone(msgs[f"{tag}-c"], msgs[f"{tag}-s"], msgs[f"{tag}-p"])
+            self.assertDone(msgs[f"{tag}-o"], msgs[f"{tag}-c"], msgs[f"{tag}-s"], msgs[f"{tag}-p"])
             self.assertMoApplied(mo, f"PL-{tag}")
         self.assertEqual(calls, [sorted([mos[0].id, mos[2].id])], "the other two still marked done together")
-        self.assertEqual(mos[1].state, "confirmed", "nothing of MO 2 applied")
-        self.assertFalse(mos[1].move_raw_ids.filtered("picked"))
+        self.assertEqual(mos[1].state, "progress", "MO 2 started, nothing after its bad fact applied")
+        self.assertFalse(mos[1].move_raw_ids.filtered("manual_consumption"), "no MES consumption booked")
         self.assertFalse(self.env["stock.scrap"].search([("production_id", "=", mos[1].id)]))
