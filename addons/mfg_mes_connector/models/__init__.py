@@ -1,5 +1,6 @@
 from . import mfg_code_mapping
 from . import mrp_production
+from . import mrp_workorder
 from . import mfg_mes_handlers
 from . import mfg_mes_shop_floor_handlers
 from . import mfg_mes_batch_handlers
