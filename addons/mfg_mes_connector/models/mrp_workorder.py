@@ -1,4 +1,4 @@
-from odoo import fields, models
+from odoo import api, fields, models
 
 
 class MrpWorkorder(models.Model):
@@ -21,3 +21,18 @@ class MrpWorkorder(models.Model):
         copy=False,
         readonly=True,
     )
+
+    # needed_by_workorder_ids writes the same rows, but the ORM updates in its cache only the
+    # inverses of the field written (blocked_by_workorder_ids): forget ours, it is read again.
+    @api.model_create_multi
+    def create(self, vals_list):
+        records = super().create(vals_list)
+        if any("needed_by_workorder_ids" in vals for vals in vals_list):
+            self.invalidate_model(["mfg_needed_by_ids"])
+        return records
+
+    def write(self, vals):
+        res = super().write(vals)
+        if "needed_by_workorder_ids" in vals:
+            self.invalidate_model(["mfg_needed_by_ids"])
+        return res

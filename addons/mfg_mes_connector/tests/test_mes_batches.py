@@ -1,5 +1,6 @@
 from unittest.mock import patch
 
+from odoo.fields import Command
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
@@ -114,3 +115,47 @@ class TestMesBatches(MfgMesCase):
         self.assertEqual(mos[1].state, "progress", "MO 2 started, nothing after its bad fact applied")
         self.assertFalse(mos[1].move_raw_ids.filtered("manual_consumption"), "no MES consumption booked")
         self.assertFalse(self.env["stock.scrap"].search([("production_id", "=", mos[1].id)]))
+
+
+@tagged("post_install", "-at_install")
+class TestMesWorkorderDependencies(MfgMesCase):
+    """mrp.workorder.mfg_needed_by_ids (the inverse of blocked_by_workorder_ids that spares the
+    ORM a search per state change) keeps Odoo's work order dependencies right."""
+
+    def _mo_with_two_dependent_operations(self):
+        bom = self.bom.copy({"allow_operation_dependencies": True, "operation_ids": False})
+        op1, op2 = self.env["mrp.routing.workcenter"].create(
+            [
+                {"name": "Cut", "workcenter_id": self.workcenter.id, "bom_id": bom.id, "sequence": 10},
+                {"name": "Weld", "workcenter_id": self.workcenter.id, "bom_id": bom.id, "sequence": 20},
+            ]
+        )
+        op2.blocked_by_operation_ids = op1
+        mo = self._mo(qty=2, bom=bom)
+        return mo, mo.workorder_ids.sorted("sequence")
+
+    def test_finishing_an_operation_readies_the_one_it_blocks(self):
+        mo, (wo1, wo2) = self._mo_with_two_dependent_operations()
+        self.assertEqual(wo2.blocked_by_workorder_ids, wo1)
+        self.assertEqual(wo1.mfg_needed_by_ids, wo2)
+        self.assertEqual((wo1.state, wo2.state), ("ready", "pending"))
+        msgs = [
+            self._receive(
+                "operation_status",
+                self._base(f"o-{status}", mo, operation=wo1.sequence, status=status, at=at),
+            )
+            for status, at in (("started", "2026-03-01T08:00:00Z"), ("finished", "2026-03-01T08:30:00Z"))
+        ]
+        self._drain()
+        self.assertDone(*msgs)
+        self.assertEqual((wo1.state, wo2.state), ("done", "ready"), "wo2 follows wo1")
+
+    def test_writing_the_mrp_inverse_is_seen(self):
+        _mo, (wo1, wo2) = self._mo_with_two_dependent_operations()
+        self.assertEqual(wo1.mfg_needed_by_ids, wo2)  # in the cache now
+        wo1.needed_by_workorder_ids = [Command.clear()]
+        self.assertFalse(wo1.mfg_needed_by_ids, "not the cached value")
+        self.assertEqual(wo2.state, "ready", "no longer blocked")
+        wo1.needed_by_workorder_ids = [Command.link(wo2.id)]
+        self.assertEqual(wo1.mfg_needed_by_ids, wo2)
+        self.assertEqual(wo2.state, "pending")
