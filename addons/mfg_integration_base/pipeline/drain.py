@@ -334,7 +334,7 @@ def apply_batch(env, msgs, batch):
     n_done, n_links = len(batch["done"]), len(batch["links"])
     try:
         with env.cr.savepoint():
-            env["mfg.message"].concat(*msgs)._mfg_process_batch()
+            msgs[0].browse([msg.id for msg in msgs])._mfg_process_batch()  # their env (sudo)
     except Exception as exc:
         _rolled_back(env, batch, n_done, n_links)
         if is_conflict(exc) and env.cr.cache.get(CONFLICTS_CACHE_KEY):
