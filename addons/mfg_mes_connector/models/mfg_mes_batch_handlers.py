@@ -12,7 +12,7 @@ class MfgMesBatchHandlers(models.AbstractModel):
     the batch. Should anything fail, the drain rolls the batch back and applies its messages
     again one at a time, so a bad message fails alone."""
 
-    _inherit = "mfg.mes.handlers"
+    _inherit = "mfg.mes.handlers"  # pylint: disable=consider-merging-classes-inherited
 
     # ------------------------------------------------------------------ production completion
     def _mfg_batch_mes_production_completion(self, items):

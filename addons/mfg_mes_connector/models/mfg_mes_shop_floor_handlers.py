@@ -12,7 +12,7 @@ class MfgMesShopFloorHandlers(models.AbstractModel):
     and operation status (work orders and their timers). Same handler model as
     mfg_mes_handlers.py (consumption and completion)."""
 
-    _inherit = "mfg.mes.handlers"
+    _inherit = "mfg.mes.handlers"  # pylint: disable=consider-merging-classes-inherited
 
     # ------------------------------------------------------------------ inbound: scrap
     def _mfg_handle_mes_scrap(self, message, data):
