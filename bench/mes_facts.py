@@ -19,7 +19,8 @@ Self-contained, everything on 127.0.0.1, bounded in time; reuses bench/mqtt_inge
      message ``done``.
    - in-process ceiling: the same handlers (``mfg.exchange.type._mfg_handler()``) called in a loop
      in one ``odoo shell`` (Odoo server stopped), 100 calls per commit, without the pipeline
-     (no receive, no claim, no schema, no outcome), without and with a savepoint per message.
+     (no receive, no claim, no schema, no outcome), without and with a savepoint per message; and
+     the batch handlers (``_mfg_batch_handler()``) called per wave as a drain does, a savepoint each.
 4. Checks that every path ends with the same stock quants (per product role, location, lot) and
    every MO done; prints one table; drops the database and stops what it started.
 """
