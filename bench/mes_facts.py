@@ -19,7 +19,8 @@ Self-contained, everything on 127.0.0.1, bounded in time; reuses bench/mqtt_inge
      message ``done``.
    - in-process ceiling: the same handlers (``mfg.exchange.type._mfg_handler()``) called in a loop
      in one ``odoo shell`` (Odoo server stopped), 100 calls per commit, without the pipeline
-     (no receive, no claim, no schema, no outcome), without and with a savepoint per message.
+     (no receive, no claim, no schema, no outcome), without and with a savepoint per message; and
+     the batch handlers (``_mfg_batch_handler()``) called per wave as a drain does, a savepoint each.
 4. Checks that every path ends with the same stock quants (per product role, location, lot) and
    every MO done; prints one table; drops the database and stops what it started.
 """
@@ -67,6 +68,7 @@ PATHS = {
     "ours": "Q",
     "ceil": "C",
     "ceil_sp": "S",
+    "ceil_b": "B",
 }
 MES_CODES = ("operation_status", "material_consumption", "scrap", "production_completion")
 
@@ -116,7 +118,7 @@ for path, code in P["paths"].items():
             "mv_h": mo.move_raw_ids.filtered(lambda m: m.product_id == hou).id,
             "mv_r": mo.move_raw_ids.filtered(lambda m: m.product_id == res).id,
         })
-    if path in ("ours", "ceil", "ceil_sp"):
+    if path in ("ours", "ceil", "ceil_sp", "ceil_b"):
         backend = env["mfg.backend"].create({
             "name": f"MES bench {code}", "code": f"mesbench-{code.lower()}", "plant_code": f"P{code}",
             "system_kind": "mes", "warehouse_id": wh.id, "mqtt_enabled": False, "mqtt_host": "127.0.0.1",
@@ -137,9 +139,30 @@ from types import SimpleNamespace
 P = json.load(open(os.environ["MES_BENCH_PARAMS"]))
 types = {t.code: t for t in env["mfg.exchange.type"].search([("code", "like", "mes.%")])}
 out = {}
-for path, savepoint in (("ceil", False), ("ceil_sp", True)):
+
+
+def waves(facts):
+    # The drain's order (pipeline.schedule.waves): the n-th fact of each work order in wave n,
+    # inside a wave the facts of one contract together; returns [(code, [data, ...]), ...].
+    depth, rank, rows = {}, {}, []
+    for pos, (code, data) in enumerate(facts):
+        wave = depth.get(data["work_order"], 0)
+        depth[data["work_order"]] = wave + 1
+        rows.append((wave, rank.setdefault(code, len(rank)), pos, code, data))
+    rows.sort(key=lambda r: r[:3])
+    groups = []
+    for wave, _rank, _pos, code, data in rows:
+        if groups and groups[-1][0] == (wave, code):
+            groups[-1][1].append(data)
+        else:
+            groups.append(((wave, code), [data]))
+    return [(code, datas) for (_wave, code), datas in groups]
+
+
+for path, savepoint in (("ceil", False), ("ceil_sp", True), ("ceil_b", "batch")):
     backend = env["mfg.backend"].browse(P[path]["backend_id"])
     handlers = {code: t._mfg_handler() for code, t in types.items()}
+    batch_handlers = {code: t._mfg_batch_handler() for code, t in types.items()}
     # The handlers read only message.backend_id (and post on the message when a quantity had to be
     # rounded, which these exact quantities never are): a stand-in, so no pipeline row is involved.
     messages = {code: SimpleNamespace(backend_id=backend, name=f"ceiling {code}", id=0) for code in types}
@@ -148,11 +171,31 @@ for path, savepoint in (("ceil", False), ("ceil_sp", True)):
     calls = 0
     per_code = {}
     profiler = None
-    if P.get("profile") and not savepoint:
+    if P.get("profile") and savepoint == P.get("profile_path", False):
         import cProfile
         profiler = cProfile.Profile()
         profiler.enable()
     t0 = time.monotonic()
+    if savepoint == "batch":
+        # The batch handlers, as the drain calls them: 100 facts per commit (a drain's claim), in
+        # waves, one call and one savepoint per contract and wave (one at a time for a single fact).
+        for start in range(0, len(facts), 100):
+            for code, datas in waves(facts[start:start + 100]):
+                t1 = time.monotonic()
+                try:
+                    with env.cr.savepoint():
+                        if len(datas) > 1 and batch_handlers[code]:
+                            batch_handlers[code]([(messages[code], data) for data in datas])
+                        else:
+                            for data in datas:
+                                handlers[code](messages[code], data)
+                except Exception as exc:
+                    errors.append(f"{datas[0]['message_id']}: {exc!r}"[:300])
+                calls += len(datas)
+                count, total = per_code.get(code, (0, 0.0))
+                per_code[code] = (count + len(datas), total + time.monotonic() - t1)
+            env.cr.commit()
+        facts = []
     for code, data in facts:
         t1 = time.monotonic()
         try:
@@ -510,6 +553,11 @@ def main():  # noqa: C901 - a flat script: parse, set up, run each path, print
         action="store_true",
         help="cProfile the ceiling's no-savepoint loop (skews that row); prints the top functions, keeps the logs",
     )
+    parser.add_argument(
+        "--profile-batch",
+        action="store_true",
+        help="with --profile: profile the batch handlers' ceiling instead",
+    )
     args = parser.parse_args()
 
     started = time.monotonic()
@@ -623,22 +671,27 @@ def main():  # noqa: C901 - a flat script: parse, set up, run each path, print
                 CEILING_SCRIPT,
                 {
                     "profile": args.profile,
+                    "profile_path": "batch" if args.profile_batch else False,
                     **{
                         k: {"backend_id": data[k]["backend_id"], "facts": data[k]["facts"]}
-                        for k in ("ceil", "ceil_sp")
+                        for k in ("ceil", "ceil_sp", "ceil_b")
                     },
                 },
                 logs,
                 "ceiling",
                 budget.cap(600),
             )
-            for key, label in (("ceil", "no savepoint"), ("ceil_sp", "savepoint per message")):
+            for key, label in (
+                ("ceil", "handlers in a loop, 1 process, 100 per commit, no savepoint"),
+                ("ceil_sp", "handlers in a loop, 1 process, 100 per commit, savepoint per message"),
+                ("ceil_b", "batch handlers per wave, 1 process, 100 per commit, savepoint per batch"),
+            ):
                 c = ceiling[key]
                 rows.append(
                     {
                         "key": key,
                         "path": "in-process ceiling",
-                        "setup": f"handlers in a loop, 1 process, 100 per commit, {label}",
+                        "setup": label,
                         "mos": args.mos,
                         "facts": c["n"],
                         "calls": "",
@@ -649,7 +702,7 @@ def main():  # noqa: C901 - a flat script: parse, set up, run each path, print
                 for err in c["errors"]:
                     log(f"  ceiling error: {err}")
             if args.profile:
-                rows[-2]["setup"] += " (cProfiled)"
+                rows[-1 if args.profile_batch else -3]["setup"] += " (cProfiled)"
         load_after = os.getloadavg()
         # ------------------------------------------------------------------ checks
         outcomes = {r["key"]: outcome(sql, data[r["key"]]) for r in rows}
@@ -677,6 +730,12 @@ def main():  # noqa: C901 - a flat script: parse, set up, run each path, print
                 f"pipeline / in-process ceiling (no savepoint): {ours_rate:.1f} / {ceil_rate:.1f} facts/s = "
                 f"{ours_rate / ceil_rate:.0%} (target ≥ 80%)"
             )
+        if ceiling.get("ceil_b") and not ceiling["ceil_b"]["error_count"] and ours_rate:
+            batch_rate = ceiling["ceil_b"]["n"] / ceiling["ceil_b"]["seconds"]
+            print(
+                f"pipeline / in-process ceiling of the batch handlers: {ours_rate:.1f} / {batch_rate:.1f} facts/s "
+                f"= {ours_rate / batch_rate:.0%}"
+            )
         if best_naive and ours_rate:
             print(
                 f"ours / best naive: {ours_rate / FACTS_PER_MO / best_naive:.2f}× (target ≥ {TARGET_FACTOR}×)"
@@ -701,7 +760,7 @@ def main():  # noqa: C901 - a flat script: parse, set up, run each path, print
                     f"{code} {avg:.0f} ms (×{count})" for code, (count, avg) in ours["handler_ms"].items()
                 )
             )
-        for key in ("ceil", "ceil_sp"):
+        for key in ("ceil", "ceil_sp", "ceil_b"):
             if ceiling.get(key, {}).get("per_code"):
                 print(
                     f"  ceiling ({key}), mean time per handler call: "

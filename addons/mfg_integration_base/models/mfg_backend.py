@@ -223,14 +223,20 @@ class MfgBackend(models.Model):
         """Run in this transaction only (see pipeline/tx.py)."""
         return tx.single_transaction(self.env)
 
-    def _mfg_process_claimed(self, messages, token):
-        """Apply claimed messages in arrival order; give back those their key holds
-        (``drain.process_claimed``)."""
-        return drain.process_claimed(self, messages, token)
+    def _mfg_process_claimed(self, messages, token, restart=None):
+        """Apply claimed messages (runs, batches, order per key); give back those their key
+        holds; ``restart``: commits, to redo work hit by a concurrent update in a fresh
+        transaction (``drain.process_claimed``)."""
+        return drain.process_claimed(self, messages, token, restart=restart)
 
     def _mfg_apply_run(self, run, batch):
         """Apply ``run`` in one savepoint; True when every one is done (``drain.apply_run``)."""
         return drain.apply_run(self.env, run, batch)
+
+    def _mfg_apply_batch(self, msgs, batch):
+        """Apply ``msgs`` with their type's batch handler in one savepoint; True when all are
+        done (``drain.apply_batch``)."""
+        return drain.apply_batch(self.env, msgs, batch)
 
     def _register_hook(self):
         """At start-up: start drains for the claims of drains that died with the previous server."""

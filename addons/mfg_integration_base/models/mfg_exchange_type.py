@@ -9,6 +9,7 @@ from ..lib import contract, schema_compat
 from .mfg_handler_mixin import (
     HANDLER_MIXIN,
     HANDLER_PREFIX,
+    batch_method_name,
     handler_methods,
     handler_models,
     is_handler_method,
@@ -285,6 +286,17 @@ class MfgExchangeType(models.Model):
         if problem:
             raise MfgPermanentError(problem)
         return getattr(self.env[self.handler_model].with_context(**context), self.handler_method)
+
+    def _mfg_batch_handler(self):
+        """The batch variant of this type's handler (``_mfg_batch_<what>`` next to
+        ``_mfg_handle_<what>``, see ``mfg_handler_mixin.batch_method_name``), or None: then its
+        messages are applied one at a time. None too when the handler may not be called (the
+        one-at-a-time path then records why)."""
+        self.ensure_one()
+        if self._mfg_handler_problem():
+            return None
+        method = getattr(self.env[self.handler_model], batch_method_name(self.handler_method), None)
+        return method if callable(method) else None
 
     @api.constrains("max_attempts", "retry_delay", "retry_backoff", "retry_jitter")
     def _check_retry_policy(self):

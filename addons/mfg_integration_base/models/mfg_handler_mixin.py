@@ -5,6 +5,9 @@ from odoo import models
 HANDLER_MIXIN = "mfg.handler.mixin"
 HANDLER_PREFIX = "_mfg_handle_"
 HANDLER_METHOD_RE = re.compile(r"^_mfg_handle_[a-z0-9_]+$")
+# A handler _mfg_handle_<what> may have a batch variant _mfg_batch_<what>(items): see
+# batch_method_name and mfg.exchange.type._mfg_batch_handler.
+BATCH_PREFIX = "_mfg_batch_"
 
 
 class MfgHandlerMixin(models.AbstractModel):
@@ -51,3 +54,18 @@ def handler_methods(env, model_name):
     if not is_handler_model(env, model_name):
         return []
     return sorted(name for name in dir(env.registry[model_name]) if is_handler_method(env, model_name, name))
+
+
+def batch_method_name(method):
+    """The name of the batch variant of the handler method ``method`` (``_mfg_handle_<what>`` ->
+    ``_mfg_batch_<what>``), or None when ``method`` is not a handler method name.
+
+    A batch variant takes ``items``, a list of ``(message, data)`` of one exchange type whose
+    ordering keys are distinct, and returns the list of what the handler would have returned for
+    each, in the same order. Its effect must be the one of calling the handler on each item in
+    turn: the drain applies the items in one call and one savepoint, and, when it raises, rolls
+    back and calls the handler on each item in its own savepoint (so a failure is recorded on its
+    own message). It is looked up only by this name, derived from a checked handler name."""
+    if not isinstance(method, str) or not HANDLER_METHOD_RE.match(method):
+        return None
+    return BATCH_PREFIX + method[len(HANDLER_PREFIX) :]

@@ -211,6 +211,12 @@ class MfgMessage(models.Model):
         """
         return process.process(self, isolated=isolated)
 
+    def _mfg_process_batch(self):
+        """Apply these inbound messages (one exchange type, distinct ordering keys) with the
+        type's batch handler in one call and record them done. Raises on any error, nothing
+        recorded: the drain (which holds the savepoint) then applies them one by one."""
+        return process.process_batch(self)
+
     def _mfg_run_step(self):
         """Steps 2-4 (inbound: validate, map, apply) or the send (outbound); returns the result."""
         return process.run_step(self)

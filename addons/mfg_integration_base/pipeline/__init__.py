@@ -8,4 +8,5 @@ from . import receive
 from . import claim
 from . import outcome
 from . import process
+from . import schedule
 from . import drain

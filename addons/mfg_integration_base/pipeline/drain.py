@@ -7,8 +7,9 @@ keeps one thin method per function, under the names that queue_job (the job targ
 the models' hooks by those names (``backend._mfg_process_claimed``, ``mfg.message._mfg_claim``,
 ``_mfg_process``...), so that an addon may still override any step.
 
-The order of a batch (runs of inbound messages in one savepoint, ordering keys, run sizes) is
-``RunSchedule``: plain Python, tested without a database (tests/test_pipeline_drain.py).
+The order of a batch (runs of inbound messages in one savepoint, batches for a batch handler,
+waves of ordering keys, run and batch sizes) is ``schedule.RunSchedule``: plain Python, tested
+without a database (tests/test_pipeline_drain.py).
 """
 
 import logging
@@ -16,12 +17,14 @@ import logging
 from odoo import api, fields
 
 from .claim import claim_lease_seconds, drain_partitions, orphaned_claim_sql
+from .process import CONFLICTS_CACHE_KEY, ConcurrentUpdate, is_conflict
+from .schedule import RUN_MAX, GiveBack, RunSchedule, waves  # noqa: F401 (RUN_MAX, waves: the drain's API)
 from .states import CLAIMABLE_STATES
 
 _logger = logging.getLogger(__name__)
 
 DRAIN_BATCH = 100  # messages claimed by one drain
-RUN_MAX = 32  # inbound messages applied in one savepoint (see RunSchedule)
+MAX_REDOS = 10  # fresh transactions a drain starts for work hit by concurrent updates
 
 
 # ---------------------------------------------------------------------- starting drains
@@ -161,7 +164,9 @@ def drain(backend, direction, channel, include_batch, limit, partition, partitio
         if stats["claimed"] >= limit:
             backend._mfg_enqueue_drain(direction, channel, sync_class=sync_class, partition=own_partition)
         backend._mfg_schedule_next_retry(direction, channel, type_ids, own_partition, part)
-        return "claimed {claimed}, done {done}, held by ordering key {held}".format(**stats)
+        return "claimed {claimed}, done {done}, held by ordering key {held}".format(**stats) + (
+            ", redone after concurrent updates {redone}".format(**stats) if stats.get("redone") else ""
+        )
     stats = {"claimed": 0, "done": 0, "held": 0}
     # One connection for the whole drain: it holds the claim lock from before the claim
     # until the outcomes are committed, so that its claims die with it (see _mfg_claim).
@@ -182,7 +187,7 @@ def drain(backend, direction, channel, include_batch, limit, partition, partitio
             try:
                 env = backend.env(cr=cr)
                 stats = backend.with_env(env)._mfg_process_claimed(
-                    env["mfg.message"].sudo().browse(ids), token
+                    env["mfg.message"].sudo().browse(ids), token, restart=cr.commit
                 )
                 cr.commit()  # pylint: disable=invalid-commit
             except Exception:
@@ -198,95 +203,81 @@ def drain(backend, direction, channel, include_batch, limit, partition, partitio
         if env["mfg.message"]._mfg_claimable_count(backend, direction, type_ids, **part):
             backend._mfg_enqueue_drain(direction, channel, sync_class=sync_class, partition=own_partition)
         backend._mfg_schedule_next_retry(direction, channel, type_ids, own_partition, part)
-    return "claimed {claimed}, done {done}, held by ordering key {held}".format(**stats)
+    return "claimed {claimed}, done {done}, held by ordering key {held}".format(**stats) + (
+        ", redone after concurrent updates {redone}".format(**stats) if stats.get("redone") else ""
+    )
 
 
-class RunSchedule:
-    """The order in which a drain applies its claimed messages; plain Python.
-
-    Messages come in arrival (id) order; each has ``id``, ``ordering_key`` and ``direction``.
-    Inbound messages are grouped in runs given to ``apply_run(run) -> bool`` (one savepoint,
-    True when every message is done). A run that fails is given again one message at a time to
-    ``process_one(msg) -> bool`` (True when done), and the run size halves; after a run that
-    succeeds it doubles again, up to ``run_max``. A single message and every outbound message
-    (a send cannot be rolled back) go to ``process_one``. A message whose ordering key is held
-    (``held_back`` ids: an earlier message of its key is open outside this claim) or blocked (an
-    earlier message of its key in this batch did not end done) is skipped: ``skipped`` lists
-    them, to be given back.
-    """
-
-    def __init__(self, held_back, process_one, apply_run, run_max=RUN_MAX):
-        self.held_back = held_back
-        self.process_one = process_one
-        self.apply_run = apply_run
-        self.run_max = run_max
-        self.run_size = run_max
-        self.blocked_keys = set()
-        self.skipped = []
-        self.done = 0
-        self._run = []
-
-    def feed(self, messages):
-        """Apply ``messages``, in order; then ``done`` and ``skipped`` tell the outcome."""
-        for msg in messages:
-            key = msg.ordering_key
-            if key and (msg.id in self.held_back or key in self.blocked_keys):
-                self.blocked_keys.add(key)
-                self.skipped.append(msg.id)
-                continue
-            if msg.direction != "inbound":
-                self._flush_run()
-                self._one_by_one([msg])
-                continue
-            self._run.append(msg)
-            if len(self._run) >= self.run_size:
-                self._flush_run()
-        self._flush_run()
-
-    def _one_by_one(self, msgs):
-        for msg in msgs:
-            key = msg.ordering_key
-            if key and key in self.blocked_keys:
-                self.skipped.append(msg.id)
-                continue
-            if self.process_one(msg):
-                self.done += 1
-            elif key:
-                self.blocked_keys.add(key)  # failed or retrying: the rest of its key waits
-
-    def _flush_run(self):
-        run = self._run
-        if len(run) > 1 and self.apply_run(run):
-            self.done += len(run)
-            self.run_size = min(self.run_max, self.run_size * 2)
-        else:
-            if len(run) > 1:
-                self.run_size = max(1, self.run_size // 2)
-            self._one_by_one(run)
-        self._run = []
-
-
-def process_claimed(backend, messages, token):
-    """``mfg.backend._mfg_process_claimed``: apply claimed messages in arrival order
-    (``RunSchedule``), write their outcomes, give back those their key holds. Returns the
-    drain's figures.
+def process_claimed(backend, messages, token, restart=None):
+    """``mfg.backend._mfg_process_claimed``: apply claimed messages (``RunSchedule``), write
+    their outcomes, give back those their key holds. Returns the drain's figures.
 
     Inbound messages are applied in runs that share one savepoint (a savepoint per message costs
-    a flush and two round trips each). A run in which anything fails is rolled back whole and
-    applied again one message at a time, each in its own savepoint, so a failure still undoes
-    only its own message; the run size then halves (and doubles again after runs that succeed),
-    so a flow with many failures soon runs message by message. Outbound messages are always sent
-    one at a time (a send cannot be rolled back).
+    a flush and two round trips each), or, for exchange types with a batch handler, in batches
+    (one savepoint and one handler call for messages of many ordering keys). A run or batch in
+    which anything fails is rolled back whole and applied again one message at a time, each in
+    its own savepoint, so a failure still undoes only its own message; the run or batch size
+    then halves (and doubles again after ones that succeed), so a flow with many failures soon
+    runs message by message. Outbound messages are always sent one at a time (a send cannot be
+    rolled back).
+
+    Concurrent updates: when a step meets rows that a concurrent transaction changed and
+    committed (serialization failure, deadlock: two drains booking on one stock quant, one work
+    center), trying again in this transaction's snapshot would fail again, and recording a
+    failed attempt would cost the message a retry delay (and, repeated, its life). With
+    ``restart`` (a callable committing this transaction: the drain's ``cr.commit``) the outcomes
+    so far are written and committed, and the step is applied again in a fresh snapshot (up to
+    ``MAX_REDOS`` times); without it (or past that), the step's messages and the rest are given
+    back untouched, for the next drain. Nothing is applied twice: a step's work is rolled back
+    with its savepoint before it is done again.
     """
     env = backend.env
     cache = env.cr.cache
     cache["mfg_resolve"] = {}  # code look-ups shared by the batch (see _mfg_resolve)
     outer = cache.get("mfg_outcomes")
     batch = cache["mfg_outcomes"] = {"done": [], "links": []}
+    outer_conflicts = cache.get(CONFLICTS_CACHE_KEY)
+    cache[CONFLICTS_CACHE_KEY] = True
+    batchable = {}
+    redos = {"count": 0}
+
+    def batch_key(msg):
+        if msg.direction != "inbound":
+            return None
+        etype = msg.exchange_type_id
+        if etype.id not in batchable:
+            batchable[etype.id] = etype._mfg_batch_handler() is not None
+        return etype.id if batchable[etype.id] else None
+
+    def redone(step):
+        """``step`` applied again in a fresh transaction after a concurrent update."""
+
+        def run(arg):
+            while True:
+                try:
+                    return step(arg)
+                except ConcurrentUpdate as exc:
+                    if restart is None or redos["count"] >= MAX_REDOS:
+                        _logger.info(
+                            "mfg: concurrent update (%.200s); giving the rest of the claim back", exc
+                        )
+                        raise GiveBack() from exc
+                    redos["count"] += 1
+                    env["mfg.message"]._mfg_write_batch_outcomes(batch)
+                    batch["done"].clear()
+                    batch["links"].clear()
+                    restart()
+                    cache["mfg_resolve"] = {}
+                    env.invalidate_all(flush=False)
+
+        return run
+
     schedule = RunSchedule(
         messages._mfg_held_back(token),
-        process_one=lambda msg: msg._mfg_process(),
-        apply_run=lambda run: backend._mfg_apply_run(run, batch),
+        process_one=redone(lambda msg: msg._mfg_process()),
+        apply_run=redone(lambda run: backend._mfg_apply_run(run, batch)),
+        batch_key=batch_key,
+        apply_batch=redone(lambda msgs: backend._mfg_apply_batch(msgs, batch)),
     )
     try:
         schedule.feed(messages)
@@ -297,24 +288,63 @@ def process_claimed(backend, messages, token):
             cache.pop("mfg_outcomes", None)
         else:
             cache["mfg_outcomes"] = outer
+        if outer_conflicts is None:
+            cache.pop(CONFLICTS_CACHE_KEY, None)
+        else:
+            cache[CONFLICTS_CACHE_KEY] = outer_conflicts
     env["mfg.message"]._mfg_release(schedule.skipped, token)
-    return {"claimed": len(messages), "done": schedule.done, "held": len(schedule.skipped)}
+    stats = {"claimed": len(messages), "done": schedule.done, "held": len(schedule.skipped)}
+    if redos["count"]:
+        stats["redone"] = redos["count"]
+    return stats
+
+
+def _rolled_back(env, batch, n_done, n_links):
+    """After a run or batch was rolled back: drop the outcomes it buffered."""
+    del batch["done"][n_done:]
+    del batch["links"][n_links:]
+    env.cr.cache["mfg_resolve"] = {}  # may name records the rollback undid
 
 
 def apply_run(env, run, batch):
     """``mfg.backend._mfg_apply_run``: apply ``run`` (inbound messages, in order) in one
     savepoint. True when every one is done; on any error the savepoint is rolled back, the
     outcomes buffered by the run are dropped, and False is returned (the caller applies them
-    again one by one)."""
+    again one by one) — or, for a concurrent update, ``ConcurrentUpdate`` is raised (see
+    ``process_claimed``)."""
     n_done, n_links = len(batch["done"]), len(batch["links"])
     try:
         with env.cr.savepoint():
             for msg in run:
                 msg._mfg_process(isolated=False)
-    except Exception:
-        del batch["done"][n_done:]
-        del batch["links"][n_links:]
-        env.cr.cache["mfg_resolve"] = {}  # may name records the rollback undid
+    except Exception as exc:
+        _rolled_back(env, batch, n_done, n_links)
+        if is_conflict(exc) and env.cr.cache.get(CONFLICTS_CACHE_KEY):
+            raise ConcurrentUpdate(str(exc)) from exc
+        return False
+    return True
+
+
+def apply_batch(env, msgs, batch):
+    """``mfg.backend._mfg_apply_batch``: apply ``msgs`` (inbound, one exchange type, distinct
+    ordering keys) with the type's batch handler in one savepoint. True when all are done; on any
+    error the savepoint is rolled back, their buffered outcomes are dropped, and False is
+    returned (the caller applies them again one by one, each in its own savepoint) — or, for a
+    concurrent update, ``ConcurrentUpdate`` is raised (see ``process_claimed``)."""
+    n_done, n_links = len(batch["done"]), len(batch["links"])
+    try:
+        with env.cr.savepoint():
+            msgs[0].browse([msg.id for msg in msgs])._mfg_process_batch()  # their env (sudo)
+    except Exception as exc:
+        _rolled_back(env, batch, n_done, n_links)
+        if is_conflict(exc) and env.cr.cache.get(CONFLICTS_CACHE_KEY):
+            raise ConcurrentUpdate(str(exc)) from exc
+        _logger.info(
+            "mfg: a batch of %s messages failed (%s: %.200s); applying them one by one",
+            len(msgs),
+            type(exc).__name__,
+            exc,
+        )
         return False
     return True
 

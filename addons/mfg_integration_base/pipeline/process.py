@@ -12,6 +12,7 @@ import traceback
 from datetime import timedelta
 
 import psycopg2
+import psycopg2.errors
 
 from odoo import fields
 from odoo.exceptions import AccessError, UserError
@@ -21,13 +22,29 @@ from ..exceptions import MfgError, MfgTransientError
 from ..lib import contract, error_signature
 from ..lib.retry_policy import retry_delay
 from . import outcome
-from .states import TRANSIENT_PGCODES
+from .states import CONFLICT_PGCODES, TRANSIENT_PGCODES
 
 _logger = logging.getLogger(__name__)
 
 OUTCOMES_CACHE_KEY = "mfg_outcomes"  # cr.cache: the outcomes a drain batch writes at its end
+# cr.cache: set by a drain that redoes work hit by a concurrent update (see ConcurrentUpdate)
+CONFLICTS_CACHE_KEY = "mfg_redo_conflicts"
 MAX_ERROR_MESSAGE = 10000  # characters kept of an error text
 MAX_ERROR_DETAIL = 20000  # characters kept of a traceback (its end)
+
+
+class ConcurrentUpdate(Exception):
+    """A message's work met a concurrent transaction's committed change of the same rows
+    (PostgreSQL serialization failure or deadlock). Inside a drain that can start a fresh
+    transaction, this is raised instead of recording a failed attempt: the drain commits what is
+    done and applies the message again in a new snapshot (see ``drain.process_claimed``)."""
+
+
+def is_conflict(exc):
+    """True when ``exc`` is a concurrent update (serialization failure, deadlock)."""
+    return isinstance(
+        exc, ConcurrentUpdate | psycopg2.errors.SerializationFailure | psycopg2.errors.DeadlockDetected
+    ) or (isinstance(exc, psycopg2.Error) and getattr(exc, "pgcode", None) in CONFLICT_PGCODES)
 
 
 def payload(message):
@@ -93,10 +110,20 @@ def process(message, isolated=True):
     except Exception as exc:
         if not isolated:
             raise
+        if is_conflict(exc) and env.cr.cache.get(CONFLICTS_CACHE_KEY):
+            raise ConcurrentUpdate(str(exc)) from exc
         _record_failure_safely(message, exc, attempts, start)
         return False
+    record_done(message, result, attempts, elapsed_ms(start))
+    return True
+
+
+def record_done(message, result, attempts, duration_ms):
+    """Record that ``message`` is done (``result``: what its handler or transport returned):
+    buffered with the drain batch's other outcomes when there is one, else written now."""
+    env = message.env
     response = result if message.direction == "outbound" and isinstance(result, str) else None
-    vals = outcome.done(attempts, fields.Datetime.now(), elapsed_ms(start), response=response)
+    vals = outcome.done(attempts, fields.Datetime.now(), duration_ms, response=response)
     links = env["mfg.message.record"]
     batch = env.cr.cache.get(OUTCOMES_CACHE_KEY)
     if batch is not None:
@@ -105,10 +132,39 @@ def process(message, isolated=True):
         batch["done"].append((message.id, vals))
         if result is not None and "response" not in vals:
             batch["links"].extend(links._mfg_link_rows(message, result))
-        return True
+        return
     if result is not None and "response" not in vals:
         links._mfg_link(message, result)
     message._mfg_write_outcome(vals)
+
+
+def process_batch(messages):
+    """Apply inbound messages of one exchange type, with distinct ordering keys, with the type's
+    batch handler (``mfg.exchange.type._mfg_batch_handler``) in one call, and record them done;
+    see ``mfg.message._mfg_process_batch``. Raises on any error, nothing recorded: the caller
+    holds the savepoint, rolls it back and applies the messages again one by one
+    (``process``), so that a failure is recorded on its own message only."""
+    start = time.monotonic()
+    etype = messages[:1].exchange_type_id
+    if len(messages.exchange_type_id) != 1 or set(messages.mapped("direction")) != {"inbound"}:
+        raise MfgError(messages.env._("A batch holds inbound messages of one exchange type only."))
+    handler = etype._mfg_batch_handler()
+    if handler is None:
+        raise MfgError(messages.env._("Exchange type %(type)s has no batch handler.", type=etype.contract))
+    items = [(message, message._mfg_payload()) for message in messages]
+    results = handler(items)
+    if not isinstance(results, list | tuple) or len(results) != len(items):
+        raise MfgError(
+            messages.env._(
+                "The batch handler of %(type)s returned %(n)s results for %(m)s messages.",
+                type=etype.contract,
+                n=len(results) if isinstance(results, list | tuple) else type(results).__name__,
+                m=len(items),
+            )
+        )
+    duration = elapsed_ms(start) // len(items)
+    for message, result in zip(messages, results, strict=True):
+        record_done(message, result, message.attempts + 1, duration)
     return True
 
 

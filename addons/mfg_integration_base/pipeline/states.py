@@ -35,3 +35,10 @@ TRANSIENT_PGCODES = {
     psycopg2.errorcodes.LOCK_NOT_AVAILABLE,
     psycopg2.errorcodes.QUERY_CANCELED,
 }
+
+# A concurrent transaction committed a change to a row this one changes (or a deadlock): in a
+# drain, the work is done again in a fresh transaction instead of being counted as a failure.
+CONFLICT_PGCODES = {
+    psycopg2.errorcodes.SERIALIZATION_FAILURE,
+    psycopg2.errorcodes.DEADLOCK_DETECTED,
+}

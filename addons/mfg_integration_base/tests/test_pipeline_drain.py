@@ -8,7 +8,7 @@ from odoo.tests import BaseCase, tagged
 
 from ..pipeline import drain
 
-Msg = namedtuple("Msg", "id ordering_key direction", defaults=(False, "inbound"))
+Msg = namedtuple("Msg", "id ordering_key direction kind", defaults=(False, "inbound", None))
 
 
 class Plant:
@@ -18,17 +18,45 @@ class Plant:
     def __init__(self, fail=()):
         self.fail = set(fail)
         self.calls = []
+        self.applied = []  # ids in the order their effect stays (a failed run or batch leaves none)
 
     def process_one(self, msg):
         self.calls.append(("one", msg.id))
-        return msg.id not in self.fail
+        if msg.id in self.fail:
+            return False
+        self.applied.append(msg.id)
+        return True
 
     def apply_run(self, run):
         self.calls.append(("run", [m.id for m in run]))
-        return not any(m.id in self.fail for m in run)
+        if any(m.id in self.fail for m in run):
+            return False
+        self.applied.extend(m.id for m in run)
+        return True
 
-    def schedule(self, held_back=(), run_max=4):
-        return drain.RunSchedule(set(held_back), self.process_one, self.apply_run, run_max=run_max)
+    def apply_batch(self, msgs):
+        self.calls.append(("batch", [m.id for m in msgs]))
+        if any(m.id in self.fail for m in msgs):
+            return False
+        self.applied.extend(m.id for m in msgs)
+        return True
+
+    def schedule(self, held_back=(), run_max=4, batch_max=100):
+        """Messages whose ``kind`` is set have a batch handler (their batch key is the kind)."""
+        return drain.RunSchedule(
+            set(held_back),
+            self.process_one,
+            self.apply_run,
+            run_max=run_max,
+            batch_key=lambda msg: msg.kind,
+            apply_batch=self.apply_batch,
+            batch_max=batch_max,
+        )
+
+    def order_of(self, key, msgs):
+        """The ids of ``key``'s messages in the order their effects were kept."""
+        ids = {m.id for m in msgs if m.ordering_key == key}
+        return [i for i in self.applied if i in ids]
 
 
 @tagged("post_install", "-at_install")
@@ -90,6 +118,138 @@ class TestRunSchedule(BaseCase):
         schedule.feed([Msg(1), Msg(2), Msg(3, direction="outbound"), Msg(4)])
         self.assertEqual(plant.calls, [("run", [1, 2]), ("one", 3), ("one", 4)])
         self.assertEqual(schedule.done, 4)
+
+
+@tagged("post_install", "-at_install")
+class TestBatchSchedule(BaseCase):
+    """Messages of an exchange type with a batch handler: waves of ordering keys, one batch per
+    wave and type, a failed batch applied again one by one; every guarantee of runs kept."""
+
+    def test_a_batch_takes_one_message_of_each_key_and_keeps_the_order_per_key(self):
+        plant = Plant()
+        # Three work orders, their facts interleaved as a plant sends them.
+        msgs = [
+            Msg(1, "MO1", kind="start"),
+            Msg(2, "MO2", kind="start"),
+            Msg(3, "MO1", kind="consume"),
+            Msg(4, "MO3", kind="start"),
+            Msg(5, "MO2", kind="consume"),
+            Msg(6, "MO1", kind="done"),
+            Msg(7, "MO3", kind="consume"),
+            Msg(8, "MO2", kind="done"),
+            Msg(9, "MO3", kind="done"),
+        ]
+        schedule = plant.schedule()
+        schedule.feed(msgs)
+        self.assertEqual(plant.calls, [("batch", [1, 2, 4]), ("batch", [3, 5, 7]), ("batch", [6, 8, 9])])
+        self.assertEqual((schedule.done, schedule.skipped), (9, []))
+        for key, order in (("MO1", [1, 3, 6]), ("MO2", [2, 5, 8]), ("MO3", [4, 7, 9])):
+            self.assertEqual(plant.order_of(key, msgs), order)
+
+    def test_a_wave_holds_one_batch_per_type_and_runs_for_the_others(self):
+        plant = Plant()
+        msgs = [
+            Msg(1, "A", kind="consume"),
+            Msg(2, "B"),  # a type without batch handler
+            Msg(3, "C", kind="scrap"),
+            Msg(4, "D", kind="consume"),
+            Msg(5, "E"),
+            Msg(6, "F", kind="scrap"),
+        ]
+        plant.schedule().feed(msgs)
+        self.assertEqual(
+            plant.calls,
+            [("batch", [1, 4]), ("run", [2, 5]), ("batch", [3, 6])],
+            "types in order of first arrival",
+        )
+
+    def test_a_batch_never_holds_two_messages_of_one_key(self):
+        plant = Plant()
+        # Keyless messages have no order to keep: all in the first wave.
+        msgs = [Msg(1, "A", kind="k"), Msg(2, "A", kind="k"), Msg(3, kind="k"), Msg(4, kind="k")]
+        plant.schedule().feed(msgs)
+        self.assertEqual(plant.calls, [("batch", [1, 3, 4]), ("one", 2)])
+        self.assertEqual(plant.order_of("A", msgs), [1, 2])
+
+    def test_a_failed_batch_is_applied_again_one_by_one_and_the_bad_message_fails_alone(self):
+        plant = Plant(fail={2})
+        msgs = [
+            Msg(1, "A", kind="k"),
+            Msg(2, "B", kind="k"),
+            Msg(3, "C", kind="k"),
+            Msg(4, "A", kind="k"),
+            Msg(5, "B", kind="k"),
+            Msg(6, "C", kind="k"),
+        ]
+        schedule = plant.schedule(batch_max=8)
+        schedule.feed(msgs)
+        self.assertEqual(
+            plant.calls,
+            [("batch", [1, 2, 3]), ("one", 1), ("one", 2), ("one", 3), ("batch", [4, 6])],
+        )
+        self.assertEqual(schedule.skipped, [5], "B waits behind its failed message")
+        self.assertEqual(schedule.done, 4)
+        self.assertEqual(plant.applied, [1, 3, 4, 6], "the failed batch left nothing: each applied once")
+        self.assertEqual(schedule.batch_size, 8, "halved after the failure, doubled again after a good batch")
+
+    def test_the_batch_size_halves_after_a_failed_batch(self):
+        plant = Plant(fail={1})
+        msgs = [Msg(i, f"K{i}", kind="k") for i in range(1, 9)]
+        schedule = plant.schedule(batch_max=4)
+        schedule.feed(msgs)
+        self.assertEqual(
+            plant.calls,
+            [
+                ("batch", [1, 2, 3, 4]),
+                ("one", 1),
+                ("one", 2),
+                ("one", 3),
+                ("one", 4),
+                ("batch", [5, 6]),
+                ("batch", [7, 8]),
+            ],
+        )
+
+    def test_held_keys_are_skipped_in_every_wave(self):
+        plant = Plant()
+        msgs = [Msg(1, "A", kind="k"), Msg(2, "B", kind="k"), Msg(3, "A", kind="k"), Msg(4, "B", kind="k")]
+        schedule = plant.schedule(held_back={2})
+        schedule.feed(msgs)
+        self.assertEqual(plant.calls, [("one", 1), ("one", 3)])
+        self.assertEqual(schedule.skipped, [2, 4])
+
+    def test_a_run_that_fails_before_a_batch_holds_the_batch_message_of_its_key(self):
+        # Wave 0: A's run message (no batch handler) fails; wave 1: A's batchable message must wait.
+        plant = Plant(fail={1})
+        msgs = [Msg(1, "A"), Msg(2, "B"), Msg(3, "A", kind="k"), Msg(4, "B", kind="k"), Msg(5, "C", kind="k")]
+        schedule = plant.schedule()
+        schedule.feed(msgs)
+        self.assertEqual(plant.calls, [("run", [1, 2]), ("one", 1), ("one", 2), ("batch", [5, 4])])
+        self.assertEqual(schedule.skipped, [3])
+        self.assertEqual(plant.applied, [2, 5, 4])
+
+    def test_a_step_that_gives_back_stops_the_schedule_and_gives_back_the_rest(self):
+        plant = Plant()
+        calls = []
+
+        def apply_batch(msgs):
+            calls.append([m.id for m in msgs])
+            if 3 in [m.id for m in msgs]:
+                raise drain.GiveBack()
+            return plant.apply_batch(msgs)
+
+        msgs = [Msg(1, "A", kind="k"), Msg(2, "B", kind="k"), Msg(3, "A", kind="k"), Msg(4, "B", kind="k")]
+        schedule = drain.RunSchedule(
+            set(), plant.process_one, plant.apply_run, batch_key=lambda m: m.kind, apply_batch=apply_batch
+        )
+        schedule.feed(msgs)
+        self.assertEqual(calls, [[1, 2], [3, 4]])
+        self.assertEqual((schedule.done, sorted(schedule.skipped)), (2, [3, 4]))
+
+    def test_without_batchable_messages_the_arrival_order_is_kept(self):
+        plant = Plant()
+        plant.schedule(run_max=8).feed([Msg(1, "A"), Msg(2, "B"), Msg(3, "A"), Msg(4, "C")])
+        self.assertEqual(plant.calls, [("run", [1, 2, 3, 4])])
 
 
 @tagged("post_install", "-at_install")

@@ -89,10 +89,22 @@ class MfgMesHandlers(models.AbstractModel):
     # ------------------------------------------------------------------ inbound: material consumption
     def _mfg_handle_mes_material_consumption(self, message, data):
         """mes.material_consumption.v1: add picked move lines to the MO's raw-material moves."""
+        production, lines = self._mfg_mes_consumption_lines(message, data)
+        changed = self.env["stock.move.line"]
+        for move, quantity, lot in lines:
+            if production.state == "done":
+                changed |= self._mfg_mes_consume_done(move, quantity, lot)
+            else:
+                changed |= self._mfg_mes_consume(move, quantity, lot)
+        return [production, changed.move_id, changed]
+
+    def _mfg_mes_consumption_lines(self, message, data):
+        """The MO of a consumption and its lines as [(move, quantity in the move's unit, lot)]:
+        everything checked, nothing changed."""
         backend = message.backend_id
         production = self._mfg_mes_production(message, data, states=(*OPEN_STATES, "done"))
-        changed = self.env["stock.move.line"]
         done = production.state == "done"
+        lines = []
         for index, line in enumerate(data["lines"]):
             path = f"/lines/{index}"
             product = backend._mfg_resolve("product", line["component"])
@@ -117,11 +129,8 @@ class MfgMesHandlers(models.AbstractModel):
                 message, line["quantity"], line["uom"], product, move.product_uom, path
             )
             lot = self._mfg_mes_lot(backend, line.get("lot"), product, f"{path}/lot")
-            if done:
-                changed |= self._mfg_mes_consume_done(move, quantity, lot)
-            else:
-                changed |= self._mfg_mes_consume(move, quantity, lot)
-        return [production, changed.move_id, changed]
+            lines.append((move, quantity, lot))
+        return production, lines
 
     def _mfg_mes_consume_done(self, move, quantity, lot):
         """The same as _mfg_mes_consume on a done move (the completion came first): the first
@@ -142,19 +151,20 @@ class MfgMesHandlers(models.AbstractModel):
 
     def _mfg_mes_picked_line(self, move, quantity, lot):
         """A picked move line of ``quantity`` (move unit) of ``lot`` on ``move``."""
-        return self.env["stock.move.line"].create(
-            {
-                "move_id": move.id,
-                "product_id": move.product_id.id,
-                "product_uom_id": move.product_uom.id,
-                "quantity": quantity,
-                "lot_id": lot.id or False,
-                "location_id": move.location_id.id,
-                "location_dest_id": move.location_dest_id.id,
-                "company_id": move.company_id.id,
-                "picked": True,
-            }
-        )
+        return self.env["stock.move.line"].create(self._mfg_mes_picked_line_vals(move, quantity, lot))
+
+    def _mfg_mes_picked_line_vals(self, move, quantity, lot):
+        return {
+            "move_id": move.id,
+            "product_id": move.product_id.id,
+            "product_uom_id": move.product_uom.id,
+            "quantity": quantity,
+            "lot_id": lot.id or False,
+            "location_id": move.location_id.id,
+            "location_dest_id": move.location_dest_id.id,
+            "company_id": move.company_id.id,
+            "picked": True,
+        }
 
     def _mfg_mes_consume(self, move, quantity, lot):
         """Record ``quantity`` (move unit) of ``lot`` as consumed on ``move``: the first report
@@ -177,8 +187,17 @@ class MfgMesHandlers(models.AbstractModel):
     def _mfg_handle_mes_production_completion(self, message, data):
         """mes.production_completion.v1: set the quantity producing and lot, mark the MO done
         (with a backorder for the rest when the completion is partial and not final)."""
-        backend = message.backend_id
         production = self._mfg_mes_production(message, data)
+        prepared = self._mfg_mes_completion_prepare(message, data, production)
+        if "result" in prepared:
+            return prepared["result"]
+        return self._mfg_mes_mark_done([prepared])[0]
+
+    def _mfg_mes_completion_prepare(self, message, data, production):
+        """Everything of a completion but marking the MO done: checks, lot, quantity producing.
+        Returns {"production", "lot", "backorder"}, or {"result"} when it is already applied
+        (several serials: the MO is split and its units marked done)."""
+        backend = message.backend_id
         product = production.product_id
         quantity = self._mfg_mes_quantity(
             message, data["quantity"], data["uom"], product, production.product_uom_id, ""
@@ -197,7 +216,7 @@ class MfgMesHandlers(models.AbstractModel):
             )
         serials = self._mfg_mes_serials(production, data, quantity)
         if len(serials) > 1:
-            return self._mfg_mes_complete_serials(backend, production, serials, data["final"])
+            return {"result": self._mfg_mes_complete_serials(backend, production, serials, data["final"])}
         if serials:
             lot = self._mfg_mes_lot(
                 backend, serials[0], product, "/serials/0" if data.get("serials") else "/lot", create=True
@@ -212,28 +231,39 @@ class MfgMesHandlers(models.AbstractModel):
         # quantity producing; components the MES reported (manual + picked) keep their quantity.
         production._set_qty_producing(False)
         remaining = float_compare(quantity, production.product_qty, precision_rounding=rounding) < 0
-        backorder = remaining and not data["final"]
+        return {"production": production, "lot": lot, "backorder": remaining and not data["final"]}
+
+    def _mfg_mes_mark_done(self, prepared):
+        """Mark the MOs of ``prepared`` (``_mfg_mes_completion_prepare``'s, of distinct MO
+        families) done in one ``button_mark_done``, each with a backorder for the rest when it
+        asks for one; returns, per entry, [the MO and its backorders, the lot]."""
+        productions = self.env["mrp.production"].concat(*(p["production"] for p in prepared))
         # The backorder wizard's semantics (mrp.production.backorder): "Create backorder" or
         # "No backorder". The MES reports what was really consumed: no consumption warning.
         ctx = {
             "skip_backorder": True,
-            "mo_ids_to_backorder": production.ids if backorder else [],
+            "mo_ids_to_backorder": [p["production"].id for p in prepared if p["backorder"]],
             "skip_consumption": True,
             "skip_redirection": True,
         }
-        before = production.procurement_group_id.mrp_production_ids
-        production.with_context(**ctx).button_mark_done()
-        if production.state != "done":
-            raise MfgPermanentError(
-                self.env._(
-                    "Manufacturing order %(mo)s could not be marked done (state %(state)s): "
-                    "open it, finish it by hand, then discard the message.",
-                    mo=production.name,
-                    state=production.state,
+        before = {p.id: p.procurement_group_id.mrp_production_ids for p in productions}
+        productions.with_context(**ctx).button_mark_done()
+        for production in productions:
+            if production.state != "done":
+                raise MfgPermanentError(
+                    self.env._(
+                        "Manufacturing order %(mo)s could not be marked done (state %(state)s): "
+                        "open it, finish it by hand, then discard the message.",
+                        mo=production.name,
+                        state=production.state,
+                    )
                 )
-            )
-        backorders = production.procurement_group_id.mrp_production_ids - before
-        return [production | backorders, lot]
+        results = []
+        for entry in prepared:
+            production = entry["production"]
+            backorders = production.procurement_group_id.mrp_production_ids - before[production.id]
+            results.append([production | backorders, entry["lot"]])
+        return results
 
     def _mfg_mes_serials(self, production, data, quantity):
         """The serial numbers of a completion of a serial-tracked product ([] otherwise): one

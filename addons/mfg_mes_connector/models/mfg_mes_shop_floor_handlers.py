@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 from odoo import models
+from odoo.tools import float_is_zero
 
 from odoo.addons.mfg_integration_base.exceptions import MfgPermanentError
 from odoo.addons.mfg_integration_base.lib.dates import parse_rfc3339
@@ -11,11 +12,19 @@ class MfgMesShopFloorHandlers(models.AbstractModel):
     and operation status (work orders and their timers). Same handler model as
     mfg_mes_handlers.py (consumption and completion)."""
 
-    _inherit = "mfg.mes.handlers"
+    _inherit = "mfg.mes.handlers"  # pylint: disable=consider-merging-classes-inherited
 
     # ------------------------------------------------------------------ inbound: scrap
     def _mfg_handle_mes_scrap(self, message, data):
         """mes.scrap.v1: a validated stock.scrap linked to the MO."""
+        production, vals = self._mfg_mes_scrap_vals(message, data)
+        scrap = self.env["stock.scrap"].create(vals)
+        self._mfg_mes_validate_scraps(scrap)
+        return [production, scrap, scrap.move_ids]
+
+    def _mfg_mes_scrap_vals(self, message, data):
+        """The MO of a scrap message and the values of its stock.scrap: everything checked,
+        nothing changed."""
         backend = message.backend_id
         production = self._mfg_mes_production(message, data, states=None)
         if production.state == "cancel":
@@ -29,26 +38,33 @@ class MfgMesShopFloorHandlers(models.AbstractModel):
         uom = backend._mfg_resolve("uom", data["uom"])
         # The scrap keeps the plant's unit; its stock moves in the product's unit (both checked).
         quantity = self._mfg_mes_quantity(message, data["quantity"], data["uom"], product, uom, "")
+        if float_is_zero(quantity, precision_rounding=uom.rounding):
+            raise MfgPermanentError(
+                self.env._(
+                    "Scrap quantity %(qty)s %(uom)s is zero: send a positive quantity.",
+                    qty=data["quantity"],
+                    uom=data["uom"],
+                ),
+                path="/quantity",
+            )
         lot = self._mfg_mes_lot(backend, data.get("lot"), product, "/lot")
         reason = backend._mfg_resolve("scrap_reason", data["reason"]) if data.get("reason") else None
-        scrap = self.env["stock.scrap"].create(
-            {
-                "production_id": production.id,
-                "product_id": product.id,
-                "product_uom_id": uom.id,
-                "scrap_qty": quantity,
-                "lot_id": lot.id or False,
-                "company_id": production.company_id.id,
-                "origin": production.name,
-                "scrap_reason_tag_ids": [(6, 0, reason.ids)] if reason else [],
-            }
-        )
-        # The material is physically gone: confirm even when Odoo's stock says it is short
-        # (what the "insufficient quantity" dialog's Confirm does).
-        scrap.action_validate()
-        if scrap.state != "done":
-            scrap.do_scrap()
-        return [production, scrap, scrap.move_ids]
+        return production, {
+            "production_id": production.id,
+            "product_id": product.id,
+            "product_uom_id": uom.id,
+            "scrap_qty": quantity,
+            "lot_id": lot.id or False,
+            "company_id": production.company_id.id,
+            "origin": production.name,
+            "scrap_reason_tag_ids": [(6, 0, reason.ids)] if reason else [],
+        }
+
+    def _mfg_mes_validate_scraps(self, scraps):
+        """Validate ``scraps``: the material is physically gone, so they are done even when Odoo's
+        stock says it is short (what ``action_validate`` followed by the "insufficient quantity"
+        dialog's Confirm does, without computing the quantity available first)."""
+        scraps.do_scrap()
 
     # ------------------------------------------------------------------ inbound: downtime
     def _mfg_handle_mes_downtime(self, message, data):
@@ -130,31 +146,14 @@ class MfgMesShopFloorHandlers(models.AbstractModel):
     def _mfg_handle_mes_operation_status(self, message, data):
         """mes.operation_status.v1: start, pause, resume or finish the matching work order,
         with the plant's time on the work order and its time log."""
-        backend = message.backend_id
         production = self._mfg_mes_production(message, data)
-        workorder = self._mfg_mes_workorder(backend, production, data["operation"])
-        at = parse_rfc3339(data["at"], "/at")
+        workorder, at = self._mfg_mes_operation(message, data, production)
         status = data["status"]
-        if workorder.state in ("done", "cancel"):
-            raise MfgPermanentError(
-                self.env._(
-                    "Operation %(wo)s of %(mo)s is already %(state)s: it cannot be %(status)s.",
-                    wo=workorder.name,
-                    mo=production.name,
-                    state=workorder.state,
-                    status=status,
-                ),
-                path="/status",
-            )
         open_before = workorder.time_ids.filtered(lambda t: not t.date_end)
         if status in ("started", "resumed"):
             first_start = workorder.state != "progress"
             workorder.button_start()
-            new_lines = workorder.time_ids.filtered(lambda t: not t.date_end) - open_before
-            new_lines.write({"date_start": at})
-            if first_start and status == "started":
-                workorder.with_context(bypass_duration_calculation=True).write({"date_start": at})
-            return [production, workorder, new_lines]
+            return self._mfg_mes_started(production, workorder, at, status, first_start, open_before)
         # Close the running time logs at the plant's time (Odoo's buttons would use "now").
         closed = self._mfg_mes_close_timers(open_before, at)
         if status == "paused":
@@ -167,3 +166,30 @@ class MfgMesShopFloorHandlers(models.AbstractModel):
             vals["date_start"] = at
         workorder.with_context(bypass_duration_calculation=True).write(vals)
         return [production, workorder, closed]
+
+    def _mfg_mes_operation(self, message, data, production):
+        """The work order and the plant's time of an operation status: everything checked,
+        nothing changed."""
+        workorder = self._mfg_mes_workorder(message.backend_id, production, data["operation"])
+        at = parse_rfc3339(data["at"], "/at")
+        if workorder.state in ("done", "cancel"):
+            raise MfgPermanentError(
+                self.env._(
+                    "Operation %(wo)s of %(mo)s is already %(state)s: it cannot be %(status)s.",
+                    wo=workorder.name,
+                    mo=production.name,
+                    state=workorder.state,
+                    status=data["status"],
+                ),
+                path="/status",
+            )
+        return workorder, at
+
+    def _mfg_mes_started(self, production, workorder, at, status, first_start, open_before):
+        """After ``button_start``: the new time log and, at the first start, the work order
+        start at the plant's time; returns the handler's result."""
+        new_lines = workorder.time_ids.filtered(lambda t: not t.date_end) - open_before
+        new_lines.write({"date_start": at})
+        if first_start and status == "started":
+            workorder.with_context(bypass_duration_calculation=True).write({"date_start": at})
+        return [production, workorder, new_lines]

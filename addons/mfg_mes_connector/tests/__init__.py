@@ -7,3 +7,4 @@ from . import test_mes_serials
 from . import test_mes_alerts
 from . import test_mes_quantities
 from . import test_mes_messages_button
+from . import test_mes_batches

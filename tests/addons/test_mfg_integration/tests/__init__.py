@@ -10,3 +10,4 @@ from . import test_outbound_security
 from . import test_handlers
 from . import test_pipeline_case
 from . import test_transports
+from . import test_batch_handlers

@@ -66,9 +66,21 @@ class TestHandlerRegistry(MfgPipelineCase):
         for model in ("res.users", "mfg.message", "mfg.handler.mixin", "ir.config_parameter"):
             self.assertNotIn(model, offered)
         ok = self._new_type(handler_model="mfg.test.order", handler_method="_mfg_handle_order_report")
-        self.assertEqual(ok.handler_methods_available, "_mfg_handle_order_report")
+        self.assertEqual(
+            ok.handler_methods_available, "_mfg_handle_order_report, _mfg_handle_order_report_batched"
+        )
         ok.write({"handler_model": "mfg.backend", "handler_method": "_mfg_handle_heartbeat"})
         self.assertEqual(ok.handler_method, "_mfg_handle_heartbeat")
+
+    def test_a_batch_variant_is_found_by_its_handler_name_and_is_no_handler_itself(self):
+        with self.assertRaisesMatch(ValidationError, r"is not a handler method"):
+            self._new_type(handler_model="mfg.test.order", handler_method="_mfg_batch_order_report_batched")
+        etype = self._new_type(
+            handler_model="mfg.test.order", handler_method="_mfg_handle_order_report_batched"
+        )
+        self.assertEqual(etype._mfg_batch_handler().__name__, "_mfg_batch_order_report_batched")
+        etype.handler_method = "_mfg_handle_order_report"
+        self.assertIsNone(etype._mfg_batch_handler(), "no _mfg_batch_order_report: one at a time")
 
     def test_every_shipped_exchange_type_names_a_registered_handler(self):
         types = (
