@@ -48,7 +48,9 @@ def _label(node, texts, truncated):
         )
     for ship in node.get("shipments") or ():
         parts.append(
-            Markup('<span class="o_mfg_shipment badge text-bg-info">{} {} {} {}</span>').format(
+            Markup(
+                '<span class="o_mfg_shipment badge rounded-pill text-bg-light border">{} {} {} {}</span>'
+            ).format(
                 record_link("stock.picking", ship.get("picking_id"), ship.get("picking") or "-"),
                 f"{ship['quantity']:g}",
                 texts["to"],

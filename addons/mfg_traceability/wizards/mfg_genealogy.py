@@ -23,6 +23,11 @@ class MfgGenealogy(models.TransientModel):
     upstream_html = fields.Html(string="Made from", compute="_compute_trees", sanitize=False)
     downstream_html = fields.Html(string="Went into", compute="_compute_trees", sanitize=False)
 
+    @api.depends("lot_id")
+    def _compute_display_name(self):
+        for wizard in self:
+            wizard.display_name = self.env._("Genealogy: %(lot)s", lot=wizard.lot_id.display_name or "-")
+
     @api.constrains("max_depth")
     def _check_max_depth(self):
         for wizard in self:
@@ -69,7 +74,7 @@ class MfgGenealogy(models.TransientModel):
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",
-            "name": self.env._("Genealogy: %(lot)s", lot=self.lot_id.display_name),
+            "name": self.display_name,
             "res_model": self._name,
             "res_id": self.id,
             "view_mode": "form",
