@@ -163,10 +163,147 @@ def mes_demo(env):
     return f"releases of {backend.code} on {backend.mqtt_outbound_topic}; DEMO-PUMP created"
 
 
+def _mes_message(backend, code, payload):
+    """One message of the MES received and drained through the pipeline, as if sent by the plant."""
+    env = backend.env
+    etype = env.ref(f"mfg_mes_connector.exchange_type_{code}")
+    env["mfg.message"]._mfg_receive(backend, etype, [{"payload": json.dumps(payload)}], transport="demo")
+    env.flush_all()
+    backend.with_context(mfg_single_transaction=True)._mfg_drain("inbound", etype.channel)
+    env.invalidate_all()
+
+
+def _made_by_the_mes(backend, product, qty, consumed, lot_name):
+    """A manufacturing order of ``product`` confirmed (released to the MES), then its consumption
+    (``consumed``: (component code, quantity, uom, lot or None)) and its final completion as lot
+    ``lot_name`` reported by the MES, as the plant does it."""
+    from odoo import fields
+
+    env = backend.env
+    warehouse = backend.warehouse_id or env["stock.warehouse"].search([], limit=1)
+    mo = env["mrp.production"].create(
+        {"product_id": product.id, "product_qty": qty, "picking_type_id": warehouse.manu_type_id.id}
+    )
+    mo.action_confirm()
+    now = fields.Datetime.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+    lines = [
+        {"component": code, "quantity": q, "uom": uom, **({"lot": lot} if lot else {})}
+        for code, q, uom, lot in consumed
+    ]
+    _mes_message(
+        backend,
+        "material_consumption",
+        {"message_id": f"demo-c-{mo.name}", "sent_at": now, "work_order": mo.name, "lines": lines},
+    )
+    _mes_message(
+        backend,
+        "production_completion",
+        {
+            "message_id": f"demo-p-{mo.name}",
+            "sent_at": now,
+            "work_order": mo.name,
+            "quantity": qty,
+            "uom": "Units",
+            "lot": lot_name,
+            "final": True,
+        },
+    )
+    if mo.state != "done":
+        last = env["mfg.message"].search([("backend_id", "=", backend.id)], order="id desc", limit=1)
+        raise RuntimeError(f"demo genealogy: {mo.name} is {mo.state}: {last.error_message}")
+    return mo
+
+
+def traceability_demo(env):
+    """A small genealogy for the Traceability screens, built through the MES contracts: steel lot
+    DEMO-ST-1 → housing lot DEMO-HL-2 (order of 2) → pump lots DEMO-P-1 and DEMO-P-2 (one order
+    each); DEMO-P-1 delivered to Demo Customer. Once."""
+    from odoo.fields import Command
+
+    Lot = env["stock.lot"]
+    if Lot.search([("name", "=", "DEMO-P-1")], limit=1):
+        return "genealogy DEMO-ST-1 → DEMO-HL-2 → DEMO-P-1, DEMO-P-2 ready"
+    backend = env["mfg.backend"].search([("code", "=", "plant1-mes")], limit=1)
+    Product = env["product.product"]
+    pump = Product.search([("default_code", "=", "DEMO-PUMP")], limit=1)
+    housing = Product.search([("default_code", "=", "DEMO-HOUSING")], limit=1)
+    if not (backend and pump and housing):
+        return "no demo plant to trace"
+    warehouse = backend.warehouse_id or env["stock.warehouse"].search([], limit=1)
+    steel = Product.search([("default_code", "=", "DEMO-STEEL")], limit=1) or Product.create(
+        {"name": "Demo steel blank", "default_code": "DEMO-STEEL", "is_storable": True, "tracking": "lot"}
+    )
+    steel_lot = Lot.create(
+        {"name": "DEMO-ST-1", "product_id": steel.id, "company_id": warehouse.company_id.id}
+    )
+    env["stock.quant"]._update_available_quantity(steel, warehouse.lot_stock_id, 100, lot_id=steel_lot)
+    if not env["mrp.bom"].search([("product_tmpl_id", "=", housing.product_tmpl_id.id)], limit=1):
+        env["mrp.bom"].create(
+            {
+                "product_tmpl_id": housing.product_tmpl_id.id,
+                "product_qty": 1,
+                "bom_line_ids": [Command.create({"product_id": steel.id, "product_qty": 2})],
+            }
+        )
+    _made_by_the_mes(backend, housing, 2, [("DEMO-STEEL", 4, "Units", "DEMO-ST-1")], "DEMO-HL-2")
+    for name in ("DEMO-P-1", "DEMO-P-2"):
+        _made_by_the_mes(
+            backend,
+            pump,
+            1,
+            [("DEMO-HOUSING", 1, "Units", "DEMO-HL-2"), ("DEMO-RESIN", 0.5, "kg", None)],
+            name,
+        )
+    customer = env["res.partner"].search([("name", "=", "Demo Customer")], limit=1) or env[
+        "res.partner"
+    ].create({"name": "Demo Customer"})
+    customers = env.ref("stock.stock_location_customers")
+    delivery = env["stock.picking"].create(
+        {
+            "picking_type_id": warehouse.out_type_id.id,
+            "partner_id": customer.id,
+            "location_id": warehouse.lot_stock_id.id,
+            "location_dest_id": customers.id,
+            "move_ids": [
+                Command.create(
+                    {
+                        "name": pump.name,
+                        "product_id": pump.id,
+                        "product_uom_qty": 1,
+                        "product_uom": pump.uom_id.id,
+                        "location_id": warehouse.lot_stock_id.id,
+                        "location_dest_id": customers.id,
+                    }
+                )
+            ],
+        }
+    )
+    delivery.action_confirm()
+    move = delivery.move_ids
+    move.move_line_ids.unlink()
+    env["stock.move.line"].create(
+        {
+            "move_id": move.id,
+            "picking_id": delivery.id,
+            "product_id": pump.id,
+            "lot_id": Lot.search([("name", "=", "DEMO-P-1")], limit=1).id,
+            "quantity": 1,
+            "product_uom_id": pump.uom_id.id,
+            "location_id": warehouse.lot_stock_id.id,
+            "location_dest_id": customers.id,
+        }
+    )
+    move.picked = True
+    delivery.button_validate()
+    return f"genealogy DEMO-ST-1 → DEMO-HL-2 → DEMO-P-1 (shipped in {delivery.name}), DEMO-P-2 created"
+
+
 if "mfg.backend" in env:
     print("demo:", demo_plant(env))
     if "mrp.production" in env and hasattr(env["mrp.production"], "_mfg_mes_release"):
         print("demo:", mes_demo(env))
+    if "mfg.genealogy" in env and "mrp.production" in env:
+        print("demo:", traceability_demo(env))
 else:
     print("demo: no demo plant to load yet (mfg.backend is not installed)")
 env.cr.commit()

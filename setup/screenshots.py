@@ -1,5 +1,6 @@
 """Screenshots of the running demo (setup/run) with headless Chromium, for the README and for
-looking at the screens: python setup/screenshots.py [--url http://localhost:8069] [--out docs/screens]
+looking at the screens: python setup/screenshots.py [--url http://localhost:8069] [--db mfg_demo]
+[--out docs/screens] [--only NAME ...]
 
 Logs in as admin over JSON-RPC, gives the session cookie to Chromium through the DevTools
 protocol, opens each screen and saves a PNG. Needs Debian's chromium and websocket-client.
@@ -27,6 +28,20 @@ SCREENS = {
     "incident_form": "/odoo/action-mfg_integration_base.action_mfg_incident/{incident_id}",
     "alerts": "/odoo/action-mfg_integration_base.action_mfg_backend_alert",
     "flatfile_batches": "/odoo/action-mfg_legacy_flatfile.action_mfg_flatfile_batch",
+}
+# Screens reached by clicking on a record (path, CSS selectors clicked one after the other), with
+# mfg_traceability and its demo genealogy (setup/demo_plant.py): the thread of the finished lot
+# DEMO-P-1, what it was made from, and what the steel lot DEMO-ST-1 went into.
+TRACE_SCREENS = {
+    "lot_thread": (
+        "/odoo/action-stock.action_production_lot_form/{finished_lot_id}",
+        ["button[name='action_mfg_traceability']"],
+    ),
+    "lot_genealogy_made_from": ("/odoo/mfg.genealogy/{finished_genealogy_id}", []),
+    "lot_genealogy_went_into": (
+        "/odoo/mfg.genealogy/{raw_genealogy_id}",
+        [".o_notebook .nav-link[name='downstream']"],
+    ),
 }
 
 
@@ -108,15 +123,24 @@ class Chrome:
             if msg.get("id") == self.msg_id:
                 return msg.get("result", {})
 
-    def shot(self, url, path, wait=4.0, selector=".o_action_manager .o_view_controller"):
-        self.call("Page.navigate", url=url)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:  # wait for the view, then let it settle
+    def wait_for(self, selector, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
             found = self.call("Runtime.evaluate", expression=f"!!document.querySelector({selector!r})")
             if found.get("result", {}).get("value"):
-                break
+                return True
             time.sleep(0.25)
+        return False
+
+    def shot(self, url, path, wait=4.0, selector=".o_action_manager .o_view_controller", clicks=()):
+        self.call("Page.navigate", url=url)
+        self.wait_for(selector)  # wait for the view, then let it settle
         time.sleep(wait)
+        for click in clicks:
+            if not self.wait_for(click):
+                raise SystemExit(f"{url}: nothing to click at {click}")
+            self.call("Runtime.evaluate", expression=f"document.querySelector({click!r}).click()")
+            time.sleep(wait)
         data = self.call("Page.captureScreenshot", format="png")["data"]
         Path(path).write_bytes(base64.b64decode(data))
 
@@ -131,6 +155,7 @@ def main():
     parser.add_argument("--url", default="http://localhost:8069")
     parser.add_argument("--db", default="mfg_demo")
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "docs" / "screens"))
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="only these screens (e.g. lot_thread)")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -145,14 +170,34 @@ def main():
         "backend_id": (rpc(args.url, session, "mfg.backend", "search", [[]], {"limit": 1}) or [0])[0],
         "incident_id": (rpc(args.url, session, "mfg.incident", "search", [[]], {"limit": 1}) or [0])[0],
     }
+    screens = {name: (path, []) for name, path in SCREENS.items()}
+    lots = {
+        name: rpc(args.url, session, "stock.lot", "search", [[["name", "=", name]]], {"limit": 1})
+        for name in ("DEMO-P-1", "DEMO-ST-1")
+    }
+    if all(lots.values()):
+        ids["finished_lot_id"], ids["raw_lot_id"] = lots["DEMO-P-1"][0], lots["DEMO-ST-1"][0]
+        for key, lot_id in (
+            ("finished_genealogy_id", ids["finished_lot_id"]),
+            ("raw_genealogy_id", ids["raw_lot_id"]),
+        ):
+            ids[key] = rpc(args.url, session, "stock.lot", "action_mfg_genealogy", [[lot_id]])["res_id"]
+        screens.update(TRACE_SCREENS)
+    if args.only:
+        unknown = set(args.only) - set(screens)
+        if unknown:
+            raise SystemExit(
+                f"--only: no screen named {', '.join(sorted(unknown))} (screens: {', '.join(screens)})"
+            )
+        screens = {name: screens[name] for name in args.only}
     chrome = Chrome()
     try:
         host = args.url.split("//", 1)[1].split(":")[0]
         chrome.call("Network.enable")
         chrome.call("Network.setCookie", name="session_id", value=session, domain=host, path="/")
-        for name, path in SCREENS.items():
+        for name, (path, clicks) in screens.items():
             target = out / f"{name}.png"
-            chrome.shot(args.url + path.format(**ids), target)
+            chrome.shot(args.url + path.format(**ids), target, clicks=clicks)
             print(target)
     finally:
         chrome.close()

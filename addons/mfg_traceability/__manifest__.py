@@ -17,10 +17,12 @@
         "wizards/mfg_trace_event_views.xml",
         "views/mfg_evidence_pack_views.xml",
         "wizards/mfg_recall_views.xml",
+        "wizards/mfg_genealogy_views.xml",
         "views/traceability_button_views.xml",
         "views/menus.xml",
     ],
     "assets": {
+        "web.assets_backend": ["mfg_traceability/static/src/scss/genealogy.scss"],
         "web.assets_tests": ["mfg_traceability/static/tests/tours/*.js"],
     },
     "installable": True,

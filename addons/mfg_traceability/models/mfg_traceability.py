@@ -41,6 +41,21 @@ class MfgTraceability(models.AbstractModel):
                 shipments.setdefault(ship.lot_id, []).append(ship)
         return self._mfg_describe(tree, lot, shipments if direction == genealogy.DOWNSTREAM else None)
 
+    @api.model
+    def _mfg_beyond_depth(self, tree, direction, max_depth=None):
+        """Lot ids of the nodes of ``tree`` at the depth bound that have children of their own
+        (not walked): the screen marks them so a cut tree is not read as a complete one."""
+        max_depth = genealogy.check_depth(max_depth)
+        frontier = {
+            n["lot_id"]
+            for n in genealogy.walk(tree)
+            if n["depth"] == max_depth and n["lot_id"] and not n.get("cycle")
+        }
+        if not frontier:
+            return set()
+        _depths, next_edges = genealogy.edges(self.env.cr, frontier, direction, 1)
+        return {edge.from_lot for edge in next_edges}
+
     def _mfg_describe(self, tree, root_lot, shipments):
         env = self.env(su=True)  # names of what the walk found; the caller may read the root lot
         nodes = list(genealogy.walk(tree))

@@ -14,6 +14,11 @@ class StockLot(models.Model):
         """The genealogy tree of this lot (see ``mfg.traceability._mfg_genealogy``)."""
         return self.env["mfg.traceability"]._mfg_genealogy(self, direction, max_depth)
 
+    def action_mfg_genealogy(self):
+        """The genealogy trees of this lot on screen: made from / went into."""
+        self.ensure_one()
+        return self.env["mfg.genealogy"].create({"lot_id": self.id})._mfg_action()
+
     def action_mfg_recall(self):
         """Recall simulation from this (suspect) lot."""
         self.ensure_one()
