@@ -240,6 +240,7 @@ def plant_edge(odoo_server, odoo_settings, odoo_env, tmp_path):
             "generated": generated,
             "plant_broker": plant_broker,
             "plant_log": plant_dir / "mosquitto.log",
+            "plant_conf": plant_conf,
             "releases": releases,
             "watcher": watcher,
             "listener": listener,
@@ -284,7 +285,14 @@ def tails(edge):
     return {"plant broker": log[-2500:], "listener": edge["listener"].tail(20)}
 
 
-def test_wan_cut_plant_bridge_loses_nothing_and_releases_wait(plant_edge, odoo_env, sql, capsys):
+@pytest.mark.parametrize("restart_plant_broker", [False, True], ids=["cut", "cut-and-plant-broker-restart"])
+def test_wan_cut_plant_bridge_loses_nothing_and_releases_wait(
+    plant_edge, odoo_env, sql, capsys, restart_plant_broker
+):
+    """``restart_plant_broker``: during the cut the plant broker is also stopped (SIGTERM) and
+    started again: what waits for the bridge is on its disk (persistence, local_cleansession
+    false) and the publisher and subscriber reconnect (a kill -9 would lose what arrived since
+    the last autosave: Mosquitto's persistence is a snapshot)."""
     edge = plant_edge
     lab, watcher = edge["lab"], edge["watcher"]
     text = edge["generated"]
@@ -330,6 +338,21 @@ def test_wan_cut_plant_bridge_loses_nothing_and_releases_wait(plant_edge, odoo_e
         assert "during-cut" not in released_events(edge)
         stored_during_cut = sql("SELECT count(*) FROM mfg_message WHERE backend_id = %s AND direction = 'inbound'",
                                 (edge["backend_id"],))[0][0]  # fmt: skip
+        if restart_plant_broker:
+            old = edge["plant_broker"]
+            old.send_signal(signal.SIGTERM)
+            assert old.wait(timeout=60) == 0  # it writes its queues to disk on the way out
+            edge["plant_broker"] = lab.spawn(
+                "plant", [MOSQUITTO, "-c", str(edge["plant_conf"])], edge["tmp"] / "plant-broker.out"
+            )
+
+            def started():
+                log = edge["plant_log"].read_text(errors="replace").splitlines()
+                return (
+                    sum(1 for line in log if "mosquitto version" in line and line.endswith(" running")) >= 2
+                )
+
+            assert wait_until(started, timeout=30, interval=0.1), tails(edge)
         assert wait_until(
             lambda: published() >= (CUT_AFTER + CUT_SECONDS) * RATE, timeout=CUT_SECONDS + 60, interval=0.05
         )
@@ -393,7 +416,7 @@ def test_wan_cut_plant_bridge_loses_nothing_and_releases_wait(plant_edge, odoo_e
     assert watcher.values[-1] == "1", watcher.values
     with capsys.disabled():
         print(
-            f"\n[plant bridge] {COUNT} facts at {RATE:g}/s over {SECONDS:g} s through the plant broker; WAN cut "
+            f"\n[plant bridge{' + plant broker restarted during the cut' if restart_plant_broker else ''}] {COUNT} facts at {RATE:g}/s over {SECONDS:g} s through the plant broker; WAN cut "
             f"after {at_cut} published, for {cut_s:.1f} s ({at_restore - at_cut} published during it; "
             f"{stored_during_cut} stored when the release was made, {stored_before_restore} at the restore); "
             f"all {COUNT} stored once, in order, applied per work order in order; release made during the cut "
