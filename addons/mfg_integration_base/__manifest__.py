@@ -30,6 +30,7 @@
         "wizards/mfg_message_discard_wizard_views.xml",
         "views/mfg_backend_api_views.xml",
         "wizards/mfg_api_key_wizard_views.xml",
+        "wizards/mfg_mqtt_bridge_wizard_views.xml",
         "views/menus.xml",
     ],
     "demo": ["demo/mfg_demo_plant.xml"],
