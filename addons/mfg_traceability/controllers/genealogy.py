@@ -19,6 +19,37 @@ class MfgTraceabilityController(http.Controller):
     _authenticate = MfgIngestController._authenticate
 
     @http.route(
+        "/mfg/api/v1/lots/<path:lot_name>/genealogy",
+        type="http",
+        auth="none",
+        methods=["GET"],
+        csrf=False,
+        save_session=False,
+        readonly=False,
+    )
+    def lot_genealogy_of_key(self, lot_name, **params):
+        """The same answer, for the backend of the key's service user (a key serves one backend):
+        ``GET /mfg/api/v1/lots/<lot>/genealogy``. A key that serves no backend or several (a manager's)
+        must name it: 400 with the path to use."""
+        error = _check_path(lot=lot_name)
+        if error:
+            return error
+        user, error = self._authenticate(STATUS_GROUPS)
+        if error:
+            return error
+        backends = user.sudo().mfg_service_backend_ids
+        if len(backends) != 1:
+            return _json(
+                400,
+                {
+                    "error": "backend_required",
+                    "detail": f"The API key of {user.login!r} serves {len(backends)} backends: ask "
+                    "/mfg/api/v1/<backend>/lots/<lot>/genealogy.",
+                },
+            )
+        return self.lot_genealogy(backends.code, lot_name, **params)
+
+    @http.route(
         "/mfg/api/v1/<string:backend_code>/lots/<path:lot_name>/genealogy",
         type="http",
         auth="none",
@@ -36,7 +67,7 @@ class MfgTraceabilityController(http.Controller):
         error = _check_path(lot=lot_name)
         if error:
             return error
-        _user, error = self._authenticate(STATUS_GROUPS)
+        _user, error = self._authenticate(STATUS_GROUPS, backend_code=backend_code)
         if error:
             return error
         env = request.env

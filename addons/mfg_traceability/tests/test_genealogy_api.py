@@ -62,6 +62,17 @@ class TestGenealogyApi(MfgTraceCase, HttpCase):
         self.assertEqual((resp.status_code, resp.json()["parameter"]), (400, "max_depth"))
         self.assertEqual(self._get("SN-1", backend="plant-mes").status_code, 403, "another backend's key")
 
+    def test_the_keys_own_backend_without_naming_it(self):
+        headers = {"Authorization": f"Bearer {self.key}"}
+        resp = self.url_open("/mfg/api/v1/lots/SA-2/genealogy?product=SUB-1", headers=headers, timeout=30)
+        self.assertEqual(resp.status_code, 200, resp.text)
+        self.assertEqual(resp.json(), self._get("SA-2", "?product=SUB-1").json())
+        self.assertEqual(self.url_open("/mfg/api/v1/lots/SN-1/genealogy", timeout=30).status_code, 401)
+        # a key serving no backend must name one
+        self.ship.service_user_id = False
+        resp = self.url_open("/mfg/api/v1/lots/SN-1/genealogy", headers=headers, timeout=30)
+        self.assertEqual((resp.status_code, resp.json()["error"]), (400, "backend_required"), resp.text)
+
     def test_throttled_like_the_other_apis(self):
         self.ship.write({"api_rate_limit": 0.001, "api_burst": 1})
         self.assertEqual(self._get("SN-1").status_code, 200)
