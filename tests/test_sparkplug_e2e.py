@@ -262,12 +262,19 @@ def test_deaths_data_before_birth_and_malformed_payloads(plant, odoo_server, bro
 
 
 def test_listener_killed_and_restarted_gets_the_backfill_once_in_order(
-    plant, odoo_server, broker, listener, sql
+    plant, odoo_server, broker, listener, sql, odoo_env
 ):
     """Store and forward: the listener (primary host) is killed -9; its will says the host is
     offline; the edge node stores a whole downtime and counter increments; the listener restarts,
     the edge node sends a new birth and then the stored data as historical. The downtime appears
-    once with its own start and end, the produced quantities add up to the counter exactly."""
+    once with its own start and end, the produced quantities add up to the counter exactly. The
+    good-parts counter reports progress: the order stays open and its quantity producing is the
+    counter's increase."""
+    with odoo_env() as env:
+        backend = env["mfg.backend"].browse(plant["backend_id"])
+        backend.sparkplug_rule_ids.filtered(lambda r: r.metric == "Counts/Good").kind = "good_progress"
+        progress = env.ref("mfg_mes_connector.exchange_type_production_progress")
+        backend.write({"flow_ids": [(0, 0, {"exchange_type_id": progress.id})]})
     lp = listener().start(wait_for=f"primary host {plant['host_id']} of group {plant['group']}")
     device = plant["device"]
     node = EdgeNode(
@@ -279,7 +286,7 @@ def test_listener_killed_and_restarted_gets_the_backfill_once_in_order(
     node.birth(timestamp=t0)  # Counts/Good 0, Machine/State 1 (running)
 
     def produced():
-        return sum(json.loads(p)["quantity"] for _s, p, _e in facts(sql, plant, "mes.production_completion"))
+        return sum(json.loads(p)["quantity"] for _s, p, _e in facts(sql, plant, "mes.production_progress"))
 
     def saved():
         rows = sql(
@@ -316,5 +323,14 @@ def test_listener_killed_and_restarted_gets_the_backfill_once_in_order(
     # the historical updates were held until the live one, then applied: nothing waits any more
     assert saved()["pending"] == {}
     assert produced() == 13
+    # applied on the running order, which stays open
+    mo = lambda: sql(  # noqa: E731
+        "SELECT state, qty_producing FROM mrp_production WHERE id = %s", (plant["production_id"],)
+    )[0]
+    assert wait_until(lambda: mo()[1] == 13, timeout=TIMEOUT), (
+        mo(),
+        facts(sql, plant, "mes.production_progress"),
+    )
+    assert mo() == ("progress", 13)
     node.close()
     assert lp2.alive

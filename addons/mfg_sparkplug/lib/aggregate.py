@@ -5,9 +5,10 @@ A metric map (rules, per backend) says which metric of which edge node / device 
 * ``state``: a machine state. ``state_map`` maps state values to loss reason codes; a value
   not in it means running. Leaving a down state gives one ``mes.downtime`` fact (start, end,
   reason, work center); a state change is one fact, however often the value is repeated.
-* ``good_count`` / ``reject_count``: a counter (absolute, growing). Increments are summed per
-  metric between two flushes into one ``mes.production_completion`` (partial, not final) or
-  ``mes.scrap`` fact. A value below the last one is a reset (counted from 0) or, with
+* ``good_count`` / ``good_progress`` / ``reject_count``: a counter (absolute, growing).
+  Increments are summed per metric between two flushes into one ``mes.production_completion``
+  (partial, not final: the order is marked done with a backorder), ``mes.production_progress``
+  (added to the running order, which stays open) or ``mes.scrap`` fact. A value below the last one is a reset (counted from 0) or, with
   ``counter_max``, a rollover (max + 1 − last + value).
 
 What the facts are computed from (last counter value and its timestamp, current state and
@@ -35,6 +36,7 @@ from datetime import UTC, datetime
 CONTRACTS = {
     "state": "mes.downtime",
     "good_count": "mes.production_completion",
+    "good_progress": "mes.production_progress",
     "reject_count": "mes.scrap",
 }
 HOLD_MS = 60_000  # a birth's values wait at most this long for the stored data that follows
@@ -295,7 +297,7 @@ class Aggregator:
             payload = {"quantity": bucket["qty"], "uom": rule.uom}
             if rule.kind == "good_count":
                 payload["final"] = False
-            elif rule.product:
+            elif rule.kind == "reject_count" and rule.product:
                 payload["product"] = rule.product
             facts.append(
                 {

@@ -58,6 +58,16 @@ class TestSparkplugAggregate(BaseCase):
         self.assertEqual(facts["mes.scrap"]["payload"], {"quantity": 3, "uom": "Units", "product": "P1"})
         self.assertEqual(facts["mes.scrap"]["workcenter"], "WC-1")
 
+    def test_a_progress_counter_reports_increments_without_closing(self):
+        agg = aggregate.Aggregator(
+            "G", [aggregate.Rule(9, "", "", "Counts/Good", "good_progress", uom="pcs")]
+        )
+        for value, ts in ((4, 1000), (9, 2000), (12, 3000)):
+            agg.feed("N1", "M1", "Counts/Good", value, ts)
+        [fact] = agg.pending_facts()
+        self.assertEqual(fact["contract"], "mes.production_progress")
+        self.assertEqual(fact["payload"], {"quantity": 8, "uom": "pcs"})
+
     def test_aggregation_turns_many_updates_into_few_facts(self):
         for i in range(1, 1001):
             self.agg.feed("N1", f"M{i % 5}", "Counts/Good", i, i)
