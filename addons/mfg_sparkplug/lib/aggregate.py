@@ -122,6 +122,7 @@ class Aggregator:
         # key text -> {node, device, metric, held, updates: [[timestamp, value], ...]}: updates
         # waiting to be applied in timestamp order (``held``: when a birth value came in, ms).
         self.pending = copy.deepcopy(pending or {})
+        self._marks = {}  # key text -> {(timestamp, value key)} of its pending updates
         self.unmapped = {}  # (node, device) -> number of metric updates without a rule
         self.dirty = set()  # keys whose state or bucket changed since the last commit
 
@@ -181,9 +182,14 @@ class Aggregator:
                 "held": None,
                 "updates": [],
             }
-        update = [timestamp, value]
-        if update not in entry["updates"]:  # a redelivery of an update still waiting
-            entry["updates"].append(update)
+        # a redelivery of an update still waiting is kept once (an index per key, in memory)
+        marks = self._marks.get(key)
+        if marks is None:
+            marks = self._marks[key] = {(ts, state_key(v)) for ts, v in entry["updates"]}
+        mark = (timestamp, state_key(value))
+        if mark not in marks:
+            marks.add(mark)
+            entry["updates"].append([timestamp, value])
         if birth and entry["held"] is None:
             entry["held"] = now if now is not None else timestamp
         self.dirty.add(key)
@@ -200,6 +206,7 @@ class Aggregator:
             elif entry["node"] != edge_node or (not all_devices and entry["device"] != (device or "")):
                 continue
             del self.pending[key]
+            self._marks.pop(key, None)
             self.dirty.add(key)
             rule = self.rule(entry["node"], entry["device"], entry["metric"])
             if rule is None:
