@@ -10,9 +10,15 @@ and a DBIRTH per device, then DDATA by alias at ``--rate`` updates per second, w
 now and then; it answers a Rebirth request (NCMD ``Node Control/Rebirth``) with a new NBIRTH and
 DBIRTHs; its will is an NDEATH with the bdSeq of its birth. Tests drive ``EdgeNode`` directly:
 births, data, a sequence gap (``skip_seq``), a device death, a node death, data before birth.
+
+Store and forward (``--primary-host ID``): the node watches ``spBv1.0/STATE/<ID>``; while the host
+is offline its data is stored, not published; when the host is online again the node sends a new
+birth (current values) and then the stored data as DDATA whose metrics are historical
+(``is_historical``, their original timestamps), in the order they were made.
 """
 
 import argparse
+import json
 import random
 import sys
 import threading
@@ -37,8 +43,13 @@ DEVICE_METRICS = (
 
 
 class EdgeNode:
-    def __init__(self, host, port, group, node_id, devices=("M01",), qos=0, bd_seq=0):
+    def __init__(self, host, port, group, node_id, devices=("M01",), qos=0, bd_seq=0, primary_host=None):
         self.group = group
+        self.primary_host = primary_host
+        self.host_online = threading.Event()  # the primary host's last STATE said online
+        self.host_offline = threading.Event()  # ... said offline
+        self.stored = []  # (device, values, timestamp) kept while the host is offline
+        self.forwarded = threading.Event()  # a birth and the stored data were sent
         self.node_id = node_id
         self.devices = list(devices)
         self.qos = qos
@@ -93,9 +104,14 @@ class EdgeNode:
     def _on_connect(self, client, _userdata, _flags, reason_code, _properties):
         if not reason_code.is_failure:
             client.subscribe(self.topic("NCMD"), qos=1)
+            if self.primary_host:
+                client.subscribe(f"{codec.NAMESPACE}/STATE/{self.primary_host}", qos=1)
             self.connected.set()
 
     def _on_message(self, _client, _userdata, msg):
+        if msg.topic.startswith(f"{codec.NAMESPACE}/STATE/"):
+            self._host_state(msg.payload)
+            return
         try:
             command = codec.decode(msg.payload)
         except codec.SparkplugError:
@@ -107,20 +123,48 @@ class EdgeNode:
                 if self.answer_rebirth:
                     threading.Thread(target=self.birth, daemon=True).start()
 
+    def _host_state(self, raw):
+        try:
+            online = json.loads(raw).get("online") is True
+        except (ValueError, AttributeError):
+            return
+        if not online:
+            self.host_online.clear()
+            self.host_offline.set()
+            return
+        was_away = self.host_offline.is_set()
+        self.host_offline.clear()
+        self.host_online.set()
+        if was_away:
+            # paho's callback thread must stay free to run the publishes' handshakes
+            threading.Thread(target=self.forward, daemon=True).start()
+
+    def forward(self):
+        """A new birth, then what was stored while the host was away (historical, in order)."""
+        self.birth()
+        with self.lock:
+            stored, self.stored = self.stored, []
+        for device, values, timestamp in stored:
+            self.data(device, values, timestamp=timestamp, historical=True)
+        self.forwarded.set()
+
     def close(self):
         self.client.disconnect()
         self.client.loop_stop()
 
     # ------------------------------------------------------------------ births and deaths
-    def birth(self):
-        """NBIRTH (seq 0, bdSeq, Node Control/Rebirth) then a DBIRTH per device."""
+    def birth(self, timestamp=None):
+        """NBIRTH (seq 0, bdSeq, Node Control/Rebirth) then a DBIRTH per device (``timestamp``:
+        ms since the epoch, default now)."""
         with self.lock:
             self.seq = -1
             metrics = [
                 {"name": codec.BDSEQ_METRIC, "datatype": "UInt64", "value": self.bd_seq},
                 {"name": codec.REBIRTH_METRIC, "datatype": "Boolean", "value": False},
             ]
-            self._publish(self.topic("NBIRTH"), codec.payload(metrics, seq=self._next_seq()))
+            self._publish(
+                self.topic("NBIRTH"), codec.payload(metrics, seq=self._next_seq(), timestamp=timestamp)
+            )
             alias = 1
             for device in self.devices:
                 metrics = []
@@ -135,11 +179,20 @@ class EdgeNode:
                         }
                     )
                     alias += 1
-                self._publish(self.topic("DBIRTH", device), codec.payload(metrics, seq=self._next_seq()))
+                self._publish(
+                    self.topic("DBIRTH", device),
+                    codec.payload(metrics, seq=self._next_seq(), timestamp=timestamp),
+                )
 
-    def data(self, device, values, timestamp=None, by_alias=True):
-        """DDATA of ``values`` ({metric name: value}); metrics by alias (as after a birth)."""
+    def data(self, device, values, timestamp=None, by_alias=True, historical=False):
+        """DDATA of ``values`` ({metric name: value}); metrics by alias (as after a birth). While
+        the primary host is offline: stored (returns None), sent as historical when it is back."""
         with self.lock:
+            if self.primary_host and not historical and not self.host_online.is_set():
+                for name, value in values.items():
+                    self.values.setdefault(device, {})[name] = value
+                self.stored.append((device, dict(values), timestamp or codec.now_ms()))
+                return None
             metrics = []
             for name, value in values.items():
                 datatype = next(dt for n, dt, _v in DEVICE_METRICS if n == name)
@@ -149,6 +202,7 @@ class EdgeNode:
                     "value": value,
                     "timestamp": timestamp,
                     "omit_datatype": by_alias,
+                    "is_historical": historical,
                 }
                 if by_alias:
                     spec["alias"] = self.aliases[(device, name)]
@@ -187,10 +241,13 @@ def main(argv=None):
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--qos", type=int, default=0, choices=(0, 1))
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--primary-host", default=None, help="store and forward while its STATE is offline")
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     devices = [f"M{i + 1:02d}" for i in range(args.devices)]
-    node = EdgeNode(args.host, args.port, args.group, args.node, devices, qos=args.qos).connect()
+    node = EdgeNode(
+        args.host, args.port, args.group, args.node, devices, qos=args.qos, primary_host=args.primary_host
+    ).connect()
     node.birth()
     sent = 0
     start = time.monotonic()
@@ -212,7 +269,8 @@ def main(argv=None):
         node.ndeath()
         node.close()
     print(
-        f"sent {sent} metric updates in {time.monotonic() - start:.1f} s; rebirths answered: {node.rebirth_requests}"
+        f"sent {sent} metric updates in {time.monotonic() - start:.1f} s; rebirths answered: {node.rebirth_requests}; "
+        f"stored, not yet forwarded: {len(node.stored)}"
     )
 
 

@@ -6,6 +6,7 @@ import json
 import sys
 import time
 import uuid
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -258,3 +259,78 @@ def test_deaths_data_before_birth_and_malformed_payloads(plant, odoo_server, bro
     assert wait_until(lambda: node_row(sql, plant)["online"] is False, timeout=TIMEOUT), lp.tail()
     node.close()
     assert lp.alive
+
+
+def test_listener_killed_and_restarted_gets_the_backfill_once_in_order(
+    plant, odoo_server, broker, listener, sql, odoo_env
+):
+    """Store and forward: the listener (primary host) is killed -9; its will says the host is
+    offline; the edge node stores a whole downtime and counter increments; the listener restarts,
+    the edge node sends a new birth and then the stored data as historical. The downtime appears
+    once with its own start and end, the produced quantities add up to the counter exactly. The
+    good-parts counter reports progress: the order stays open and its quantity producing is the
+    counter's increase."""
+    with odoo_env() as env:
+        backend = env["mfg.backend"].browse(plant["backend_id"])
+        backend.sparkplug_rule_ids.filtered(lambda r: r.metric == "Counts/Good").kind = "good_progress"
+        progress = env.ref("mfg_mes_connector.exchange_type_production_progress")
+        backend.write({"flow_ids": [(0, 0, {"exchange_type_id": progress.id})]})
+    lp = listener().start(wait_for=f"primary host {plant['host_id']} of group {plant['group']}")
+    device = plant["device"]
+    node = EdgeNode(
+        "127.0.0.1", broker.port, plant["group"], "Line1", [device], qos=1, primary_host=plant["host_id"]
+    ).connect()
+    assert node.host_online.wait(30), lp.tail()
+    now = int(time.time() * 1000)
+    t0 = now - 600_000  # timestamps in the past: older than the birth after the restart
+    node.birth(timestamp=t0)  # Counts/Good 0, Machine/State 1 (running)
+
+    def produced():
+        return sum(json.loads(p)["quantity"] for _s, p, _e in facts(sql, plant, "mes.production_progress"))
+
+    def saved():
+        rows = sql(
+            "SELECT rule_state FROM mfg_sparkplug_node WHERE backend_id = %s AND device = %s",
+            (plant["backend_id"], device),
+        )
+        return json.loads((rows and rows[0][0]) or "{}")
+
+    # the host knows the machine: running, 0 parts (the birth's checkpoint)
+    assert wait_until(
+        lambda: f"Line1/{device}/Counts/Good" in saved().get("state", {}), timeout=TIMEOUT
+    ), lp.tail()
+    lp.kill()  # -9: no clean offline STATE, the broker publishes the will
+    assert wait_until(node.host_offline.is_set, timeout=60)
+    # while the host is away: a breakdown of 90 s, begun and ended, and 7 more parts
+    assert node.data(device, {"Machine/State": 2, "Counts/Good": 8}, timestamp=t0 + 100_000) is None
+    node.data(device, {"Machine/State": 1, "Counts/Good": 12}, timestamp=t0 + 190_000)
+    assert len(node.stored) == 2
+    lp2 = listener().start(wait_for=f"primary host {plant['host_id']} of group {plant['group']}")
+    assert node.forwarded.wait(60), lp2.tail()
+    node.data(device, {"Counts/Good": 13}).wait_for_publish(10)  # live again
+    lines = lambda: sql(  # noqa: E731
+        """SELECT date_start, date_end FROM mrp_workcenter_productivity
+            WHERE workcenter_id = %s AND loss_id = %s""",
+        (plant["workcenter_id"], plant["loss_id"]),
+    )
+    assert wait_until(lines, timeout=TIMEOUT), (facts(sql, plant, "mes.downtime"), lp2.tail())
+    assert wait_until(lambda: produced() == 13, timeout=TIMEOUT), (produced(), lp2.tail())
+    [(date_start, date_end)] = lines()
+    assert date_start.replace(tzinfo=UTC).timestamp() * 1000 == pytest.approx(t0 + 100_000, abs=1000)
+    assert round((date_end - date_start).total_seconds()) == 90
+    downtimes = facts(sql, plant, "mes.downtime")
+    assert len(downtimes) == 1, downtimes
+    # the historical updates were held until the live one, then applied: nothing waits any more
+    assert saved()["pending"] == {}
+    assert produced() == 13
+    # applied on the running order, which stays open
+    mo = lambda: sql(  # noqa: E731
+        "SELECT state, qty_producing FROM mrp_production WHERE id = %s", (plant["production_id"],)
+    )[0]
+    assert wait_until(lambda: mo()[1] == 13, timeout=TIMEOUT), (
+        mo(),
+        facts(sql, plant, "mes.production_progress"),
+    )
+    assert mo() == ("progress", 13)
+    node.close()
+    assert lp2.alive

@@ -2,7 +2,7 @@
 {
     "name": "Manufacturing Integration: MES Connector",
     "summary": "MES exchange types: work orders out, production facts back into Odoo",
-    "version": "18.0.1.1.0",
+    "version": "18.0.1.2.0",
     "category": "Manufacturing",
     "license": "LGPL-3",
     "author": "Manufacturing Integration Hub",

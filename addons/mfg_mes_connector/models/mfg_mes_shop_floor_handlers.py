@@ -14,6 +14,46 @@ class MfgMesShopFloorHandlers(models.AbstractModel):
 
     _inherit = "mfg.mes.handlers"  # pylint: disable=consider-merging-classes-inherited
 
+    # ------------------------------------------------------------------ inbound: production progress
+    def _mfg_handle_mes_production_progress(self, message, data):
+        """mes.production_progress.v1: add the quantity to the MO's quantity producing; the MO
+        stays open (unlike mes.production_completion, which marks it done)."""
+        production = self._mfg_mes_production(message, data)
+        product = production.product_id
+        if product.tracking == "serial":
+            raise MfgPermanentError(
+                self.env._(
+                    "Product %(product)s of %(mo)s is tracked by serial number: report its units with "
+                    "mes.production_completion and their serials, not as progress.",
+                    product=product.display_name,
+                    mo=production.name,
+                ),
+                path="/work_order",
+            )
+        quantity = self._mfg_mes_quantity(
+            message, data["quantity"], data["uom"], product, production.product_uom_id, ""
+        )
+        rounding = production.product_uom_id.rounding
+        if float_is_zero(quantity, precision_rounding=rounding):
+            raise MfgPermanentError(
+                self.env._(
+                    "Quantity %(qty)s %(uom)s rounds to zero in %(to)s for %(mo)s: send a larger quantity.",
+                    qty=data["quantity"],
+                    uom=data["uom"],
+                    to=production.product_uom_id.name,
+                    mo=production.name,
+                ),
+                path="/quantity",
+            )
+        # The sum of the reports, not Odoo's own quantity producing: starting an operation sets
+        # that to the whole remaining quantity, which nothing has made yet.
+        total = production.mfg_progress_qty + quantity
+        production.write({"mfg_progress_qty": total, "qty_producing": total})
+        # What the form's onchange does: the finished move and the components not reported by
+        # the MES follow the quantity producing.
+        production._set_qty_producing(False)
+        return [production]
+
     # ------------------------------------------------------------------ inbound: scrap
     def _mfg_handle_mes_scrap(self, message, data):
         """mes.scrap.v1: a validated stock.scrap linked to the MO."""

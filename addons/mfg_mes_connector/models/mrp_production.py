@@ -1,6 +1,6 @@
 from operator import itemgetter
 
-from odoo import api, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import float_compare
 
@@ -17,6 +17,15 @@ OPEN_STATES = ("confirmed", "progress", "to_close")
 
 class MrpProduction(models.Model):
     _inherit = "mrp.production"
+
+    mfg_progress_qty = fields.Float(
+        string="Progress reported by the plant",
+        digits="Product Unit of Measure",
+        readonly=True,
+        copy=False,
+        help="Sum of the mes.production_progress reports applied to this order (in its unit); the "
+        "quantity producing is set to it.",
+    )
 
     # ------------------------------------------------------------------ outbound: work order release
     def action_confirm(self):

@@ -17,6 +17,7 @@ class MfgMesCase(MfgPipelineCase):
             for code in (
                 "material_consumption",
                 "production_completion",
+                "production_progress",
                 "scrap",
                 "operation_status",
                 "downtime",

@@ -177,6 +177,46 @@ class TestMesInbound(MfgMesCase):
         self.assertEqual(m2.state, "failed")
         self.assertIn(mo.name, m2.error_message)
 
+    # ------------------------------------------------------------------ progress
+    def test_progress_adds_up_and_keeps_the_order_open(self):
+        mo = self._mo(product=self.paste, qty=5, bom=self.bom_paste)
+        mo.qty_producing = 5  # what starting an operation does: the reports replace it
+        data = self._base("pg-1", mo, quantity=1.5, uom="kg")
+        m1 = self._receive("production_progress", data)
+        m2 = self._receive("production_progress", self._base("pg-2", mo, quantity=500, uom="g"))
+        self._receive("production_progress", data)  # the same report again: applied once
+        self._drain()
+        self.assertDone(m1)
+        self.assertDone(m2)
+        self.assertEqual(mo.state, "progress")
+        self.assertAlmostEqual(mo.qty_producing, 2.0)
+        self.assertAlmostEqual(mo.mfg_progress_qty, 2.0)
+        # the components follow the quantity producing, as on the form (1 kg of resin per kg)
+        self.assertAlmostEqual(mo.move_raw_ids.filtered(lambda m: m.product_id == self.comp_kg).quantity, 2.0)
+        # then a completion closes it with what the progress reports made
+        done = self._receive("production_completion", self._completion("pc-1", mo, 2, uom="kg", lot=None))
+        self._drain()
+        self.assertDone(done)
+        self.assertEqual(mo.state, "done")
+        self.assertAlmostEqual(mo.qty_produced, 2.0)
+
+    def test_progress_of_a_done_or_serial_order_fails_naming_it(self):
+        mo = self._mo()
+        self._receive("production_completion", self._completion("p-1", mo, 10))
+        late = self._receive("production_progress", self._base("pg-1", mo, quantity=1, uom="Units"))
+        self._drain()
+        self.assertEqual(late.state, "failed")
+        self.assertIn(mo.name, late.error_message)
+        serial = self.env["product.product"].create(
+            {"name": "Valve", "default_code": "VALVE-1", "is_storable": True, "tracking": "serial"}
+        )
+        bom = self.env["mrp.bom"].create({"product_tmpl_id": serial.product_tmpl_id.id, "product_qty": 1})
+        mo2 = self._mo(product=serial, qty=3, bom=bom)
+        message = self._receive("production_progress", self._base("pg-2", mo2, quantity=1, uom="Units"))
+        self._drain()
+        self.assertEqual(message.state, "failed")
+        self.assertIn("mes.production_completion", message.error_message)
+
     # ------------------------------------------------------------------ scrap
     def test_scrap(self):
         mo = self._mo()

@@ -5,15 +5,27 @@ A metric map (rules, per backend) says which metric of which edge node / device 
 * ``state``: a machine state. ``state_map`` maps state values to loss reason codes; a value
   not in it means running. Leaving a down state gives one ``mes.downtime`` fact (start, end,
   reason, work center); a state change is one fact, however often the value is repeated.
-* ``good_count`` / ``reject_count``: a counter (absolute, growing). Increments are summed per
-  metric between two flushes into one ``mes.production_completion`` (partial, not final) or
-  ``mes.scrap`` fact. A value below the last one is a reset (counted from 0) or, with
+* ``good_count`` / ``good_progress`` / ``reject_count``: a counter (absolute, growing).
+  Increments are summed per metric between two flushes into one ``mes.production_completion``
+  (partial, not final: the order is marked done with a backorder), ``mes.production_progress``
+  (added to the running order, which stays open) or ``mes.scrap`` fact. A value below the last one is a reset (counted from 0) or, with
   ``counter_max``, a rollover (max + 1 − last + value).
 
 What the facts are computed from (last counter value and its timestamp, current state and
 since when) is the ``state`` dict, persisted by the caller in the same transaction as the
 facts: a message redelivered after a crash is older than the persisted timestamp (or as old,
-with a counter value not above the persisted one) and adds nothing. Fact ids are derived from edge node, device, metric and timestamps only, so the
+with a counter value not above the persisted one) and adds nothing.
+
+Store and forward: while its primary host is away an edge node keeps its data; when the host is
+back it sends a new birth (current values) and then the stored data as historical metrics
+(``is_historical``, original timestamps), older than the birth. Updates are therefore applied
+per metric in timestamp order, not in arrival order: historical updates, and birth values of a
+metric already known, wait in ``pending`` (persisted with the state) and are applied sorted
+(``settle``) when the node's next live data arrives (it sent what it stored before), at its
+death, at a checkpoint when no birth waits among them, or ``HOLD_MS`` after a birth. A downtime
+that began and ended while the host was away thus becomes one fact with its own start and end,
+and counters (absolute) are counted between consecutive values in time. Updates older than
+what is known for their metric (a redelivery, already applied) still add nothing. Fact ids are derived from edge node, device, metric and timestamps only, so the
 same facts get the same ids (the receive step stores them once).
 """
 
@@ -24,8 +36,10 @@ from datetime import UTC, datetime
 CONTRACTS = {
     "state": "mes.downtime",
     "good_count": "mes.production_completion",
+    "good_progress": "mes.production_progress",
     "reject_count": "mes.scrap",
 }
+HOLD_MS = 60_000  # a birth's values wait at most this long for the stored data that follows
 
 
 def rfc3339_ms(ms):
@@ -95,7 +109,7 @@ class Rule:
 class Aggregator:
     """Rules of one backend, the state of their metrics, the facts waiting for a flush."""
 
-    def __init__(self, group, rules=(), state=None, buckets=None):
+    def __init__(self, group, rules=(), state=None, buckets=None, pending=None):
         self.group = group
         self.rules = {}
         self.set_rules(rules)
@@ -105,6 +119,10 @@ class Aggregator:
         # Plain data: persisted with the state at every checkpoint, so that a checkpoint (which
         # lets the listener acknowledge) need not turn them into a fact before the interval ends.
         self.buckets = copy.deepcopy(buckets or {})
+        # key text -> {node, device, metric, held, updates: [[timestamp, value], ...]}: updates
+        # waiting to be applied in timestamp order (``held``: when a birth value came in, ms).
+        self.pending = copy.deepcopy(pending or {})
+        self._marks = {}  # key text -> {(timestamp, value key)} of its pending updates
         self.unmapped = {}  # (node, device) -> number of metric updates without a rule
         self.dirty = set()  # keys whose state or bucket changed since the last commit
 
@@ -134,26 +152,82 @@ class Aggregator:
         return rule.workcenter or device or edge_node
 
     # ------------------------------------------------------------------ feeding
-    def feed(self, edge_node, device, metric, value, timestamp):
-        """One metric update; returns True when a rule took it, False when it is only counted."""
+    def feed(self, edge_node, device, metric, value, timestamp, historical=False, birth=False, now=None):
+        """One metric update; returns True when a rule took it, False when it is only counted.
+
+        ``historical``: stored and forwarded by the edge node; ``birth``: a value of a birth
+        certificate; ``now``: ms since the epoch (when a birth value starts to wait)."""
+        if self.pending and not (historical or birth):
+            # live data: the node has sent what it stored; what waits comes first, in order
+            self.settle(edge_node, device)
         rule = self.rule(edge_node, device, metric)
         if rule is None:
             counter = (edge_node, device or "")
             self.unmapped[counter] = self.unmapped.get(counter, 0) + 1
             return False
         key = self.key(edge_node, device, metric)
+        if historical or (birth and (key in self.state or key in self.pending)):
+            self._hold(key, edge_node, device, metric, value, timestamp, birth, now)
+            return True
+        self._apply(rule, key, edge_node, device, value, timestamp)
+        return True
+
+    def _hold(self, key, edge_node, device, metric, value, timestamp, birth, now):
+        entry = self.pending.get(key)
+        if entry is None:
+            entry = self.pending[key] = {
+                "node": edge_node,
+                "device": device or "",
+                "metric": metric,
+                "held": None,
+                "updates": [],
+            }
+        # a redelivery of an update still waiting is kept once (an index per key, in memory)
+        marks = self._marks.get(key)
+        if marks is None:
+            marks = self._marks[key] = {(ts, state_key(v)) for ts, v in entry["updates"]}
+        mark = (timestamp, state_key(value))
+        if mark not in marks:
+            marks.add(mark)
+            entry["updates"].append([timestamp, value])
+        if birth and entry["held"] is None:
+            entry["held"] = now if now is not None else timestamp
+        self.dirty.add(key)
+
+    def settle(self, edge_node, device=None, all_devices=False, now=None):
+        """Apply the waiting updates of a node's device (or node metrics), or of all its
+        devices, in timestamp order. With ``edge_node`` None: every key that waits for no birth
+        (or whose birth waited ``HOLD_MS`` by ``now``)."""
+        for key, entry in list(self.pending.items()):
+            if edge_node is None:
+                held = entry["held"]
+                if held is not None and (now is None or now - held < HOLD_MS):
+                    continue
+            elif entry["node"] != edge_node or (not all_devices and entry["device"] != (device or "")):
+                continue
+            del self.pending[key]
+            self._marks.pop(key, None)
+            self.dirty.add(key)
+            rule = self.rule(entry["node"], entry["device"], entry["metric"])
+            if rule is None:
+                continue  # its rule was removed meanwhile
+            for timestamp, value in sorted(entry["updates"], key=lambda u: u[0]):
+                self._apply(rule, key, entry["node"], entry["device"], value, timestamp)
+
+    def _apply(self, rule, key, edge_node, device, value, timestamp):
         if rule.kind == "state":
             self._feed_state(rule, key, edge_node, device, value, timestamp)
         else:
             self._feed_counter(rule, key, edge_node, device, value, timestamp)
-        return True
 
     def _feed_state(self, rule, key, edge_node, device, value, timestamp):
         current = self.state.get(key)
         value_key = state_key(value)
-        if current is not None and timestamp < current["since"]:
+        if current is not None and timestamp < current.get("seen", current["since"]):
             return  # older than what is known: a redelivery
         if current is not None and current["value"] == value_key:
+            current["seen"] = timestamp
+            self.dirty.add(key)
             return  # no change
         if current is not None and current.get("reason"):
             self.facts.append(
@@ -173,7 +247,12 @@ class Aggregator:
                     "at": timestamp,
                 }
             )
-        self.state[key] = {"value": value_key, "since": timestamp, "reason": rule.state_map.get(value_key)}
+        self.state[key] = {
+            "value": value_key,
+            "since": timestamp,
+            "seen": timestamp,
+            "reason": rule.state_map.get(value_key),
+        }
         self.dirty.add(key)
 
     def _feed_counter(self, rule, key, edge_node, device, value, timestamp):
@@ -225,7 +304,7 @@ class Aggregator:
             payload = {"quantity": bucket["qty"], "uom": rule.uom}
             if rule.kind == "good_count":
                 payload["final"] = False
-            elif rule.product:
+            elif rule.kind == "reject_count" and rule.product:
                 payload["product"] = rule.product
             facts.append(
                 {
@@ -249,11 +328,11 @@ class Aggregator:
         self.dirty = set()
 
     def snapshot(self, keys):
-        """{(edge node, device): {"state": {...}, "buckets": {...}}} of the records of ``keys``
-        (all their keys: a record keeps the whole state of its node / device)."""
+        """{(edge node, device): {"state": {...}, "buckets": {...}, "pending": {...}}} of the
+        records of ``keys`` (all their keys: a record keeps the whole state of its node / device)."""
         records = {tuple(k.split("/", 2)[:2]) for k in keys}
-        out = {rec: {"state": {}, "buckets": {}} for rec in records}
-        for part, source in (("state", self.state), ("buckets", self.buckets)):
+        out = {rec: {"state": {}, "buckets": {}, "pending": {}} for rec in records}
+        for part, source in (("state", self.state), ("buckets", self.buckets), ("pending", self.pending)):
             for key, value in source.items():
                 rec = tuple(key.split("/", 2)[:2])
                 if rec in out:

@@ -23,6 +23,10 @@ class MfgSparkplugRule(models.Model):
         [
             ("state", "Machine state → downtime (mes.downtime)"),
             ("good_count", "Good parts counter → produced quantity (mes.production_completion)"),
+            (
+                "good_progress",
+                "Good parts counter → progress, the order stays open (mes.production_progress)",
+            ),
             ("reject_count", "Reject counter → scrap (mes.scrap)"),
         ],
         required=True,

@@ -1,3 +1,5 @@
+import copy
+
 from odoo.tests import BaseCase, tagged
 
 from ..lib import aggregate
@@ -56,6 +58,16 @@ class TestSparkplugAggregate(BaseCase):
         self.assertEqual(facts["mes.scrap"]["payload"], {"quantity": 3, "uom": "Units", "product": "P1"})
         self.assertEqual(facts["mes.scrap"]["workcenter"], "WC-1")
 
+    def test_a_progress_counter_reports_increments_without_closing(self):
+        agg = aggregate.Aggregator(
+            "G", [aggregate.Rule(9, "", "", "Counts/Good", "good_progress", uom="pcs")]
+        )
+        for value, ts in ((4, 1000), (9, 2000), (12, 3000)):
+            agg.feed("N1", "M1", "Counts/Good", value, ts)
+        [fact] = agg.pending_facts()
+        self.assertEqual(fact["contract"], "mes.production_progress")
+        self.assertEqual(fact["payload"], {"quantity": 8, "uom": "pcs"})
+
     def test_aggregation_turns_many_updates_into_few_facts(self):
         for i in range(1, 1001):
             self.agg.feed("N1", f"M{i % 5}", "Counts/Good", i, i)
@@ -84,3 +96,81 @@ class TestSparkplugAggregate(BaseCase):
             aggregate.parse_state_map("2=BRK, oops")
         self.assertEqual(aggregate.state_key(2.0), "2")
         self.assertLessEqual(len(aggregate.fact_id("sp", "G" * 100, "N" * 100, "M", "x", 1)), 128)
+
+    def _known(self):
+        """Before the host went away: running since 1000, 5 good parts at 1000."""
+        self.agg.feed("N1", "M1", "Machine/State", 1, 1000)
+        self.agg.feed("N1", "M1", "Counts/Good", 5, 1000)
+        self.agg.committed()
+
+    def _backfill(self, agg):
+        """The host is back: the birth's current values, then the stored data (historical)."""
+        agg.feed("N1", "M1", "Machine/State", 1, 9000, birth=True, now=9000)
+        agg.feed("N1", "M1", "Counts/Good", 12, 9000, birth=True, now=9000)
+        for metric, value, ts in (
+            ("Machine/State", 2, 3000),
+            ("Counts/Good", 8, 3000),
+            ("Machine/State", 1, 5000),
+            ("Counts/Good", 12, 5000),
+        ):
+            agg.feed("N1", "M1", metric, value, ts, historical=True)
+
+    def test_backfill_after_a_birth_is_applied_in_timestamp_order(self):
+        """A downtime that began and ended while the host was away: one fact with its own start
+        and end, though the birth (newer, running) came first; the counter counted once."""
+        self._known()
+        self._backfill(self.agg)
+        self.assertEqual(self.agg.pending_facts(), [])  # waiting for the node's live data
+        self.agg.feed("N1", "M1", "Counts/Good", 13, 10000)  # live: what waits comes first
+        facts = self.agg.pending_facts()
+        downtime = [f for f in facts if f["contract"] == "mes.downtime"]
+        self.assertEqual(len(downtime), 1)
+        self.assertEqual(downtime[0]["payload"]["start"], "1970-01-01T00:00:03.000Z")
+        self.assertEqual(downtime[0]["payload"]["end"], "1970-01-01T00:00:05.000Z")
+        [produced] = [f for f in facts if f["contract"] == "mes.production_completion"]
+        self.assertEqual(produced["payload"]["quantity"], 8)  # 5 → 8 → 12 → 12 → 13
+        self.assertEqual(self.agg.pending, {})
+        self.assertEqual(self.agg.state["N1/M1/Machine/State"]["since"], 5000)
+
+    def test_backfill_waiting_survives_a_restart_and_counts_once(self):
+        """What waits is persisted with the state; after a restart the edge node's redelivered
+        messages (the broker's QoS 1 retry) are neither applied twice nor waited for twice."""
+        self._known()
+        self._backfill(self.agg)
+        saved = self.agg.snapshot(self.agg.dirty)[("N1", "M1")]
+        self.assertEqual(len(saved["pending"]["N1/M1/Machine/State"]["updates"]), 3)
+        self.agg.committed()
+        again = aggregate.Aggregator("G", rules(), saved["state"], saved["buckets"], saved["pending"])
+        self._backfill(again)  # redelivered
+        self.assertEqual(len(again.pending["N1/M1/Machine/State"]["updates"]), 3)
+        again.feed("N1", "M1", "Counts/Good", 13, 10000)
+        facts = again.pending_facts()
+        self.assertEqual(len([f for f in facts if f["contract"] == "mes.downtime"]), 1)
+        self.assertEqual(sum(f["payload"].get("quantity", 0) for f in facts), 8)
+        # applied and stored; the same backfill once more adds nothing
+        state = copy.deepcopy(again.state)
+        again.committed()
+        third = aggregate.Aggregator("G", rules(), state)
+        self._backfill(third)
+        third.settle("N1", "M1")
+        self.assertEqual(third.pending_facts(), [])
+
+    def test_historical_data_without_a_birth_is_applied_sorted_at_the_checkpoint(self):
+        self._known()
+        for value, ts in ((1, 6000), (2, 2000), (3, 4000)):  # out of order
+            self.agg.feed("N1", "M1", "Machine/State", value, ts, historical=True)
+        self.agg.settle(None, now=6000)  # the checkpoint
+        downtimes = [(f["payload"]["reason"], f["payload"]["start"][17:23]) for f in self.agg.pending_facts()]
+        self.assertEqual(downtimes, [("BRK", "02.000"), ("SETUP", "04.000")])
+
+    def test_a_birth_waits_at_most_hold_ms_and_until_a_death(self):
+        self._known()
+        self.agg.feed("N1", "M1", "Machine/State", 2, 9000, birth=True, now=9000)
+        self.agg.settle(None, now=9000 + aggregate.HOLD_MS - 1)
+        self.assertIn("N1/M1/Machine/State", self.agg.pending)
+        self.agg.settle(None, now=9000 + aggregate.HOLD_MS)
+        self.assertEqual(self.agg.state["N1/M1/Machine/State"]["value"], "2")
+        self.agg.feed("N1", "M1", "Machine/State", 1, 12000, birth=True, now=12000)
+        self.agg.settle("N1", all_devices=True)  # the node died
+        [fact] = self.agg.pending_facts()
+        self.assertEqual(fact["payload"]["end"], "1970-01-01T00:00:12.000Z")

@@ -61,11 +61,13 @@ class TestSparkplugClaim(TransactionCase):
         self.claim.client = Recorder()
         self.seq = -1
 
-    def send(self, kind, metrics=(), device=None, seq=True, qos=0, mid=0):
+    def send(self, kind, metrics=(), device=None, seq=True, qos=0, mid=0, timestamp=None):
         if seq:
             self.seq = (self.seq + 1) % 256
         topic = f"spBv1.0/G1/{kind}/L1" + (f"/{device}" if device else "")
-        payload = codec.payload(list(metrics), seq=self.seq if seq else None).SerializeToString()
+        payload = codec.payload(
+            list(metrics), seq=self.seq if seq else None, timestamp=timestamp
+        ).SerializeToString()
         self.claim.on_message(Item(topic, payload, mid, qos))
 
     def flush(self):
@@ -78,9 +80,9 @@ class TestSparkplugClaim(TransactionCase):
             [("backend_id", "=", self.backend.id), ("edge_node", "=", "L1"), ("device", "=", device)]
         )
 
-    def birth(self):
+    def birth(self, timestamp=None):
         self.seq = -1
-        self.send("NBIRTH", [{"name": "bdSeq", "datatype": "UInt64", "value": 4}])
+        self.send("NBIRTH", [{"name": "bdSeq", "datatype": "UInt64", "value": 4}], timestamp=timestamp)
         self.send(
             "DBIRTH",
             [
@@ -89,6 +91,7 @@ class TestSparkplugClaim(TransactionCase):
                 {"name": "Temperature", "alias": 3, "datatype": "Double", "value": 21.0},
             ],
             device="M1",
+            timestamp=timestamp,
         )
 
     def test_state_will_and_birth(self):
@@ -262,3 +265,29 @@ class TestSparkplugClaim(TransactionCase):
         self.flush()
         workcenter.invalidate_recordset()
         self.assertRegex(workcenter.sparkplug_state, r"^Offline, last down \(brk\) since")
+
+    def test_backfill_after_a_rebirth_is_applied_in_timestamp_order(self):
+        """The edge node's stored data (historical DDATA after its new birth, older than the
+        birth): one downtime with the stored start and end once live data resumes."""
+        self.birth(timestamp=500_000)  # running, 10 parts
+        self.flush()
+        self.birth(timestamp=2_000_000)  # the host was away: a new birth, then the stored data
+        for value, ts in ((2, 1_000_000), (1, 1_090_000)):
+            self.send(
+                "DDATA",
+                [{"alias": 1, "datatype": "Int32", "value": value, "timestamp": ts, "is_historical": True}],
+                device="M1",
+            )
+        self.flush()
+        downtime = [("backend_id", "=", self.backend.id), ("payload", "like", '"reason": "BRK"')]
+        self.assertFalse(self.env["mfg.message"].search(downtime))  # waiting for live data
+        pending = json.loads(self.node("M1").rule_state)["pending"]
+        self.assertEqual(len(pending["L1/M1/Machine/State"]["updates"]), 3)  # birth + 2 stored
+        self.send("DDATA", [{"alias": 2, "datatype": "UInt64", "value": 11}], device="M1")
+        self.flush()
+        [message] = self.env["mfg.message"].search(downtime)
+        payload = json.loads(message.payload)
+        self.assertEqual(
+            (payload["start"], payload["end"]), ("1970-01-01T00:16:40.000Z", "1970-01-01T00:18:10.000Z")
+        )
+        self.assertEqual(json.loads(self.node("M1").rule_state)["pending"], {})

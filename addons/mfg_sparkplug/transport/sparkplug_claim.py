@@ -136,6 +136,8 @@ class SparkplugClaim(claims.TopicClaim):
         elif event.kind == "offline":
             values = self._update(node, device)["values"]
             values.update(online=False, last_death_at=_when(event.data.get("at") or codec.now_ms()))
+            # nothing more of this session follows: what waits for order is applied now
+            self.aggregator.settle(node, device, all_devices=device is None)
             if event.data.get("seq") is not None:
                 self._update(node, None)["values"]["last_seq"] = event.data["seq"]
             self.urgent = True
@@ -143,7 +145,14 @@ class SparkplugClaim(claims.TopicClaim):
             self._update(node, None)["values"]["last_seq"] = event.data["seq"]
         elif event.kind == "metric":
             taken = self.aggregator.feed(
-                node, device, event.data["metric"], event.data["value"], event.data["timestamp"]
+                node,
+                device,
+                event.data["metric"],
+                event.data["value"],
+                event.data["timestamp"],
+                historical=event.data.get("historical"),
+                birth=event.data.get("birth"),
+                now=codec.now_ms(),
             )
             self._count(node, device, "metrics_applied" if taken else "metrics_counted")
         elif event.kind == "rebirth":
@@ -189,6 +198,8 @@ class SparkplugClaim(claims.TopicClaim):
         waiting = oldest is not None and now - oldest >= ACK_DELAY
         if not (emit or self.urgent or waiting or self.messages >= FLUSH_MESSAGES):
             return
+        # historical updates that wait for no birth (or waited long enough): applied in order
+        self.aggregator.settle(None, now=codec.now_ms())
         counters = emit and bool(self.aggregator.buckets)
         if not (
             self.updates
@@ -225,13 +236,14 @@ class SparkplugClaim(claims.TopicClaim):
 
     def _load(self, env):
         backend = env["mfg.backend"].browse(self.backend_id)
-        state, buckets = {}, {}
+        state, buckets, pending = {}, {}, {}
         for rec in env["mfg.sparkplug.node"].search([("backend_id", "=", self.backend_id)]):
             saved = rec._mfg_sparkplug_rule_state()
             state.update(saved.get("state") or {})
             buckets.update(saved.get("buckets") or {})
+            pending.update(saved.get("pending") or {})
         rules = backend.sparkplug_rule_ids._mfg_sparkplug_rules()
-        self.aggregator = aggregate.Aggregator(self.group, rules, state, buckets)
+        self.aggregator = aggregate.Aggregator(self.group, rules, state, buckets, pending)
         self.loaded = True
 
     def _flush(self, env, counters):
