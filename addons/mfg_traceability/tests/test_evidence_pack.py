@@ -1,5 +1,6 @@
 import io
 import json
+import socket
 
 import PyPDF2
 
@@ -84,7 +85,14 @@ class TestEvidencePack(MfgTraceCase):
         if reports.get_wkhtmltopdf_state() != "ok":
             self.skipTest("wkhtmltopdf is not installed (setup/bootstrap installs it)")
         pack = self.env["mfg.evidence.pack"]._mfg_produce(self.sn1)
-        pdf, kind = reports._render_qweb_pdf("mfg_traceability.action_report_evidence_pack", pack.ids)
+        # wkhtmltopdf fetches the report's assets from report.url (else web.base.url): the test
+        # server would serve them from a transaction waiting on this test's, forever. Point it at a
+        # port this test holds bound and not listening: refused at once, the PDF made without them.
+        with socket.socket() as closed:
+            closed.bind(("127.0.0.1", 0))
+            port = closed.getsockname()[1]
+            self.env["ir.config_parameter"].sudo().set_param("report.url", f"http://127.0.0.1:{port}")
+            pdf, kind = reports._render_qweb_pdf("mfg_traceability.action_report_evidence_pack", pack.ids)
         self.assertEqual(kind, "pdf")
         self.assertTrue(pdf.startswith(b"%PDF"), pdf[:20])
         reader = PyPDF2.PdfReader(io.BytesIO(pdf))
