@@ -1,10 +1,15 @@
 import json
+import os
+import shutil
+import tempfile
+from unittest import SkipTest
 
 from lxml import etree
 
 from odoo.tests import tagged
 
 from odoo.addons.mfg_integration_base.exceptions import MfgPermanentError
+from odoo.addons.mfg_integration_base.lib.safe_files import configured_roots
 
 from ..lib import b2mml_out, b2mml_xsd
 from .common import B2mmlCase
@@ -161,3 +166,28 @@ class TestB2mmlOutbound(B2mmlCase):
         body, content_type = msg._mfg_wire_body()
         self.assertEqual((body, content_type), (msg.payload.encode(), "application/json"))
         self.assertFalse(msg.wire_payload)
+
+    def test_file_transport_writes_the_document(self):
+        """A release flow on the file transport (mfg_legacy_flatfile) writes the B2MML document as
+        one .xml file in the outbox folder; the message is done and keeps both payloads."""
+        if "mfg.transport.file" not in self.env:
+            raise SkipTest("mfg_legacy_flatfile is not installed")
+        root = configured_roots()[0]
+        os.makedirs(root, exist_ok=True)
+        folder = tempfile.mkdtemp(prefix="mfg-b2mml-out-", dir=root)
+        self.addCleanup(shutil.rmtree, folder, True)
+        self.backend.flatfile_outbox_path = folder
+        self.backend._mfg_flow(self.etype["work_order_release"]).transport = "file"
+        mo, msg = self._released(qty=3)
+        self.assertEqual(msg.transport, "file")
+        self._drain("outbound")
+        msg.invalidate_recordset()
+        self.assertEqual(msg.state, "done", msg.error_message)
+        (name,) = os.listdir(folder)
+        self.assertEqual(name, f"erp.work_order_release.v1-{self.backend.code}-{msg.id}.xml")
+        with open(os.path.join(folder, name), "rb") as fh:
+            body = fh.read()
+        self.assertEqual(body.decode(), msg.wire_payload)
+        self.assertEqual(b2mml_xsd.errors(body), [])
+        self.assertIn(f"<ID>{mo.name}</ID>".encode(), body)
+        self.assertEqual(json.loads(msg.payload)["work_order"], mo.name)
