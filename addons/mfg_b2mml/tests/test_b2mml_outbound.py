@@ -2,6 +2,8 @@ import json
 import os
 import shutil
 import tempfile
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from unittest import SkipTest
 
 from lxml import etree
@@ -191,3 +193,38 @@ class TestB2mmlOutbound(B2mmlCase):
         self.assertEqual(b2mml_xsd.errors(body), [])
         self.assertIn(f"<ID>{mo.name}</ID>".encode(), body)
         self.assertEqual(json.loads(msg.payload)["work_order"], mo.name)
+
+    def test_http_transport_posts_the_document_as_xml(self):
+        """The release flow on HTTP: the body is the B2MML document, Content-Type application/xml."""
+        received = []
+
+        class Receiver(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                received.append((dict(self.headers), body))
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *_args):
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.addCleanup(server.server_close)
+        self.addCleanup(server.shutdown)
+        self.backend.http_url = f"http://127.0.0.1:{server.server_address[1]}/mes"
+        mo, msg = self._released(qty=2)
+        self.assertEqual(msg.transport, "http")
+        self._drain("outbound")
+        msg.invalidate_recordset()
+        self.assertEqual(msg.state, "done", msg.error_message)
+        releases = [
+            (h, b) for h, b in received if h.get("X-Mfg-Exchange-Type") == "erp.work_order_release.v1"
+        ]
+        self.assertEqual(len(releases), 1, [h.get("X-Mfg-Exchange-Type") for h, _b in received])
+        headers, body = releases[0]
+        self.assertEqual(headers["Content-Type"], "application/xml")
+        self.assertEqual(body.decode(), msg.wire_payload)
+        self.assertEqual(b2mml_xsd.errors(body), [])
+        self.assertIn(f"<ID>{mo.name}</ID>".encode(), body)
