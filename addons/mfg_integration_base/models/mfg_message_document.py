@@ -25,7 +25,8 @@ class MfgMessageDocument(models.Model):
         string="Payload as sent",
         readonly=True,
         help="Outbound in a wire format other than the JSON contract: the document sent (e.g. B2MML "
-        "XML), encoded from the canonical payload at the last send attempt that got that far.",
+        "XML), encoded from the canonical payload when it was sent (a failed attempt keeps nothing: "
+        "the attempt is rolled back, its error says why).",
     )
     parent_id = fields.Many2one(
         "mfg.message",
