@@ -21,6 +21,11 @@ Self-contained, everything on 127.0.0.1, bounded in time; reuses bench/mqtt_inge
      in one ``odoo shell`` (Odoo server stopped), 100 calls per commit, without the pipeline
      (no receive, no claim, no schema, no outcome), without and with a savepoint per message; and
      the batch handlers (``_mfg_batch_handler()``) called per wave as a drain does, a savepoint each.
+   - with ``--wire b2mml``, ours B2MML: the same facts, consumption / scrap / completion published as
+     B2MML V0700 SyncOperationsPerformance documents (``plant_b2mml.py``, one per fact) on the
+     backend's ``b2mml.document`` flow (wire format B2MML: each document stored, decoded by a drain
+     into its fact, the fact applied), the operation status as JSON; first publish -> every
+     document and fact ``done``. Needs ``mfg_b2mml`` (installed with it).
 4. Checks that every path ends with the same stock quants (per product role, location, lot) and
    every MO done; prints one table; drops the database and stops what it started.
 """
@@ -42,6 +47,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import plant_b2mml
 from mqtt_ingest import (
     ODOO_BIN,
     Budget,
@@ -71,6 +77,7 @@ PATHS = {
     "ceil_b": "B",
 }
 MES_CODES = ("operation_status", "material_consumption", "scrap", "production_completion")
+B2MML_PATH = "ours_b2mml"  # added by --wire b2mml
 
 SETUP_SCRIPT = r"""
 import json, os
@@ -118,12 +125,15 @@ for path, code in P["paths"].items():
             "mv_h": mo.move_raw_ids.filtered(lambda m: m.product_id == hou).id,
             "mv_r": mo.move_raw_ids.filtered(lambda m: m.product_id == res).id,
         })
-    if path in ("ours", "ceil", "ceil_sp", "ceil_b"):
+    if path in ("ours", "ceil", "ceil_sp", "ceil_b", "ours_b2mml"):
+        flows = [Command.create({"exchange_type_id": t.id}) for t in types.values()]
+        if path == "ours_b2mml":
+            flows.append(Command.create({"exchange_type_id": env.ref("mfg_b2mml.exchange_type_b2mml_document").id,
+                                         "wire_format": "b2mml"}))
         backend = env["mfg.backend"].create({
             "name": f"MES bench {code}", "code": f"mesbench-{code.lower()}", "plant_code": f"P{code}",
             "system_kind": "mes", "warehouse_id": wh.id, "mqtt_enabled": False, "mqtt_host": "127.0.0.1",
-            "mqtt_port": P["broker_port"],
-            "flow_ids": [Command.create({"exchange_type_id": t.id}) for t in types.values()],
+            "mqtt_port": P["broker_port"], "flow_ids": flows,
         })
         info["backend_id"] = backend.id
         info["inbound_topic"] = backend.mqtt_inbound_topic
@@ -393,8 +403,28 @@ def naive_run(rpc, info, clients, timeout):
 
 
 # ---------------------------------------------------------------------------------------------- ours
-def ours_run(ctx, info, facts, budget):
-    sql, n = ctx["sql"], len(facts)
+def b2mml_bodies(info, facts):
+    """The facts of a path as published by a B2MML MES: [(topic suffix, body)] and the number of
+    messages Odoo stores (a document and its fact for each B2MML one)."""
+    bodies, messages = [], 0
+    for code, data in facts:
+        if code in plant_b2mml.USES:
+            if code == "mes.production_completion":
+                data = {**data, "product": f"FIN-{info['code']}"}
+            bodies.append(("b2mml.document", plant_b2mml.performance(code, data)))
+            messages += 2
+        else:
+            bodies.append((code, json.dumps(data)))
+            messages += 1
+    return bodies, messages
+
+
+def ours_run(ctx, info, facts, budget, wire="json"):
+    sql = ctx["sql"]
+    if wire == "b2mml":
+        payloads, n = b2mml_bodies(info, facts)
+    else:
+        payloads, n = [(code, json.dumps(data)) for code, data in facts], len(facts)
     backend_id = info["backend_id"]
     sql(
         "UPDATE mfg_backend SET mqtt_enabled = (id = %s), write_date = now() AT TIME ZONE 'UTC' "
@@ -414,7 +444,7 @@ def ours_run(ctx, info, facts, budget):
         )
         poller.start()
         pub = Publisher(ctx["broker"].port, f"mesbench-pub-{uuid.uuid4().hex[:6]}")
-        bodies = [(f"{prefix}/{code}", json.dumps(data)) for code, data in facts]
+        bodies = [(f"{prefix}/{code}", body) for code, body in payloads]
         t0 = poller.t0 = time.monotonic()
         for topic, body in bodies:
             pub.publish(topic, body)
@@ -549,6 +579,13 @@ def main():  # noqa: C901 - a flat script: parse, set up, run each path, print
     parser.add_argument("--budget", type=float, default=900, help="whole-run time budget (default 900 s)")
     parser.add_argument("--no-ceiling", action="store_true", help="skip the in-process ceiling")
     parser.add_argument(
+        "--wire",
+        choices=("json", "b2mml"),
+        default="json",
+        help="b2mml: also run 'ours' with the MES speaking B2MML (needs mfg_b2mml)",
+    )
+    parser.add_argument("--no-naive", action="store_true", help="skip the naive XML-RPC paths")
+    parser.add_argument(
         "--profile",
         action="store_true",
         help="cProfile the ceiling's no-savepoint loop (skews that row); prints the top functions, keeps the logs",
@@ -581,12 +618,17 @@ def main():  # noqa: C901 - a flat script: parse, set up, run each path, print
         ctx["broker"] = broker
         log(f"config {conf}; creating database {db} (odoo -i mfg_mes_connector)")
         t = time.monotonic()
-        install = odoo_install(conf, db, logs, budget)
+        install = odoo_install(conf, db, logs, budget, b2mml=args.wire == "b2mml")
         sql = ctx["sql"] = Sql(db)
         if not install:
             raise RuntimeError(f"install failed: see {logs / 'install.log'}")
         install_s = time.monotonic() - t
-        paths = {key: f"{letter}{uuid.uuid4().hex[:4].upper()}" for key, letter in PATHS.items()}
+        path_letters = dict(PATHS, **({B2MML_PATH: "B"} if args.wire == "b2mml" else {}))
+        if args.no_naive:
+            path_letters = {k: v for k, v in path_letters.items() if not k.startswith("naive")}
+        if args.no_ceiling:
+            path_letters = {k: v for k, v in path_letters.items() if not k.startswith("ceil")}
+        paths = {key: f"{letter}{uuid.uuid4().hex[:4].upper()}" for key, letter in path_letters.items()}
         log(f"database ready in {install_s:.0f}s; building {args.mos} MOs per path ({', '.join(paths)})")
         t = time.monotonic()
         data = odoo_shell(
@@ -622,7 +664,7 @@ def main():  # noqa: C901 - a flat script: parse, set up, run each path, print
         load_before = os.getloadavg()
         rows = []
         n_facts = args.mos * FACTS_PER_MO
-        for key, clients in (("naive1", 1), ("naive4", 4)):
+        for key, clients in () if args.no_naive else (("naive1", 1), ("naive4", 4)):
             log(f"naive: {args.mos} MOs over XML-RPC, {clients} client(s)")
             r = naive_run(rpc_key, data[key], clients, budget.cap(300))
             log(f"  {r['mos']} MOs in {r['seconds']:.1f}s, {len(r['errors'])} error(s)")
@@ -660,6 +702,31 @@ def main():  # noqa: C901 - a flat script: parse, set up, run each path, print
             c = ours.get("last") or {}
             row["timeout_text"] = f"TIMEOUT {ours['elapsed_at_stop']:.0f} ({c.get('done', 0)}/{n_facts} done)"
         rows.append(row)
+        if args.wire == "b2mml":
+            log(f"ours B2MML: {n_facts} facts over MQTT, 4 of 5 per MO as B2MML documents")
+            ours_b = ours_run(ctx, data[B2MML_PATH], data[B2MML_PATH]["facts"], budget, wire="b2mml")
+            log(f"  received {ours_b['received_s']} s, done {ours_b['done_s']} s, last {ours_b.get('last')}")
+            row = {
+                "key": B2MML_PATH,
+                "path": "ours MQTT, B2MML",
+                "setup": "as above; consumption, scrap, completion as B2MML documents",
+                "mos": args.mos,
+                "facts": n_facts,
+                "calls": "",
+                "seconds": ours_b["done_s"],
+                "mark": " *" if ours_b.get("stalls") else "",
+            }
+            if not ours_b["done_s"]:
+                c = ours_b.get("last") or {}
+                row["timeout_text"] = f"TIMEOUT {ours_b['elapsed_at_stop']:.0f} ({c.get('done', 0)} done)"
+            rows.append(row)
+            if ours_b.get("not_done"):
+                log(f"  ours B2MML, messages not done (first 5): {ours_b['not_done']}")
+            if ours_b.get("handler_ms"):
+                log(
+                    "  ours B2MML, mean time per message (duration_ms): "
+                    + ", ".join(f"{c} {avg:.0f} ms (×{n})" for c, (n, avg) in ours_b["handler_ms"].items())
+                )
         log("stopping Odoo")
         server.stop()
         ceiling = {}
@@ -706,7 +773,7 @@ def main():  # noqa: C901 - a flat script: parse, set up, run each path, print
         load_after = os.getloadavg()
         # ------------------------------------------------------------------ checks
         outcomes = {r["key"]: outcome(sql, data[r["key"]]) for r in rows}
-        reference = outcomes["naive1"]
+        reference = outcomes[rows[0]["key"]]
         checks = []
         for key, o in outcomes.items():
             same = o["quants"] == reference["quants"]
@@ -745,7 +812,7 @@ def main():  # noqa: C901 - a flat script: parse, set up, run each path, print
             + ", ".join(f"{k} {'yes' if s else 'NO'}" for k, s, _d, _o in checks)
         )
         print("every MO done: " + ", ".join(f"{k} {'yes' if d else o['states']}" for k, _s, d, o in checks))
-        print(f"  quants (naive 1 client): {quants_text(reference['quants'])}")
+        print(f"  quants ({rows[0]['key']}): {quants_text(reference['quants'])}")
         for key, same, _d, o in checks:
             if not same:
                 print(f"  quants ({key}): {quants_text(o['quants'])}")
@@ -821,12 +888,13 @@ def print_profile(path, top=25):
         print(text[text.find("   ncalls") :].rstrip())
 
 
-def odoo_install(conf, db, logs, budget):
+def odoo_install(conf, db, logs, budget, b2mml=False):
     from mqtt_ingest import run_bounded
 
     install_log = logs / "install.log"
     rc = run_bounded(
-        [str(ODOO_BIN), "-c", str(conf), "-d", db, "-i", "mfg_mes_connector", "--stop-after-init",
+        [str(ODOO_BIN), "-c", str(conf), "-d", db, "-i", "mfg_mes_connector" + (",mfg_b2mml" if b2mml else ""),
+         "--stop-after-init",
          f"--logfile={install_log}"],
         budget.cap(420, reserve=200), install_log,
     )  # fmt: skip

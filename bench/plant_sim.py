@@ -36,6 +36,15 @@ Error injection (probabilities between 0 and 1, drawn per order, or per fact for
   Odoo does not know (``SIM-UNKNOWN``): it fails as a mapping error and holds nothing else;
 - ``--scrap-rate`` / ``--downtime-rate``: whether the order reports a scrap / a downtime.
 
+Wire format (``--wire``): ``json`` (default) publishes the canonical JSON contracts above;
+``b2mml`` plays an MES that speaks B2MML V0700 (``plant_b2mml.py``): it reads the release as a
+``SyncOperationsSchedule`` / ``ProcessOperationsSchedule`` document (the backend's release flow
+in wire format B2MML; JSON releases are read too) and answers each consumption, scrap and
+completion with a ``SyncOperationsPerformance`` document on ``<prefix>/<plant>/<system>/
+b2mml.document`` (the backend's ``b2mml.document`` flow, wire format B2MML). Operation status and
+downtime have no B2MML document here: they are not sent in that mode (Odoo's completion finishes
+the work orders).
+
 Importable: ``PlantSimulator(...)`` with ``start()`` (connect, subscribe, play releases in a
 background thread), ``wait_subscribed()``, ``wait_orders(n)``, ``stop()``; ``published`` lists every
 fact sent. One log line per published fact.
@@ -54,11 +63,14 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import paho.mqtt.client as mqtt
+import plant_b2mml
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 RELEASE = "erp.work_order_release"
+B2MML_DOCUMENT = "b2mml.document"
+WIRES = ("json", "b2mml")
 UNKNOWN_REASON = "SIM-UNKNOWN"
 
 
@@ -83,12 +95,13 @@ def _default_log(text):
 class Fact:
     """One message the plant publishes."""
 
-    __slots__ = ("code", "data", "note")
+    __slots__ = ("code", "data", "note", "product")
 
     def __init__(self, code, data, note=""):
         self.code = code
         self.data = data
         self.note = note
+        self.product = None  # B2MML: the released product (a completion names its material)
 
     @property
     def message_id(self):
@@ -127,8 +140,12 @@ class PlantSimulator:
         downtime_reason="Equipment Failure",
         scrap_reason=None,
         release_topic=None,
+        wire="json",
         log=_default_log,
     ):
+        if wire not in WIRES:
+            raise ValueError(f"wire {wire!r}: expected one of {', '.join(WIRES)}")
+        self.wire = wire
         self.host, self.port = host, int(port)
         self.base_topic = f"{prefix}/{plant}/{system}"
         self.release_filter = release_topic or f"{self.base_topic}/odoo/+"
@@ -218,7 +235,14 @@ class PlantSimulator:
             client.ack(msg.mid, msg.qos)
             return
         try:
-            release = json.loads(msg.payload)
+            if msg.payload.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+                release = plant_b2mml.read_schedule(msg.payload)
+                if release is None:
+                    self.log(f"{contract}: a B2MML schedule change or cancellation, nothing to play")
+                    client.ack(msg.mid, msg.qos)
+                    return
+            else:
+                release = json.loads(msg.payload)
             if not isinstance(release, dict) or not release.get("work_order"):
                 raise ValueError("no work_order")
         except ValueError as exc:
@@ -437,6 +461,13 @@ class PlantSimulator:
             f"{len(release.get('operations') or [])} operation(s)"
         )
         facts = self.facts(release)
+        if self.wire == "b2mml":
+            skipped = [f for f in facts if f.code not in plant_b2mml.USES]
+            facts = [f for f in facts if f.code in plant_b2mml.USES]
+            for fact in facts:
+                fact.product = release.get("product")
+            if skipped:
+                self.log(f"{wo}: {len(skipped)} fact(s) without a B2MML document not sent (status, downtime)")
         duplicates = [f for f in facts if self.rnd.random() < self.rates["duplicate"]]
         for fact in facts:
             self.publish(fact)
@@ -454,12 +485,23 @@ class PlantSimulator:
                 self._stop.wait(wait)
         if not duplicate or not fact.data["sent_at"]:
             fact.data["sent_at"] = _rfc3339(_now())
-        topic = f"{self.base_topic}/{fact.code}"
-        payload = json.dumps(fact.data)
+        if self.wire == "b2mml":
+            topic = f"{self.base_topic}/{B2MML_DOCUMENT}"
+            data = (
+                fact.data
+                if fact.code != "mes.production_completion"
+                else {**fact.data, "product": fact.product}
+            )
+            payload = plant_b2mml.performance(fact.code, data)
+            content_type = plant_b2mml.CONTENT_TYPE
+        else:
+            topic = f"{self.base_topic}/{fact.code}"
+            payload = json.dumps(fact.data)
+            content_type = "application/json"
         props = None
         if self.v5:
             props = Properties(PacketTypes.PUBLISH)
-            props.ContentType = "application/json"
+            props.ContentType = content_type
             props.UserProperty = [
                 ("message_id", fact.message_id),
                 ("correlation_id", fact.data["work_order"]),
@@ -531,6 +573,13 @@ def parse_args(argv=None):
     p.add_argument("--downtime-reason", default="Equipment Failure", help="loss reason code of downtimes")
     p.add_argument("--scrap-reason", default=None, help="scrap reason code (default: none sent)")
     p.add_argument("--release-topic", default=None, help="topic filter of releases (default <base>/odoo/+)")
+    p.add_argument(
+        "--wire",
+        choices=WIRES,
+        default="json",
+        help="what the plant speaks: json (canonical contracts, default) or b2mml (B2MML V0700 documents: "
+        "OperationsSchedule in, OperationsPerformance out)",
+    )
     p.add_argument("--quiet", action="store_true", help="no log line per fact")
     return p.parse_args(argv)
 
@@ -565,6 +614,7 @@ def main(argv=None):
         downtime_reason=args.downtime_reason,
         scrap_reason=args.scrap_reason,
         release_topic=args.release_topic,
+        wire=args.wire,
         log=None if args.quiet else _default_log,
     )
     stopping = threading.Event()

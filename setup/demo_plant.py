@@ -8,9 +8,12 @@
 # With the MES connector installed it also makes the plant playable by bench/plant_sim.py
 # (setup/run --sim): work order releases go out over MQTT, and a demo product with a bill of
 # materials, an operation and components in stock is ready to be manufactured.
+# MFG_RUN_WIRE=b2mml (setup/run): the demo MES speaks B2MML (release flow in wire format B2MML,
+# a b2mml.document inbound flow); json (default): the canonical JSON contracts.
 # `env` is provided by odoo shell.
 # ruff: noqa: F821
 import json
+import os
 
 DEMO_BACKEND = "mfg_integration_base.demo_backend_plant1_mes"
 
@@ -118,10 +121,11 @@ def mes_demo(env):
     flow = backend._mfg_flow(release)
     if flow and flow.transport != "mqtt":
         flow.transport = "mqtt"
+    wire_note = demo_wire(env, backend, flow)
     warehouse = backend.warehouse_id or env["stock.warehouse"].search([], limit=1)
     Product = env["product.product"]
     if Product.search([("default_code", "=", "DEMO-PUMP")], limit=1):
-        return f"releases of {backend.code} on {backend.mqtt_outbound_topic}; DEMO-PUMP ready"
+        return f"releases of {backend.code} on {backend.mqtt_outbound_topic}{wire_note}; DEMO-PUMP ready"
     kg = env.ref("uom.product_uom_kgm")
     pump = Product.create(
         {"name": "Demo pump", "default_code": "DEMO-PUMP", "is_storable": True, "tracking": "lot"}
@@ -160,7 +164,33 @@ def mes_demo(env):
             ],
         }
     )
-    return f"releases of {backend.code} on {backend.mqtt_outbound_topic}; DEMO-PUMP created"
+    return f"releases of {backend.code} on {backend.mqtt_outbound_topic}{wire_note}; DEMO-PUMP created"
+
+
+def demo_wire(env, backend, release_flow):
+    """The wire format the demo MES speaks (MFG_RUN_WIRE): the release and change flows', and for
+    B2MML the inbound flow of B2MML documents. Returns a note for the log."""
+    wire = os.environ.get("MFG_RUN_WIRE") or "json"
+    change = env.ref("mfg_mes_connector.exchange_type_work_order_change", raise_if_not_found=False)
+    outbound = release_flow | (backend._mfg_flow(change) if change else release_flow.browse())
+    if wire == "json" or not release_flow:
+        outbound.filtered(lambda f: f.wire_format != "json").write({"wire_format": "json"})
+        return ""
+    document = env.ref("mfg_b2mml.exchange_type_b2mml_document", raise_if_not_found=False)
+    if not document:
+        return " (MFG_RUN_WIRE=b2mml: mfg_b2mml is not installed, JSON kept)"
+    outbound.write({"wire_format": "b2mml"})
+    backend.b2mml_validate_outbound = True
+    doc_flow = backend.with_context(active_test=False).flow_ids.filtered(
+        lambda f: f.exchange_type_id == document
+    )
+    if doc_flow:
+        doc_flow.write({"active": True, "wire_format": "b2mml"})
+    else:
+        env["mfg.backend.flow"].create(
+            {"backend_id": backend.id, "exchange_type_id": document.id, "wire_format": "b2mml"}
+        )
+    return " in B2MML (OperationsSchedule out, b2mml.document in)"
 
 
 def _mes_message(backend, code, payload):

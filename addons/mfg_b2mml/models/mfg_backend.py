@@ -3,7 +3,7 @@ import json
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
-from ..lib import b2mml
+from ..lib import b2mml, b2mml_out
 
 
 class MfgBackend(models.Model):
@@ -16,6 +16,27 @@ class MfgBackend(models.Model):
         "scrap / ignore), properties (our meaning → the vendor's property IDs: final, "
         "scrap_reason, hold_reason), lot_status (Status → hold / release / ignore), "
         "final_states, item_policy (match or create), max_document_bytes. Empty: the defaults.",
+    )
+    b2mml_verb = fields.Selection(
+        [("Sync", "Sync"), ("Process", "Process")],
+        string="B2MML verb (outbound)",
+        default="Sync",
+        required=True,
+        help="Outbound B2MML documents are <Verb><Noun>: Sync (the MES mirrors our data) or "
+        "Process (the MES is asked to act on it), as the MES expects.",
+    )
+    b2mml_namespace = fields.Char(
+        string="B2MML namespace (outbound)",
+        default=b2mml_out.V0700,
+        required=True,
+        help="XML namespace of the outbound documents (their structure is V0700's). Default the "
+        "V0700 namespace http://www.mesa.org/xml/B2MML; an MES that wants a vendor namespace "
+        "can be given it here (XSD validation then has no schema to check against).",
+    )
+    b2mml_validate_outbound = fields.Boolean(
+        string="Validate outbound B2MML against the XSD",
+        help="Check every outbound B2MML document against the shipped V0700 XML Schema before "
+        "sending it; an invalid one fails with the schema's errors, nothing is sent.",
     )
     b2mml_mapping_default = fields.Text(
         string="B2MML mapping (defaults)", compute="_compute_b2mml_mapping_default"

@@ -30,7 +30,9 @@ class MfgBackendFlow(models.Model):
         required=True,
         help="Inbound: what the plant system sends on this flow. JSON contract: the canonical "
         "payload itself. Another format (e.g. B2MML XML, from its addon): each message is a "
-        "document kept as received and decoded into canonical facts, one child message each.",
+        "document kept as received and decoded into canonical facts, one child message each. "
+        "Outbound: what is sent. JSON contract: the canonical payload; another format: the "
+        "canonical payload encoded at send time (the message keeps both).",
     )
     endpoint = fields.Char(
         help="Outbound: URL (HTTP) or topic (MQTT) for this flow; empty = the backend's default."

@@ -233,6 +233,11 @@ class MfgMessage(models.Model):
         """Outbound: hand the message to its transport (mfg.transport.<code>)."""
         return process.send(self)
 
+    def _mfg_wire_body(self):
+        """Outbound: ``(bytes, content type)`` to send: the payload, or its encoding in the
+        flow's wire format (kept in ``wire_payload``)."""
+        return process.wire_body(self)
+
     @api.model
     def _mfg_classify(self, exc):
         """(error_class, transient) for an exception raised while processing."""

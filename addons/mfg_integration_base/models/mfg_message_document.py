@@ -16,6 +16,18 @@ class MfgMessageDocument(models.Model):
         "payload is written in (e.g. b2mml): the message is a document, decoded into child "
         "messages (one per fact).",
     )
+    wire_format_sent = fields.Char(
+        string="Sent in wire format",
+        readonly=True,
+        help="Outbound: the wire format the canonical payload was encoded in when sent (e.g. b2mml).",
+    )
+    wire_payload = fields.Text(
+        string="Payload as sent",
+        readonly=True,
+        help="Outbound in a wire format other than the JSON contract: the document sent (e.g. B2MML "
+        "XML), encoded from the canonical payload when it was sent (a failed attempt keeps nothing: "
+        "the attempt is rolled back, its error says why).",
+    )
     parent_id = fields.Many2one(
         "mfg.message",
         string="Document",

@@ -26,6 +26,15 @@ class MfgWireFormat(models.AbstractModel):
                                      document order. ``MfgValidationError``: the document is
                                      rejected; ``MfgPermanentError`` / ``MfgMappingError``: failed.
     ``_mfg_content_types()``         media types the REST ingest accepts for this format.
+
+    Outbound (a flow of direction outbound with this wire format): the message keeps its
+    canonical JSON payload; at send time every transport asks ``mfg.message._mfg_wire_body()``
+    for the bytes to send, which calls
+
+    ``_mfg_encode(message, payload)`` → ``(bytes, content type)``: ``payload`` the canonical
+                                     dict. ``MfgPermanentError``: this format cannot carry the
+                                     message (failed, with the reason). What was sent is kept
+                                     on the message (``wire_payload``).
     """
 
     _name = "mfg.wire.format"
@@ -50,6 +59,18 @@ class MfgWireFormat(models.AbstractModel):
             self.env._(
                 "Wire format %(code)s cannot decode message %(message)s.",
                 code=self._mfg_code(),
+                message=message.display_name,
+            )
+        )
+
+    @api.model
+    def _mfg_encode(self, message, payload):
+        raise MfgPermanentError(
+            self.env._(
+                "Wire format %(code)s cannot send %(type)s (message %(message)s): set the flow's wire "
+                "format to JSON contract.",
+                code=self._mfg_code(),
+                type=message.exchange_type_id.contract,
                 message=message.display_name,
             )
         )

@@ -79,6 +79,26 @@ def send(message):
     return env[model]._mfg_send(message)
 
 
+JSON_CONTENT_TYPE = "application/json"
+
+
+def wire_body(message):
+    """Outbound: ``(bytes, content type)`` a transport sends for ``message``. On a flow whose
+    wire format is the JSON contract, the payload itself; in another wire format (e.g. B2MML),
+    the canonical payload encoded by ``mfg.wire.<code>._mfg_encode``, and what was encoded kept
+    on the message (``wire_payload``) beside the canonical JSON."""
+    message.ensure_one()
+    env = message.env
+    flow = message.backend_id._mfg_flow(message.exchange_type_id)
+    wire = env["mfg.wire.format"]._mfg_wire(flow.wire_format if flow else None)
+    if wire is None:
+        return (message.payload or "").encode("utf-8"), JSON_CONTENT_TYPE
+    body, content_type = wire._mfg_encode(message, contract.parse_json(message.payload or ""))
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    message.sudo().write({"wire_payload": text, "wire_format_sent": wire._mfg_code()})
+    return (body.encode("utf-8") if isinstance(body, str) else body), content_type
+
+
 def run_step(message):
     """Steps 2-4 (inbound: validate, map, apply) or the send (outbound); returns the result."""
     if message.direction == "inbound":

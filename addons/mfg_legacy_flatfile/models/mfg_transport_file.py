@@ -67,7 +67,6 @@ class MfgTransportFile(models.AbstractModel):
     def _mfg_send(self, message):
         backend = message.backend_id.sudo()
         folder = self._mfg_endpoint(backend, message.exchange_type_id)
-        data = json.loads(message.payload or "{}")
         if not folder:
             raise MfgPermanentError(
                 self.env._(
@@ -76,6 +75,10 @@ class MfgTransportFile(models.AbstractModel):
                     type=message.exchange_type_id.contract,
                 )
             )
+        flow = backend._mfg_flow(message.exchange_type_id)
+        if flow and flow.wire_format and flow.wire_format != "json":
+            return self._mfg_send_document(message, backend, folder)
+        data = json.loads(message.payload or "{}")
         fmt = self.env["mfg.flatfile.format"].sudo().search([("code", "=", data.get("format"))], limit=1)
         if not fmt:
             raise MfgPermanentError(
@@ -90,13 +93,29 @@ class MfgTransportFile(models.AbstractModel):
             text.flush()
             text.detach()
 
-        filename = data.get("filename")
+        path = self._mfg_write_file(backend, folder, data.get("filename"), write)
+        _logger.info("mfg flatfile: wrote %s records to %s", len(records), path)
+        return f"wrote {len(records)} records to {path}"
+
+    def _mfg_send_document(self, message, backend, folder):
+        """A flow in a wire format (e.g. B2MML): the encoded document as one file,
+        ``<contract>-<backend>-<message id>.<ext>`` (xml for an XML media type)."""
+        body, content_type = message._mfg_wire_body()
+        ext = "xml" if "xml" in content_type else "json" if "json" in content_type else "dat"
+        filename = f"{message.exchange_type_id.contract}-{backend.code}-{message.id}.{ext}"
+        path = self._mfg_write_file(backend, folder, filename, lambda out: out.write(body))
+        _logger.info("mfg flatfile: wrote %s (%s bytes)", path, len(body))
+        return f"wrote {len(body)} bytes to {path}"
+
+    def _mfg_write_file(self, backend, folder, filename, write):
+        """Write ``filename`` in ``folder`` of the backend's storage with ``write(binary file)``;
+        returns its path. Refusals are permanent errors, I/O errors transient ones."""
         storage = None
         try:
             storage = backend._mfg_flatfile_storage()
             outbox = storage.open(folder, create=True)
             try:
-                path = outbox.write_file(filename, write)
+                return outbox.write_file(filename, write)
             finally:
                 outbox.close()
         except StorageRefused as exc:
@@ -124,8 +143,6 @@ class MfgTransportFile(models.AbstractModel):
         finally:
             if storage is not None:
                 storage.close()
-        _logger.info("mfg flatfile: wrote %s records to %s", len(records), path)
-        return f"wrote {len(records)} records to {path}"
 
     # ------------------------------------------------------------------ connection test
     @api.model

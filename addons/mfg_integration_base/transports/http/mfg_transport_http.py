@@ -155,10 +155,10 @@ class MfgTransportHttp(models.AbstractModel):
                     type=message.exchange_type_id.contract,
                 )
             )
-        body = (message.payload or "").encode("utf-8")
+        body, content_type = message._mfg_wire_body()
         message_key = f"{backend.code}-{message.id}"
         headers = {
-            "Content-Type": "application/json",
+            "Content-Type": content_type,
             "X-Mfg-Message-Id": str(message.id),
             "Idempotency-Key": message_key,
             "X-Mfg-Exchange-Type": message.exchange_type_id.contract,

@@ -194,11 +194,11 @@ def probe(settings, client_id, timeout=5.0):
                 client.loop_stop()
 
 
-def publish_properties(settings, message_id=None, correlation_id=None, contract=None):
+def publish_properties(settings, message_id=None, correlation_id=None, contract=None, content_type=None):
     if settings.get("protocol", "v5") != "v5":
         return None
     props = Properties(PacketTypes.PUBLISH)
-    props.ContentType = "application/json"
+    props.ContentType = content_type or "application/json"
     props.PayloadFormatIndicator = 1
     user = []
     if message_id:

@@ -50,9 +50,12 @@ class MfgTransportMqtt(models.AbstractModel):
         contract = message.exchange_type_id.contract
         topic = self._mfg_endpoint(backend, message.exchange_type_id)
         ext_id = f"{backend.code}-{message.id}"
-        props = mqtt_client.publish_properties(settings, ext_id, message.correlation_id, contract)
+        body, content_type = message._mfg_wire_body()
+        props = mqtt_client.publish_properties(
+            settings, ext_id, message.correlation_id, contract, content_type=content_type
+        )
         client_id = f"{backend._mfg_mqtt_client_id('pub')}-{os.getpid()}"
-        publisher(settings, client_id).publish(topic, (message.payload or "").encode("utf-8"), props)
+        publisher(settings, client_id).publish(topic, body, props)
         return f"published on {topic} (QoS 1, acknowledged {fields.Datetime.now()})"
 
     # ------------------------------------------------------------------ connection test
