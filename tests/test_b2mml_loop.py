@@ -106,6 +106,4 @@ def test_b2mml_both_ways_release_to_done_over_mqtt(
     assert outcome["produced_lot"] == lot_name
     assert outcome["finished"] == [(lot_name, 2.0)]
     assert outcome["consumed"] == [(site["housing"], site["housing_lot"], 2.0), (site["resin"], "", 1.0)]
-    assert outcome["scraps"] == [
-        (site["housing"], site["housing_lot"], 1.0, "done", [site["scrap_tag_id"]])
-    ]
+    assert outcome["scraps"] == [(site["housing"], site["housing_lot"], 1.0, "done", [site["scrap_tag_id"]])]
