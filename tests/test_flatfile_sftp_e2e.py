@@ -17,11 +17,26 @@ LINES = 100_000
 ALLOWED = "mfg_integration.file_allowed_hosts"
 
 
+def _sftp_test_server():
+    """The addon's test SFTP server, loaded from its file: importing it as
+    ``odoo.addons.mfg_legacy_flatfile.tests.sftp_server`` would run that tests package's
+    ``__init__`` (Odoo's test modules) inside this process."""
+    import importlib.util
+
+    import odoo.addons.mfg_legacy_flatfile as addon
+
+    path = os.path.join(os.path.dirname(addon.__file__), "tests", "sftp_server.py")
+    spec = importlib.util.spec_from_file_location("mfg_e2e_sftp_server", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.SftpTestServer
+
+
 @pytest.fixture
 def sftp_plant(odoo_env, sql):
     """An SFTP server serving a temporary folder, and a backend whose drop folders are there.
     The server is stopped and everything removed whatever happens."""
-    from odoo.addons.mfg_legacy_flatfile.tests.sftp_server import SftpTestServer
+    SftpTestServer = _sftp_test_server()
 
     root = tempfile.mkdtemp(prefix="mfg-e2e-sftp-")
     os.makedirs(os.path.join(root, "drop", "inbox"))

@@ -230,3 +230,23 @@ def test_two_concurrent_drains_never_apply_a_message_twice(plant, odoo_env, odoo
         assert history == ",".join(str(s) for s in range(per_order)), (name, history)
     # both drains really worked (otherwise the test proves nothing about concurrency)
     assert claimed_by[0] > 0 and claimed_by[1] > 0, claimed_by
+
+
+def test_this_suite_runs_the_real_transaction_path(odoo_env):
+    """An addon's test package switches the pipeline to one transaction when it is imported
+    (``tests/__init__.py`` sets ``pipeline.tx.FORCED`` for Odoo's test runner). Imported into this
+    process — the SFTP end-to-end test once imported its test server that way — every later test
+    here ran its drains inside the caller's transaction: a race test saw its message wait for the
+    cron, two drain threads a serialization failure. Helpers of a test package are loaded from
+    their file instead (``test_flatfile_sftp_e2e._sftp_test_server``)."""
+    import sys
+
+    from odoo.addons.mfg_integration_base.pipeline import tx
+
+    imported = sorted(
+        m for m in sys.modules if m.startswith("odoo.addons.") and m.split(".")[3:4] == ["tests"]
+    )
+    assert not imported, f"addon test packages imported into the end-to-end process: {imported}"
+    assert tx.FORCED is False
+    with odoo_env() as env:
+        assert not tx.single_transaction(env)
