@@ -10,6 +10,11 @@ A metric map (rules, per backend) says which metric of which edge node / device 
   (partial, not final: the order is marked done with a backorder), ``mes.production_progress``
   (added to the running order, which stays open) or ``mes.scrap`` fact. A value below the last one is a reset (counted from 0) or, with
   ``counter_max``, a rollover (max + 1 − last + value).
+* ``measurement``: a numeric value (a temperature, a diameter). Its updates are aggregated per
+  metric between two flushes (count, min, max, sum: the mean) into one ``qms.inspection_result``
+  fact: one characteristic (the rule's characteristic code, unit and optional limits) whose value
+  is the mean; the verdict is fail when the minimum is below the lower limit or the maximum above
+  the upper one. The receive step adds the lot (the running order's lot being produced).
 
 What the facts are computed from (last counter value and its timestamp, current state and
 since when) is the ``state`` dict, persisted by the caller in the same transaction as the
@@ -38,6 +43,7 @@ CONTRACTS = {
     "good_count": "mes.production_completion",
     "good_progress": "mes.production_progress",
     "reject_count": "mes.scrap",
+    "measurement": "qms.inspection_result",
 }
 HOLD_MS = 60_000  # a birth's values wait at most this long for the stored data that follows
 
@@ -91,6 +97,10 @@ class Rule:
         "uom",
         "product",
         "counter_max",
+        "characteristic",
+        "lower",
+        "upper",
+        "unit",
     )
 
     def __init__(self, rule_id, edge_node, device, metric, kind, workcenter="", state_map=None, **kw):
@@ -104,6 +114,11 @@ class Rule:
         self.uom = kw.get("uom") or "Units"
         self.product = kw.get("product") or ""
         self.counter_max = kw.get("counter_max") or 0
+        # measurement: the quality characteristic, its limits (None: no limit) and unit
+        self.characteristic = kw.get("characteristic") or metric
+        self.lower = kw.get("lower")
+        self.upper = kw.get("upper")
+        self.unit = kw.get("unit") or ""
 
 
 class Aggregator:
@@ -217,6 +232,8 @@ class Aggregator:
     def _apply(self, rule, key, edge_node, device, value, timestamp):
         if rule.kind == "state":
             self._feed_state(rule, key, edge_node, device, value, timestamp)
+        elif rule.kind == "measurement":
+            self._feed_measurement(rule, key, edge_node, device, value, timestamp)
         else:
             self._feed_counter(rule, key, edge_node, device, value, timestamp)
 
@@ -290,17 +307,92 @@ class Aggregator:
         bucket["qty"] += delta
         bucket["last"] = timestamp
 
+    def _feed_measurement(self, rule, key, edge_node, device, value, timestamp):
+        if value is None or isinstance(value, bool) or not isinstance(value, int | float):
+            return
+        if value != value or value in (float("inf"), float("-inf")):
+            return  # NaN / infinite: no measurement (and no valid JSON number)
+        current = self.state.get(key)
+        if current is not None and timestamp <= current["ts"]:
+            return  # a redelivery of what is already aggregated (or stored as a fact)
+        self.state[key] = {"ts": timestamp}
+        self.dirty.add(key)
+        bucket = self.buckets.get(key)
+        if bucket is None or "count" not in bucket:
+            bucket = self.buckets[key] = {
+                "node": edge_node,
+                "device": device,
+                "metric": rule.metric,
+                "count": 0,
+                "min": value,
+                "max": value,
+                "sum": 0,
+                "first": timestamp,
+                "last": timestamp,
+            }
+        bucket["count"] += 1
+        bucket["sum"] += value
+        bucket["min"] = min(bucket["min"], value)
+        bucket["max"] = max(bucket["max"], value)
+        bucket["last"] = timestamp
+
+    def _measurement_fact(self, rule, bucket):
+        """The ``qms.inspection_result`` fact of a measurement bucket (without lot, product and
+        origin: the running order's, added by the receive step)."""
+        node, device = bucket["node"], bucket["device"]
+        count, low, high = bucket["count"], bucket["min"], bucket["max"]
+        mean = round(bucket["sum"] / count, 6)
+        failed = (rule.lower is not None and low < rule.lower) or (
+            rule.upper is not None and high > rule.upper
+        )
+        verdict = "fail" if failed else "pass"
+        line = {
+            "characteristic": rule.characteristic[:128],
+            "description": f"Mean of {count} values, min {low:g}, max {high:g}"[:256],
+            "value": mean,
+            "result": verdict,
+        }
+        if rule.unit:
+            line["unit"] = rule.unit[:32]
+        if rule.lower is not None:
+            line["lower_limit"] = rule.lower
+        if rule.upper is not None:
+            line["upper_limit"] = rule.upper
+        external_id = fact_id(
+            "sp", self.group, node, device, rule.metric, f"{bucket['first']}-{bucket['last']}"
+        )
+        return {
+            "contract": CONTRACTS["measurement"],
+            "external_id": external_id,
+            "workcenter": self.workcenter(rule, node, device),
+            "payload": {
+                "inspection_id": external_id,
+                "evaluated_at": rfc3339_ms(bucket["last"]),
+                "verdict": verdict,
+                "system": f"Sparkplug {self.group}/{node}/{device or '-'}"[:128],
+                "note": (
+                    f"Sparkplug metric {rule.metric}: {count} values from {rfc3339_ms(bucket['first'])} "
+                    f"to {rfc3339_ms(bucket['last'])}; min {low:g}, max {high:g}, mean {mean:g}."
+                )[:4000],
+                "characteristics": [line],
+            },
+            "at": bucket["last"],
+        }
+
     # ------------------------------------------------------------------ flushing
     def pending_facts(self, counters=True):
         """The facts waiting: state changes in order, then (with ``counters``, at the end of a
-        flush interval) one per counter with increments. Dicts with contract, external_id,
+        flush interval) one per counter with increments and per measurement with values. Dicts with contract, external_id,
         workcenter, payload (without work order and message id), at. Cleared by ``committed``."""
         facts = list(self.facts)
         for bucket in self.buckets.values() if counters else ():
             node, device = bucket["node"], bucket["device"]
             rule = self.rule(node, device, bucket["metric"])
-            if rule is None or rule.kind == "state":
-                continue  # its rule was removed since: nothing to say what it means
+            if rule is None or rule.kind == "state" or ("count" in bucket) != (rule.kind == "measurement"):
+                continue  # its rule was removed (or changed) since: nothing to say what it means
+            if rule.kind == "measurement":
+                facts.append(self._measurement_fact(rule, bucket))
+                continue
             payload = {"quantity": bucket["qty"], "uom": rule.uom}
             if rule.kind == "good_count":
                 payload["final"] = False

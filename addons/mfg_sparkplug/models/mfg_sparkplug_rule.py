@@ -28,6 +28,7 @@ class MfgSparkplugRule(models.Model):
                 "Good parts counter → progress, the order stays open (mes.production_progress)",
             ),
             ("reject_count", "Reject counter → scrap (mes.scrap)"),
+            ("measurement", "Numeric value → quality measurement (qms.inspection_result)"),
         ],
         required=True,
     )
@@ -49,6 +50,40 @@ class MfgSparkplugRule(models.Model):
     counter_max = fields.Float(
         help="Counter: the largest value before it rolls over to 0 (e.g. 65535); 0: a smaller value is a reset."
     )
+
+    characteristic = fields.Char(
+        help="Measurement: the quality characteristic / test code the values are reported as "
+        "(e.g. 'DIAMETER'); empty: the metric name.",
+    )
+    has_lower_limit = fields.Boolean(string="Lower limit set")
+    lower_limit = fields.Float(
+        digits=(16, 6), help="Measurement: a value below it fails the inspection (if 'Lower limit set')."
+    )
+    has_upper_limit = fields.Boolean(string="Upper limit set")
+    upper_limit = fields.Float(
+        digits=(16, 6), help="Measurement: a value above it fails the inspection (if 'Upper limit set')."
+    )
+    measure_unit = fields.Char(
+        string="Measurement unit", size=32, help="Measurement: the unit of the values, e.g. 'mm' or '°C'."
+    )
+
+    @api.constrains("kind", "has_lower_limit", "lower_limit", "has_upper_limit", "upper_limit")
+    def _check_limits(self):
+        for rec in self:
+            if (
+                rec.kind == "measurement"
+                and rec.has_lower_limit
+                and rec.has_upper_limit
+                and rec.lower_limit > rec.upper_limit
+            ):
+                raise ValidationError(
+                    self.env._(
+                        "Metric %(metric)s: the lower limit %(lower)s is above the upper limit %(upper)s.",
+                        metric=rec.metric,
+                        lower=rec.lower_limit,
+                        upper=rec.upper_limit,
+                    )
+                )
 
     @api.constrains("kind", "state_map")
     def _check_state_map(self):
@@ -82,6 +117,10 @@ class MfgSparkplugRule(models.Model):
                 uom=rec.uom_code,
                 product=rec.product_code,
                 counter_max=rec.counter_max,
+                characteristic=rec.characteristic,
+                lower=rec.lower_limit if rec.has_lower_limit else None,
+                upper=rec.upper_limit if rec.has_upper_limit else None,
+                unit=rec.measure_unit,
             )
             for rec in self
         ]

@@ -174,3 +174,121 @@ class TestSparkplugAggregate(BaseCase):
         self.agg.settle("N1", all_devices=True)  # the node died
         [fact] = self.agg.pending_facts()
         self.assertEqual(fact["payload"]["end"], "1970-01-01T00:00:12.000Z")
+
+
+def measurement_rules(lower=9.9, upper=10.1):
+    return [
+        aggregate.Rule(
+            7,
+            "",
+            "",
+            "Quality/Diameter",
+            "measurement",
+            characteristic="DIA",
+            lower=lower,
+            upper=upper,
+            unit="mm",
+        )
+    ]
+
+
+@tagged("post_install", "-at_install")
+class TestSparkplugMeasurement(BaseCase):
+    def feed(self, agg, *values, start=1000):
+        for i, value in enumerate(values):
+            agg.feed("N1", "M1", "Quality/Diameter", value, start + i * 1000)
+
+    def test_values_of_a_flush_interval_are_one_inspection_result(self):
+        agg = aggregate.Aggregator("G", measurement_rules())
+        self.feed(agg, 10.0, 9.95, 10.05, 10)  # the int 10 is a value too
+        agg.feed("N1", "M1", "Quality/Diameter", True, 9000)  # a boolean is no measurement
+        [fact] = agg.pending_facts()
+        self.assertEqual(fact["contract"], "qms.inspection_result")
+        self.assertEqual(fact["workcenter"], "M1")
+        self.assertEqual(fact["external_id"], "sp:G:N1:M1:Quality/Diameter:1000-4000")
+        payload = fact["payload"]
+        self.assertEqual(payload["inspection_id"], fact["external_id"])
+        self.assertEqual(payload["verdict"], "pass")
+        self.assertEqual(payload["evaluated_at"], "1970-01-01T00:00:04.000Z")
+        self.assertEqual(
+            payload["characteristics"],
+            [
+                {
+                    "characteristic": "DIA",
+                    "description": "Mean of 4 values, min 9.95, max 10.05",
+                    "value": 10.0,
+                    "result": "pass",
+                    "unit": "mm",
+                    "lower_limit": 9.9,
+                    "upper_limit": 10.1,
+                }
+            ],
+        )
+        self.assertIn("4 values", payload["note"])
+        # the next interval starts empty
+        agg.committed()
+        self.assertEqual(agg.pending_facts(), [])
+        self.feed(agg, 10.02, start=10000)
+        [fact] = agg.pending_facts()
+        self.assertEqual(fact["payload"]["characteristics"][0]["value"], 10.02)
+
+    def test_limits_give_the_verdict(self):
+        cases = [
+            ((10.0, 9.8, 10.0), 9.9, 10.1, "fail"),  # min below the lower limit
+            ((10.0, 10.2), 9.9, 10.1, "fail"),  # max above the upper limit
+            ((9.9, 10.1), 9.9, 10.1, "pass"),  # on the limits: inside
+            ((9.0, 11.0), None, None, "pass"),  # no limits
+            ((9.0, 11.0), None, 12.0, "pass"),  # an upper limit only
+            ((9.0, 11.0), 9.5, None, "fail"),  # a lower limit only
+        ]
+        for values, lower, upper, verdict in cases:
+            with self.subTest(values=values, lower=lower, upper=upper):
+                agg = aggregate.Aggregator("G", measurement_rules(lower, upper))
+                self.feed(agg, *values)
+                [fact] = agg.pending_facts()
+                self.assertEqual(fact["payload"]["verdict"], verdict)
+                [line] = fact["payload"]["characteristics"]
+                self.assertEqual(line["result"], verdict)
+                self.assertEqual("lower_limit" in line, lower is not None)
+                self.assertEqual("upper_limit" in line, upper is not None)
+
+    def test_a_restart_from_the_saved_state_loses_and_repeats_nothing(self):
+        agg = aggregate.Aggregator("G", measurement_rules())
+        self.feed(agg, 10.0, 9.95)  # 1000, 2000
+        # a checkpoint: state and the open bucket saved, the interval not over
+        saved = copy.deepcopy(agg.snapshot(agg.dirty)[("N1", "M1")])
+        agg.committed(counters=False)
+        again = aggregate.Aggregator(
+            "G", measurement_rules(), saved["state"], saved["buckets"], saved["pending"]
+        )
+        self.feed(again, 10.0, 9.95)  # redelivered by the broker: already in the bucket
+        self.feed(again, 10.05, 9.92, start=3000)  # new
+        [fact] = again.pending_facts()
+        line = fact["payload"]["characteristics"][0]
+        self.assertEqual(line["description"], "Mean of 4 values, min 9.92, max 10.05")
+        self.assertEqual(line["value"], 9.98)
+        self.assertEqual(fact["external_id"], "sp:G:N1:M1:Quality/Diameter:1000-4000")
+        # the fact stored (the end of the interval): its values are never aggregated again
+        state = copy.deepcopy(again.state)
+        again.committed()
+        third = aggregate.Aggregator("G", measurement_rules(), state)
+        self.feed(third, 10.0, 9.95, 10.05, 9.92)
+        self.assertEqual(third.pending_facts(), [])
+        self.feed(third, 10.3, start=5000)
+        [fact] = third.pending_facts()
+        self.assertEqual(
+            fact["payload"]["characteristics"][0]["description"], "Mean of 1 values, min 10.3, max 10.3"
+        )
+        self.assertEqual(fact["payload"]["verdict"], "fail")
+
+    def test_historical_values_are_aggregated_in_timestamp_order_once(self):
+        agg = aggregate.Aggregator("G", measurement_rules())
+        self.feed(agg, 10.0)  # known: 1000
+        for value, ts in ((10.04, 3000), (9.96, 2000), (10.04, 3000), (10.0, 1000)):
+            agg.feed("N1", "M1", "Quality/Diameter", value, ts, historical=True)
+        agg.settle(None, now=4000)
+        [fact] = agg.pending_facts()
+        self.assertEqual(
+            fact["payload"]["characteristics"][0]["description"], "Mean of 3 values, min 9.96, max 10.04"
+        )
+        self.assertEqual(fact["external_id"], "sp:G:N1:M1:Quality/Diameter:1000-3000")

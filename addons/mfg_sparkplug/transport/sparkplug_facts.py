@@ -1,6 +1,7 @@
 """Facts of the Sparkplug claim into the base's receive step (stored, idempotent, ordered by work
 order), inside the claim's flush transaction. The contracts are found by code: this addon does
-not import the MES connector; without it the facts are kept as rejected messages saying so."""
+not import the MES or quality connector; without them the facts are kept as rejected messages
+saying so."""
 
 import base64
 import json
@@ -44,6 +45,28 @@ def running_production(env, backend, workcenter_code):
     return workorder.production_id, None
 
 
+def _inspected_lot(env, backend, production, payload):
+    """A measurement (``qms.inspection_result``) is a result on the lot the running order
+    produces: set its lot, product and origin in ``payload``; the problem when there is none (the
+    contract needs an existing lot: a product alone is no valid result)."""
+    payload.update({"lot": "", "product": ""})
+    if not production:
+        return None
+    product = production.product_id
+    payload["product"] = backend._mfg_code_for("product", product, product.default_code) or ""
+    payload["origin"] = {"type": "production", "reference": production.name}
+    lot = production.lot_producing_id
+    if not lot:
+        return env._(
+            "Manufacturing order %(mo)s (product %(product)s) has no lot being produced: a quality "
+            "measurement is a result on a lot. Set the order's lot; the values are kept in this message.",
+            mo=production.name,
+            product=product.display_name,
+        )
+    payload["lot"] = backend._mfg_code_for("lot", lot, lot.name)
+    return None
+
+
 def store_facts(env, backend, facts):
     """Store ``facts`` (lib/aggregate.py ``pending_facts``) as inbound messages of their contracts."""
     Type = env["mfg.exchange.type"].sudo()
@@ -58,7 +81,10 @@ def store_facts(env, backend, facts):
             productions[code] = running_production(env, backend, code)
         production, problem = productions[code]
         payload = {"message_id": fact["external_id"], "sent_at": sent_at, **fact["payload"]}
-        payload["work_order"] = production.name if production else ""
+        if fact["contract"] == "qms.inspection_result":
+            problem = problem or _inspected_lot(env, backend, production, payload)
+        else:
+            payload["work_order"] = production.name if production else ""
         if fact["contract"] == "mes.scrap" and not payload.get("product") and production:
             payload["product"] = backend._mfg_code_for(
                 "product", production.product_id, production.product_id.default_code
@@ -78,9 +104,10 @@ def store_facts(env, backend, facts):
             continue
         reason = env._(
             "Sparkplug fact of contract %(contract)s: no inbound exchange type %(contract)s is enabled on "
-            "backend %(backend)s (install the MES connector and add the flow), then replay.",
+            "backend %(backend)s (install the %(connector)s and add the flow), then replay.",
             contract=contract,
             backend=backend.code,
+            connector=env._("quality connector") if contract.startswith("qms.") else env._("MES connector"),
         )
         for item in items:
             item["external_id"] = None
