@@ -7,7 +7,7 @@ from odoo.http import request
 
 from odoo.addons.mfg_integration_base.controllers.ingest import MfgIngestController, _check_path, _json
 from odoo.addons.mfg_integration_base.lib.side_transaction import SideTransactionBusy
-from odoo.addons.mfg_quality_connector.controllers.release_status import STATUS_GROUPS
+from odoo.addons.mfg_quality_connector.controllers.release_status import STATUS_GROUPS, api_lot
 
 from ..lib import genealogy
 
@@ -113,31 +113,9 @@ class MfgTraceabilityController(http.Controller):
                     "detail": f"max_depth must be a whole number from 1 to {genealogy.MAX_DEPTH}, not {max_depth!r}.",
                 },
             )
-        Lot = env["stock.lot"].sudo()
-        if product:
-            product_rec = backend._mfg_resolve("product", product, required=False)
-            if not product_rec:
-                return _json(
-                    404,
-                    {
-                        "error": "not_found",
-                        "detail": f"Unknown product code {product!r} for backend {backend.code!r}.",
-                    },
-                )
-            lots = backend._mfg_resolve("lot", lot_name, required=False, product=product_rec) or Lot
-        else:
-            lots = Lot.search([("name", "=", lot_name), ("company_id", "in", [False, backend.company_id.id])])
-        if not lots:
-            detail = f"No lot {lot_name!r}" + (f" of product {product!r}" if product else "")
-            return _json(404, {"error": "not_found", "detail": f"{detail} in {backend.company_id.name!r}."})
-        if len(lots) > 1:
-            return _json(
-                409,
-                {
-                    "error": "ambiguous",
-                    "detail": f"Lot {lot_name!r} exists for several products: add ?product=<code>.",
-                },
-            )
+        lots, error = api_lot(backend, lot_name, product)
+        if error:
+            return error
         lot = lots.sudo()
         Trace = env["mfg.traceability"].sudo()
         body = {
