@@ -92,16 +92,19 @@ def cluster(odoo_settings, tmp_path_factory):
     assert not our_namespaces(), our_namespaces()
 
 
-def payload(plant, rnd, key):
-    return json.dumps(
-        {
-            "message_id": f"{plant['suffix']}-{rnd}-{key}",
-            "order": f"SO-{plant['suffix']}-{key:03d}",
-            "product": plant["product"],
-            "quantity": 1,
-            "step": str(rnd),
-        }
-    )
+def payload(plant, rnd, key, gate=None):
+    """One message of round ``rnd`` for ordering key ``key``; ``gate``: an advisory lock its handler
+    waits for (test addon's ``wait_lock`` switch)."""
+    data = {
+        "message_id": f"{plant['suffix']}-{rnd}-{key}",
+        "order": f"SO-{plant['suffix']}-{key:03d}",
+        "product": plant["product"],
+        "quantity": 1,
+        "step": str(rnd),
+    }
+    if gate is not None:
+        data["wait_lock"] = gate
+    return json.dumps(data)
 
 
 def counts(sql, plant):
@@ -137,15 +140,19 @@ def start_listeners(cluster, plant, roles=("a", "b")):
     return listeners
 
 
-def publish_rounds(cluster, plant, rounds, during_round=None, timeout=120):
+def publish_rounds(cluster, plant, rounds, during_round=None, timeout=120, gate=None):
     """Publish ``rounds`` rounds of one message per key; each round once the previous one is stored.
-    ``during_round(r)``: called right after round r is published, before waiting for it."""
+    ``during_round(r)``: called right after round r is published, before waiting for it.
+    ``gate``: ``(round, lock)``: the messages of that round wait for that advisory lock."""
     sql = cluster.sql
     pub = Publisher(cluster.broker.port, f"plant-{plant['suffix']}", host=cluster.broker_addr)
+    gate_round, gate_lock = gate or (None, None)
     try:
         for rnd in range(rounds):
             for key in range(ORDER_KEYS):
-                pub.publish(plant["topic"], payload(plant, rnd, key))
+                pub.publish(
+                    plant["topic"], payload(plant, rnd, key, gate_lock if rnd == gate_round else None)
+                )
             if during_round:
                 during_round(rnd)
             stored = (rnd + 1) * ORDER_KEYS
@@ -307,6 +314,14 @@ def test_kill_9_of_one_host_mid_run_the_other_finishes(cluster, capsys):
     plant = make_plant(cluster)
     listeners = start_listeners(cluster, plant)
     seen = {}
+    # The gate: the messages of the round of the kill wait, in their handler, for an advisory lock
+    # this test holds; every drain that claims them stays in the middle of its claim until the
+    # lock is released (right after the kill). So the killed host holds claims when it dies, by
+    # construction, not by catching a short window (a busy machine can finish a round between two
+    # looks).
+    gate_sql = Sql(cluster.base_conf, cluster.db)
+    gate_lock = 0x6D666700 + os.getpid()
+    gate_sql("SELECT pg_advisory_lock(%s)", (gate_lock,))
 
     def kill_then_take_over(rnd):
         if rnd == KILL_AFTER_ROUND:
@@ -331,10 +346,8 @@ def test_kill_9_of_one_host_mid_run_the_other_finishes(cluster, capsys):
         master = runner_master(sql) or ""
         victim = master.split("-")[1] if master.startswith("so-") else "a"
         survivor = "b" if victim == "a" else "a"
-        # a batch claimed in the last 50 ms is still being applied (a batch takes longer)
-        held = wait_until(
-            lambda: claimed_ids(sql, plant["backend_id"], victim, within=0.05), timeout=60, interval=0.005
-        )
+        # its drains wait at the gate with their claims (the round of the kill carries the gate)
+        held = wait_until(lambda: claimed_ids(sql, plant["backend_id"], victim), timeout=120, interval=0.05)
         assert held, (counts(sql, plant), cluster_tails(cluster))
         cluster.hosts[victim].kill()  # kill -9 of its server's process group and of its listener
         t_kill = time.monotonic()
@@ -346,8 +359,14 @@ def test_kill_9_of_one_host_mid_run_the_other_finishes(cluster, capsys):
             for r in sql("SELECT id FROM mfg_message WHERE id IN %s AND state = 'processing'", (tuple(held),))
         ]
         seen["timeline"] = Timeline(cluster, victim, survivor, seen["orphaned"], t_kill).start()
+        gate_sql("SELECT pg_advisory_unlock(%s)", (gate_lock,))  # the survivor's drains go on
 
-    publish_rounds(cluster, plant, KILL_ROUNDS, during_round=kill_then_take_over)
+    try:
+        publish_rounds(
+            cluster, plant, KILL_ROUNDS, during_round=kill_then_take_over, gate=(KILL_AFTER_ROUND, gate_lock)
+        )
+    finally:
+        gate_sql.close()  # ends the session: the gate is open whatever happened
     assert "t_kill" in seen, "no host was killed"
     t_kill, victim, survivor = seen["t_kill"], seen["victim"], seen["survivor"]
     assert seen[

@@ -19,7 +19,9 @@ class MfgTestOrder(models.Model):
     Payload switches: ``"fail": "transient"`` raises a transient error; ``"fail": "business"``
     a business error; ``"fail": "crash"`` an unexpected exception; ``"fail": "conflict_once"`` a
     PostgreSQL serialization failure (a concurrent update) the first time a message is applied
-    in this process (``CONFLICTED`` remembers it), then nothing.
+    in this process (``CONFLICTED`` remembers it), then nothing. ``"wait_lock": K`` waits, before
+    applying, until nobody holds the PostgreSQL advisory lock K exclusively: a test holds K to keep
+    drains in the middle of their claims (a gate), and lets them go by releasing it.
     """
 
     _name = "mfg.test.order"
@@ -34,6 +36,8 @@ class MfgTestOrder(models.Model):
     batch_size = fields.Integer(help="Messages of the batch handler call that applied it last (0: alone).")
 
     def _mfg_handle_order_report(self, message, data):
+        if data.get("wait_lock") is not None:
+            self.env.cr.execute("SELECT pg_advisory_xact_lock_shared(%s)", (data["wait_lock"],))
         fail = data.get("fail")
         if fail == "transient":
             raise MfgTransientError(f"MES endpoint busy for order {data['order']}")
