@@ -20,6 +20,7 @@ VERSIONS = {b2mml_out.V0700: "V0700"}
 NOUN_FILES = {
     "OperationsSchedule": "B2MML-OperationsSchedule.xsd",
     "OperationsPerformance": "B2MML-OperationsPerformance.xsd",
+    "OperationsDefinition": "B2MML-OperationsDefinition.xsd",
     "MaterialDefinition": "B2MML-Material.xsd",
     "MaterialInformation": "B2MML-Material.xsd",
     "MaterialLot": "B2MML-Material.xsd",
