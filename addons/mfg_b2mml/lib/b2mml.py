@@ -275,6 +275,28 @@ def application_area(root):
     return text(area, "BODID"), rfc3339(text(created), created) if created is not None else None
 
 
+def process_document(root):
+    """What an acknowledgement of ``root`` needs when it is a ``Process<Noun>`` document of a
+    B2MML namespace (the verb that asks for one), else None: ``{"document", "noun",
+    "namespace", "bod_id", "created_at", "noun_ids"}`` — dates as written, never checked (a
+    document rejected for its date is acknowledged all the same)."""
+    name = local(root)
+    if not name or not is_b2mml(root) or not name.startswith("Process") or len(name) <= len("Process"):
+        return None
+    noun = name[len("Process") :]
+    namespace = root.tag[1 : root.tag.index("}")] if root.tag.startswith("{") else ""
+    area = kid(root, "ApplicationArea")
+    data_area = kid(root, "DataArea")
+    return {
+        "document": name,
+        "noun": noun,
+        "namespace": namespace,
+        "bod_id": text(area, "BODID") if area is not None else None,
+        "created_at": text(area, "CreationDateTime") if area is not None else None,
+        "noun_ids": [text(n, "ID") or "" for n in kids(data_area, noun)] if data_area is not None else [],
+    }
+
+
 def nouns(root, *names):
     """The nouns of a document: under DataArea (a verb document) or the root itself."""
     if local(root) in names:

@@ -11,6 +11,7 @@
   with the new quantity produced, or *Cancelled* (quantity 0); the reason as its Description.
 - ``erp.item_master`` → ``<Verb>MaterialDefinition``: ID, Description and the unit, tracking,
   type, barcode, active as MaterialDefinitionProperty.
+- ``b2mml.acknowledge`` → ``Acknowledge<Noun>`` in the original document's namespace.
 - ``erp.bom`` → ``<Verb>OperationsDefinition``: V0700's successor of the ProductDefinition of
   V0401-V0600. One OperationsDefinition (ID = the BOM reference) with one OperationsMaterialBill
   (an item per material: the product *Produced* for the BOM quantity, each component *Consumed*,
@@ -241,6 +242,36 @@ def bom(data, namespace=V0700, verb="Sync"):
     return _serialize(root)
 
 
+def acknowledge(data, namespace=V0700, verb="Sync"):
+    """``b2mml.acknowledge`` → ``Acknowledge<Noun>`` in the namespace of the acknowledged
+    document (its version: the MES reads what it writes), whatever the backend's namespace and
+    verb. ``DataArea/Acknowledge``: ``OriginalApplicationArea`` (the original's CreationDateTime
+    and BODID) and ``ResponseCriteria`` — ``ResponseExpression`` with ``actionCode`` Accepted or
+    Rejected and ``ChangeStatus`` (Code = the same, Description = the reason); then the
+    acknowledged nouns by their IDs (the BOD needs at least one)."""
+    b = Builder(data.get("namespace") or namespace)
+    code = data["response_code"]
+    root = b.el(None, f"Acknowledge{data['noun']}", releaseID=RELEASE_ID)
+    area = b.el(root, "ApplicationArea")
+    b.el(area, "CreationDateTime", data["sent_at"])
+    b.el(area, "BODID", data["message_id"])
+    data_area = b.el(root, "DataArea")
+    ack = b.el(data_area, "Acknowledge")
+    original = b.el(ack, "OriginalApplicationArea")
+    b.el(original, "CreationDateTime", data["original_created_at"])
+    b.opt(original, "BODID", data.get("original_bod_id"))
+    criteria = b.el(ack, "ResponseCriteria")
+    reason = data.get("reason") or None
+    b.el(criteria, "ResponseExpression", reason or code, actionCode=code)
+    status = b.el(criteria, "ChangeStatus")
+    b.el(status, "Code", code)
+    b.opt(status, "Description", reason)
+    for noun_id in data.get("noun_ids") or [""]:
+        noun = b.el(data_area, data["noun"])
+        b.opt(noun, "ID", noun_id)
+    return _serialize(root)
+
+
 BOM_TYPES = {"normal": "Manufacture", "phantom": "Kit (phantom)", "subcontract": "Subcontracting"}
 
 # contract code → encoder(data, namespace, verb)
@@ -249,6 +280,7 @@ ENCODERS = {
     "erp.work_order_change": change,
     "erp.item_master": material_definition,
     "erp.bom": bom,
+    "b2mml.acknowledge": acknowledge,
 }
 
 

@@ -5,3 +5,4 @@ from . import test_b2mml_bad_xml
 from . import test_b2mml_rest
 from . import test_b2mml_file
 from . import test_b2mml_outbound
+from . import test_b2mml_acknowledge
