@@ -6,3 +6,4 @@ from . import test_b2mml_rest
 from . import test_b2mml_file
 from . import test_b2mml_outbound
 from . import test_b2mml_acknowledge
+from . import test_b2mml_equipment
