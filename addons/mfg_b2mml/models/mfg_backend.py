@@ -38,6 +38,13 @@ class MfgBackend(models.Model):
         help="Check every outbound B2MML document against the shipped V0700 XML Schema before "
         "sending it; an invalid one fails with the schema's errors, nothing is sent.",
     )
+    b2mml_validate_inbound = fields.Boolean(
+        string="Validate inbound B2MML against the XSD",
+        help="Check every inbound B2MML document against the XML Schema of the version its namespace "
+        "names before reading it (schemas ship for V0700 only). An invalid document is rejected "
+        "with the line, the element and the schema's message; a document of a version whose schema "
+        "does not ship fails saying so (clear this option for such a plant, then Retry).",
+    )
     b2mml_acknowledge = fields.Boolean(
         string="Acknowledge Process documents",
         help="Answer every inbound B2MML Process<Noun> document (e.g. ProcessOperationsPerformance) "

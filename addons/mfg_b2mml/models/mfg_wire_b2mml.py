@@ -1,13 +1,12 @@
-import logging
+from lxml import etree
 
 from odoo import api, models
 
-from odoo.addons.mfg_integration_base.exceptions import MfgError, MfgPermanentError
+from odoo.addons.mfg_integration_base.exceptions import MfgError, MfgPermanentError, MfgValidationError
 from odoo.addons.mfg_integration_base.pipeline import document
 
 from ..lib import b2mml, b2mml_out, b2mml_xsd, xml_safe
 
-_logger = logging.getLogger(__name__)
 ACK_TYPE = "b2mml.acknowledge"
 
 
@@ -51,6 +50,8 @@ class MfgWireB2mml(models.AbstractModel):
         backend = message.backend_id
         mapping = backend._mfg_b2mml_mapping()
         root = self._mfg_root(document.raw_bytes(message), mapping["max_document_bytes"])
+        if backend.b2mml_validate_inbound:
+            self._mfg_validate_inbound(backend, root)
         key, facts = b2mml.decode(root, mapping, message.received_at)
         if backend.b2mml_acknowledge:
             info = b2mml.process_document(root)
@@ -59,6 +60,45 @@ class MfgWireB2mml(models.AbstractModel):
                 # not acknowledged (it fails, and is acknowledged when a retry reads it).
                 self._mfg_acknowledge(message, info, document.document_key(message, key), facts=len(facts))
         return key, facts
+
+    @api.model
+    def _mfg_validate_inbound(self, backend, root):
+        """Check a parsed inbound document against the shipped XSD of its namespace's version:
+        ``MfgValidationError`` (rejected) naming the line, the element and the schema's message
+        of the first errors; ``MfgPermanentError`` (failed: fix the setting, Retry) when no
+        schema ships for that version."""
+        try:
+            problems = b2mml_xsd.invalid_elements(root)
+        except b2mml_xsd.SchemaMissing as exc:
+            raise MfgPermanentError(
+                self.env._(
+                    "Backend %(backend)s validates inbound B2MML against the XSD, but %(error)s: the "
+                    "document was not read. Clear 'Validate inbound B2MML against the XSD' on the "
+                    "backend (the document is then read leniently), then Retry it.",
+                    backend=backend.code,
+                    error=exc,
+                ),
+                path="/",
+            ) from exc
+        if not problems:
+            return
+        lines = []
+        for line, element, text in problems[:5]:
+            where = (
+                f"{b2mml.xpath(element)}: element <{b2mml.local(element)}>" if element is not None else "?"
+            )
+            lines.append(f"line {line}, {where}: {text}")
+        first = problems[0][1]
+        raise MfgValidationError(
+            self.env._(
+                "The document is not valid against the B2MML %(version)s XSD (%(n)s error(s)), nothing "
+                "was read: %(errors)s",
+                version=b2mml_xsd.VERSIONS.get(etree.QName(root).namespace),
+                n=len(problems),
+                errors="; ".join(lines),
+            ),
+            path=b2mml.xpath(first) if first is not None else "/",
+        )
 
     # ------------------------------------------------------------------ acknowledgements
     @api.model

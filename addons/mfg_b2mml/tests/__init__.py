@@ -7,3 +7,4 @@ from . import test_b2mml_file
 from . import test_b2mml_outbound
 from . import test_b2mml_acknowledge
 from . import test_b2mml_equipment
+from . import test_b2mml_xsd_inbound

@@ -88,7 +88,7 @@ class TestB2mmlOutbound(B2mmlCase):
         self.backend.write({"b2mml_validate_outbound": True, "b2mml_namespace": "urn:vendor:b2mml"})
         _mo, msg = self._released()
         with self.assertRaisesRegex(
-            MfgPermanentError, "no B2MML schema shipped for namespace 'urn:vendor:b2mml'"
+            MfgPermanentError, "no B2MML schema ships for namespace 'urn:vendor:b2mml'"
         ):
             msg._mfg_wire_body()
         self.backend.b2mml_namespace = b2mml_out.V0700
