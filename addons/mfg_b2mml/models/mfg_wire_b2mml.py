@@ -28,6 +28,15 @@ class MfgWireB2mml(models.AbstractModel):
         return ("application/xml", "text/xml")
 
     @api.model
+    def _mfg_openapi_description(self):
+        return self.env._(
+            "a B2MML (ISA-95) XML document, V0401 to V0700 (e.g. SyncOperationsPerformance, "
+            "ProcessProductionPerformance, SyncMaterialInformation), posted as it is: stored as received "
+            "(202), then read into canonical facts (child messages). 422: not well-formed, a DOCTYPE, or "
+            "not a B2MML document this hub reads (stored as rejected with the reason)."
+        )
+
+    @api.model
     def _mfg_root(self, raw, max_bytes):
         if isinstance(raw, str):
             raw = raw.encode("utf-8")

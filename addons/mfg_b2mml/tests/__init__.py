@@ -8,3 +8,4 @@ from . import test_b2mml_outbound
 from . import test_b2mml_acknowledge
 from . import test_b2mml_equipment
 from . import test_b2mml_xsd_inbound
+from . import test_b2mml_openapi
