@@ -247,7 +247,7 @@ def acknowledge(data, namespace=V0700, verb="Sync"):
     document (its version: the MES reads what it writes), whatever the backend's namespace and
     verb. ``DataArea/Acknowledge``: ``OriginalApplicationArea`` (the original's CreationDateTime
     and BODID) and ``ResponseCriteria`` — ``ResponseExpression`` with ``actionCode`` Accepted or
-    Rejected and ``ChangeStatus`` (Code = the same, Description = the reason); then the
+    Rejected and ``ChangeStatus`` (Code = the same, Description = the reason of a rejection); then the
     acknowledged nouns by their IDs (the BOD needs at least one)."""
     b = Builder(data.get("namespace") or namespace)
     code = data["response_code"]
@@ -262,7 +262,7 @@ def acknowledge(data, namespace=V0700, verb="Sync"):
     b.opt(original, "BODID", data.get("original_bod_id"))
     criteria = b.el(ack, "ResponseCriteria")
     reason = data.get("reason") or None
-    b.el(criteria, "ResponseExpression", reason or code, actionCode=code)
+    b.el(criteria, "ResponseExpression", code, actionCode=code)
     status = b.el(criteria, "ChangeStatus")
     b.el(status, "Code", code)
     b.opt(status, "Description", reason)
