@@ -6,6 +6,8 @@ from lxml import etree
 
 from odoo.tests import tagged
 
+from odoo.addons.mfg_integration_base.lib import contract
+
 from ..lib import b2mml_out, b2mml_xsd
 from .common import B2mmlCase, document
 
@@ -49,6 +51,7 @@ class TestB2mmlAcknowledge(B2mmlCase):
         self.assertEqual(mo.state, "done")
         (ack,) = self._acks()
         data = json.loads(ack.payload)
+        contract.validate(self.ack_type.json_schema, data)  # the canonical payload keeps its contract
         self.assertEqual(
             (data["original_bod_id"], data["response_code"], data["facts"]), ("MES-L1-0001", "Accepted", 2)
         )
@@ -127,6 +130,7 @@ class TestB2mmlAcknowledge(B2mmlCase):
         self.assertFalse(doc.child_ids)
         (ack,) = self._acks()
         data = json.loads(ack.payload)
+        contract.validate(self.ack_type.json_schema, data)
         self.assertEqual((data["original_bod_id"], data["response_code"]), ("MES-L1-0002", "Rejected"))
         self.assertIn("QuantityString", data["reason"])
         body, root = self._ack_xml(ack)
