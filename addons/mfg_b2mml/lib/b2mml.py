@@ -63,6 +63,7 @@ DEFAULT_MAPPING = {
         "Approved": "release",
     },
     "final_states": ["Completed", "Closed", "Finished"],
+    "segment_status": True,
     "item_policy": "match",
     "max_document_bytes": 10 * 1024 * 1024,
 }
@@ -75,6 +76,7 @@ CONTRACTS = {
     "hold": "qms.lot_hold",
     "release": "qms.lot_release",
     "item": "mes.material_definition",
+    "status": "mes.operation_status",
 }
 TRUE_TEXTS = {"true", "1", "yes", "y", "x"}
 FALSE_TEXTS = {"false", "0", "no", "n", ""}
@@ -107,6 +109,8 @@ def mapping_problem(custom):
     for status, action in mapping["lot_status"].items():
         if action not in LOT_ACTIONS:
             return f"lot_status {status!r} → {action!r}: use one of {list(LOT_ACTIONS)}."
+    if not isinstance(mapping["segment_status"], bool):
+        return f"segment_status {mapping['segment_status']!r}: true or false."
     if mapping["item_policy"] not in ("match", "create"):
         return f"item_policy {mapping['item_policy']!r}: use 'match' or 'create'."
     size = mapping["max_document_bytes"]
@@ -275,6 +279,28 @@ def application_area(root):
     return text(area, "BODID"), rfc3339(text(created), created) if created is not None else None
 
 
+def process_document(root):
+    """What an acknowledgement of ``root`` needs when it is a ``Process<Noun>`` document of a
+    B2MML namespace (the verb that asks for one), else None: ``{"document", "noun",
+    "namespace", "bod_id", "created_at", "noun_ids"}`` — dates as written, never checked (a
+    document rejected for its date is acknowledged all the same)."""
+    name = local(root)
+    if not name or not is_b2mml(root) or not name.startswith("Process") or len(name) <= len("Process"):
+        return None
+    noun = name[len("Process") :]
+    namespace = root.tag[1 : root.tag.index("}")] if root.tag.startswith("{") else ""
+    area = kid(root, "ApplicationArea")
+    data_area = kid(root, "DataArea")
+    return {
+        "document": name,
+        "noun": noun,
+        "namespace": namespace,
+        "bod_id": text(area, "BODID") if area is not None else None,
+        "created_at": text(area, "CreationDateTime") if area is not None else None,
+        "noun_ids": [text(n, "ID") or "" for n in kids(data_area, noun)] if data_area is not None else [],
+    }
+
+
 def nouns(root, *names):
     """The nouns of a document: under DataArea (a verb document) or the root itself."""
     if local(root) in names:
@@ -326,6 +352,8 @@ def performance_facts(root, mapping, sent_at):
                 segment_final = (
                     response_final or (text(segment, "SegmentState") or "") in mapping["final_states"]
                 )
+                if mapping["segment_status"]:
+                    facts.extend(segment_status_facts(segment, work_order, noun_sent or sent_at))
                 for actual, use in material_actuals(segment):
                     fact = actual_fact(actual, use, mapping, work_order, segment_final, noun_sent or sent_at)
                     if fact:
@@ -337,6 +365,31 @@ def iter_segments(parent):
     for segment in kids(parent, "SegmentResponse"):
         yield segment
         yield from iter_segments(segment)
+
+
+def segment_status_facts(segment, work_order, sent_at):
+    """The operation status facts of a SegmentResponse that names its equipment and its times:
+    ``EquipmentActual/EquipmentID`` is the plant's work center code (resolved by the backend's
+    code mappings of kind *workcenter* when the fact is applied: an unknown one fails as a
+    missing mapping), ``ActualStartTime`` → *started*, ``ActualEndTime`` → *finished*, at the
+    plant's times. Before the segment's material actuals (the operation is timed before its
+    completion closes the order). Nothing without an EquipmentID or a start time."""
+    equipment = None
+    for actual in kids(segment, "EquipmentActual"):
+        equipment = text(actual, "EquipmentID")
+        if equipment:
+            break
+    start_el = kid(segment, "ActualStartTime")
+    if not equipment or start_el is None or not text(start_el):
+        return []
+    base = {"sent_at": sent_at, "work_order": work_order, "operation": equipment}
+    facts = [(CONTRACTS["status"], {**base, "status": "started", "at": rfc3339(text(start_el), start_el)})]
+    end_el = kid(segment, "ActualEndTime")
+    if end_el is not None and text(end_el):
+        facts.append(
+            (CONTRACTS["status"], {**base, "status": "finished", "at": rfc3339(text(end_el), end_el)})
+        )
+    return facts
 
 
 def material_actuals(segment):

@@ -11,6 +11,12 @@
   with the new quantity produced, or *Cancelled* (quantity 0); the reason as its Description.
 - ``erp.item_master`` → ``<Verb>MaterialDefinition``: ID, Description and the unit, tracking,
   type, barcode, active as MaterialDefinitionProperty.
+- ``b2mml.acknowledge`` → ``Acknowledge<Noun>`` in the original document's namespace.
+- ``erp.bom`` → ``<Verb>OperationsDefinition``: V0700's successor of the ProductDefinition of
+  V0401-V0600. One OperationsDefinition (ID = the BOM reference) with one OperationsMaterialBill
+  (an item per material: the product *Produced* for the BOM quantity, each component *Consumed*,
+  quantities with their UnitOfMeasure) and one OperationsSegment per routing operation
+  (EquipmentSpecification/EquipmentID = the work center, Duration = minutes per cycle).
 
 Element order follows the V0700 XSD (tests validate against it). The verb is ``Sync`` or
 ``Process`` (per backend); the namespace is the backend's (default V0700's).
@@ -198,11 +204,83 @@ def material_definition(data, namespace=V0700, verb="Sync"):
     return _serialize(root)
 
 
+def bom(data, namespace=V0700, verb="Sync"):
+    """``erp.bom`` → ``<Verb>OperationsDefinition``: the bill of materials as an
+    OperationsMaterialBill, the routing as OperationsSegments."""
+    b = Builder(namespace)
+    root, data_area = b.bod(verb, "OperationsDefinition", data)
+    definition = b.el(data_area, "OperationsDefinition")
+    b.el(definition, "ID", data["bom"])
+    b.el(definition, "Description", f"Bill of materials {data['bom']} of {data['product']}")
+    b.el(definition, "OperationsType", "Production")
+    b.el(definition, "PublishedDate", data.get("approved_at") or data["sent_at"])
+    b.el(definition, "BillOfMaterialsID", data["bom"])
+    bill = b.el(definition, "OperationsMaterialBill")
+    b.el(bill, "ID", data["bom"])
+    b.el(bill, "Description", BOM_TYPES.get(data["type"], data["type"]))
+    b.el(bill, "UseType", data["type"])
+    item = b.el(bill, "OperationsMaterialBillItem")
+    b.el(item, "ID", "0")
+    b.el(item, "MaterialDefinitionID", data["product"])
+    b.el(item, "UseType", "Produced")
+    b.quantity(item, data["quantity"], data["uom"], "quantity")
+    for i, line in enumerate(data["components"]):
+        item = b.el(bill, "OperationsMaterialBillItem")
+        b.el(item, "ID", str(i + 1))
+        b.el(item, "MaterialDefinitionID", line["component"])
+        b.el(item, "UseType", "Consumed")
+        b.quantity(item, line["quantity"], line["uom"], f"components[{i}].quantity")
+    for i, op in enumerate(data["operations"]):
+        segment = b.el(definition, "OperationsSegment")
+        b.el(segment, "ID", str(op["sequence"]))
+        b.opt(segment, "Description", op.get("name"))
+        b.el(segment, "OperationsType", "Production")
+        b.el(segment, "Duration", duration(op["duration"], f"operations[{i}].duration"))
+        b.el(segment, "BillOfMaterialsID", data["bom"])
+        equipment = b.el(segment, "EquipmentSpecification")
+        b.el(equipment, "EquipmentID", op["workcenter"])
+    return _serialize(root)
+
+
+def acknowledge(data, namespace=V0700, verb="Sync"):
+    """``b2mml.acknowledge`` → ``Acknowledge<Noun>`` in the namespace of the acknowledged
+    document (its version: the MES reads what it writes), whatever the backend's namespace and
+    verb. ``DataArea/Acknowledge``: ``OriginalApplicationArea`` (the original's CreationDateTime
+    and BODID) and ``ResponseCriteria`` — ``ResponseExpression`` with ``actionCode`` Accepted or
+    Rejected and ``ChangeStatus`` (Code = the same, Description = the reason of a rejection); then the
+    acknowledged nouns by their IDs (the BOD needs at least one)."""
+    b = Builder(data.get("namespace") or namespace)
+    code = data["response_code"]
+    root = b.el(None, f"Acknowledge{data['noun']}", releaseID=RELEASE_ID)
+    area = b.el(root, "ApplicationArea")
+    b.el(area, "CreationDateTime", data["sent_at"])
+    b.el(area, "BODID", data["message_id"])
+    data_area = b.el(root, "DataArea")
+    ack = b.el(data_area, "Acknowledge")
+    original = b.el(ack, "OriginalApplicationArea")
+    b.el(original, "CreationDateTime", data["original_created_at"])
+    b.opt(original, "BODID", data.get("original_bod_id"))
+    criteria = b.el(ack, "ResponseCriteria")
+    reason = data.get("reason") or None
+    b.el(criteria, "ResponseExpression", code, actionCode=code)
+    status = b.el(criteria, "ChangeStatus")
+    b.el(status, "Code", code)
+    b.opt(status, "Description", reason)
+    for noun_id in data.get("noun_ids") or [""]:
+        noun = b.el(data_area, data["noun"])
+        b.opt(noun, "ID", noun_id)
+    return _serialize(root)
+
+
+BOM_TYPES = {"normal": "Manufacture", "phantom": "Kit (phantom)", "subcontract": "Subcontracting"}
+
 # contract code → encoder(data, namespace, verb)
 ENCODERS = {
     "erp.work_order_release": release,
     "erp.work_order_change": change,
     "erp.item_master": material_definition,
+    "erp.bom": bom,
+    "b2mml.acknowledge": acknowledge,
 }
 
 

@@ -20,6 +20,7 @@ VERSIONS = {b2mml_out.V0700: "V0700"}
 NOUN_FILES = {
     "OperationsSchedule": "B2MML-OperationsSchedule.xsd",
     "OperationsPerformance": "B2MML-OperationsPerformance.xsd",
+    "OperationsDefinition": "B2MML-OperationsDefinition.xsd",
     "MaterialDefinition": "B2MML-Material.xsd",
     "MaterialInformation": "B2MML-Material.xsd",
     "MaterialLot": "B2MML-Material.xsd",
@@ -47,20 +48,48 @@ def schema(version, filename):
     return etree.XMLSchema(etree.parse(str(path)))
 
 
-def errors(document):
-    """The XSD errors of ``document`` (bytes) as texts ``line N: message``; [] when valid.
-    Raises SchemaMissing when no shipped schema covers its namespace or noun."""
-    root = etree.fromstring(document, etree.XMLParser(resolve_entities=False, no_network=True))
+def schema_of(root):
+    """The compiled schema for the document ``root`` (an element): the shipped schema of its
+    namespace's version and its noun. Raises SchemaMissing naming what is missing."""
     qname = etree.QName(root)
     version = VERSIONS.get(qname.namespace)
     if version is None:
         raise SchemaMissing(
-            f"no B2MML schema shipped for namespace {qname.namespace!r} (shipped: {', '.join(VERSIONS)})"
+            f"no B2MML schema ships for namespace {qname.namespace!r} (shipped: "
+            f"{', '.join(f'{v} {ns}' for ns, v in VERSIONS.items())})"
         )
     filename = NOUN_FILES.get(noun_of(root.tag))
     if filename is None:
         raise SchemaMissing(f"no B2MML schema known for document <{qname.localname}>")
-    xsd = schema(version, filename)
+    return schema(version, filename)
+
+
+def invalid_elements(root):
+    """The XSD errors of the parsed document ``root``: ``[(line, element or None, message)]``
+    (the element the error is about, found from the validator's path), [] when valid. Raises
+    SchemaMissing."""
+    xsd = schema_of(root)
+    if xsd.validate(root):
+        return []
+    found = []
+    tree = root.getroottree()
+    for entry in xsd.error_log:
+        element = None
+        if entry.path:
+            try:
+                hits = tree.xpath(entry.path)
+            except etree.XPathError:
+                hits = []
+            element = hits[0] if hits and isinstance(hits[0], etree._Element) else None
+        found.append((entry.line, element, entry.message))
+    return found
+
+
+def errors(document):
+    """The XSD errors of ``document`` (bytes) as texts ``line N: message``; [] when valid.
+    Raises SchemaMissing when no shipped schema covers its namespace or noun."""
+    root = etree.fromstring(document, etree.XMLParser(resolve_entities=False, no_network=True))
+    xsd = schema_of(root)
     if xsd.validate(root):
         return []
     return [f"line {e.line}: {e.message}" for e in xsd.error_log]

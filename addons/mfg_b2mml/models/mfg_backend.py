@@ -38,6 +38,22 @@ class MfgBackend(models.Model):
         help="Check every outbound B2MML document against the shipped V0700 XML Schema before "
         "sending it; an invalid one fails with the schema's errors, nothing is sent.",
     )
+    b2mml_validate_inbound = fields.Boolean(
+        string="Validate inbound B2MML against the XSD",
+        help="Check every inbound B2MML document against the XML Schema of the version its namespace "
+        "names before reading it (schemas ship for V0700 only). An invalid document is rejected "
+        "with the line, the element and the schema's message; a document of a version whose schema "
+        "does not ship fails saying so (clear this option for such a plant, then Retry).",
+    )
+    b2mml_acknowledge = fields.Boolean(
+        string="Acknowledge Process documents",
+        help="Answer every inbound B2MML Process<Noun> document (e.g. ProcessOperationsPerformance) "
+        "with an Acknowledge<Noun> in the document's own version: Accepted once its facts are "
+        "stored, Rejected with the reason when it cannot be read. Sent through the outbox on this "
+        "backend's outbound flow 'B2MML acknowledgement' (b2mml.acknowledge), which must exist: "
+        "its transport and wire format say how. A document that fails (e.g. a missing code "
+        "mapping) is acknowledged once it is retried and read, or rejected.",
+    )
     b2mml_mapping_default = fields.Text(
         string="B2MML mapping (defaults)", compute="_compute_b2mml_mapping_default"
     )

@@ -5,3 +5,7 @@ from . import test_b2mml_bad_xml
 from . import test_b2mml_rest
 from . import test_b2mml_file
 from . import test_b2mml_outbound
+from . import test_b2mml_acknowledge
+from . import test_b2mml_equipment
+from . import test_b2mml_xsd_inbound
+from . import test_b2mml_openapi

@@ -8,7 +8,7 @@ from unittest import SkipTest
 
 from lxml import etree
 
-from odoo.tests import tagged
+from odoo.tests import new_test_user, tagged
 
 from odoo.addons.mfg_integration_base.exceptions import MfgPermanentError
 from odoo.addons.mfg_integration_base.lib.safe_files import configured_roots
@@ -88,7 +88,7 @@ class TestB2mmlOutbound(B2mmlCase):
         self.backend.write({"b2mml_validate_outbound": True, "b2mml_namespace": "urn:vendor:b2mml"})
         _mo, msg = self._released()
         with self.assertRaisesRegex(
-            MfgPermanentError, "no B2MML schema shipped for namespace 'urn:vendor:b2mml'"
+            MfgPermanentError, "no B2MML schema ships for namespace 'urn:vendor:b2mml'"
         ):
             msg._mfg_wire_body()
         self.backend.b2mml_namespace = b2mml_out.V0700
@@ -148,18 +148,79 @@ class TestB2mmlOutbound(B2mmlCase):
         }
         self.assertEqual(props["UnitOfMeasure"], "kg")
 
-    def test_a_contract_without_b2mml_encoding_fails_naming_it(self):
-        # the BOM flow in B2MML: no encoding yet (see ROADMAP) — a clear permanent error
+    def test_bom_is_an_operations_definition_valid_against_the_v0700_xsd(self):
+        """An approved BOM (erp.bom, a batch exchange type) on a B2MML flow: SyncOperationsDefinition
+        with the materials as an OperationsMaterialBill and the routing as OperationsSegments."""
         self.backend._mfg_flow(self.etype["bom"]).wire_format = "b2mml"
+        approver = new_test_user(self.env, "b2mml-approver", groups="mrp.group_mrp_manager")
+        self.bom.with_user(approver).action_mfg_approve_for_mes()
+        (msg,) = self._outbound("bom").filtered(
+            lambda m: ("mrp.bom", self.bom.id) in m.record_ids.mapped(lambda r: (r.res_model, r.res_id))
+        )
+        canonical = json.loads(msg.payload)
+        for verb in ("Sync", "Process"):
+            self.backend.b2mml_verb = verb
+            body, content_type = msg._mfg_wire_body()
+            self.assertEqual(content_type, "application/xml")
+            self.assertEqual(b2mml_xsd.errors(body), [])
+            root = etree.fromstring(body)
+            self.assertEqual(root.tag, f"{{{b2mml_out.V0700}}}{verb}OperationsDefinition")
+            self.assertIsNotNone(root.find(f"b:DataArea/b:{verb}", NS))
+        self.assertEqual(msg.wire_payload.encode(), body)
+        self.assertEqual(json.loads(msg.payload), canonical, "the canonical JSON stays as it was")
+        self.assertEqual(root.findtext("b:ApplicationArea/b:BODID", namespaces=NS), canonical["message_id"])
+        definition = root.find("b:DataArea/b:OperationsDefinition", NS)
+        self.assertEqual(definition.findtext("b:ID", namespaces=NS), "PUMP-1")
+        items = [
+            (
+                item.findtext("b:MaterialDefinitionID", namespaces=NS),
+                item.findtext("b:UseType", namespaces=NS),
+                item.findtext("b:Quantity/b:QuantityString", namespaces=NS),
+                item.findtext("b:Quantity/b:UnitOfMeasure", namespaces=NS),
+            )
+            for item in definition.findall("b:OperationsMaterialBill/b:OperationsMaterialBillItem", NS)
+        ]
+        self.assertEqual(
+            items,
+            [
+                ("PUMP-1", "Produced", "1", "Units"),
+                ("HOUS-1", "Consumed", "1", "Units"),
+                ("RES-1", "Consumed", "0.5", "kg"),
+            ],
+        )
+        segments = [
+            (
+                seg.findtext("b:ID", namespaces=NS),
+                seg.findtext("b:Description", namespaces=NS),
+                seg.findtext("b:Duration", namespaces=NS),
+                seg.findtext("b:EquipmentSpecification/b:EquipmentID", namespaces=NS),
+            )
+            for seg in definition.findall("b:OperationsSegment", NS)
+        ]
+        self.assertEqual(segments, [("10", "Assemble", "PT360S", "WC-1")])
+        # a vendor namespace is written as given, same structure
+        self.backend.b2mml_namespace = "urn:vendor:b2mml"
+        body, _ctype = msg._mfg_wire_body()
+        self.assertEqual(etree.QName(etree.fromstring(body)).namespace, "urn:vendor:b2mml")
+
+    def test_a_contract_without_b2mml_encoding_fails_naming_it(self):
+        if "erp.lot_status_changed" not in self.env["mfg.exchange.type"].search([]).mapped("code"):
+            raise SkipTest("mfg_quality_connector is not installed")
+        etype = self.env.ref("mfg_quality_connector.exchange_type_lot_status_changed")
+        self.env["mfg.backend.flow"].create(
+            {"backend_id": self.backend.id, "exchange_type_id": etype.id, "wire_format": "b2mml"}
+        )
         msg = self.env["mfg.outbox"]._mfg_write(
             self.backend,
-            "erp.bom",
-            {"message_id": "b-1", "sent_at": "2026-03-01T10:00:00Z"},
+            "erp.lot_status_changed",
+            {"message_id": "l-1", "sent_at": "2026-03-01T10:00:00Z"},
             None,
             None,
             None,
         )
-        with self.assertRaisesRegex(MfgPermanentError, "exchange type 'erp.bom' has no B2MML encoding"):
+        with self.assertRaisesRegex(
+            MfgPermanentError, "exchange type 'erp.lot_status_changed' has no B2MML encoding"
+        ):
             msg._mfg_wire_body()
 
     def test_json_flows_send_the_payload_itself(self):

@@ -101,6 +101,41 @@ def contract_schema(schema):
     return schema
 
 
+def request_body(item):
+    """The request body of a contract's path: the JSON contract (unless every flow of the type
+    takes another wire format) and, for each other wire format of its flows (``wire_formats``:
+    code, name, content_types, description), its media types with a string body."""
+    content = {}
+    if item.get("json", True):
+        content[JSON] = {"schema": _ref(item["contract"])}
+    for wire in item.get("wire_formats") or ():
+        for media in wire.get("content_types") or ():
+            content.setdefault(
+                media,
+                {
+                    "schema": {
+                        "type": "string",
+                        "description": f"{wire.get('name') or wire['code']}: {wire.get('description') or ''}".strip(),
+                    },
+                    "x-wire-format": wire["code"],
+                },
+            )
+    if not content:
+        content[JSON] = {"schema": _ref(item["contract"])}
+    body = {"required": True, "content": content}
+    if item.get("wire_formats"):
+        body["description"] = (
+            "The media type (Content-Type) must be the one of the backend's flow: "
+            + "; ".join(
+                f"{w.get('name') or w['code']} ({', '.join(w.get('content_types') or ())})"
+                for w in item["wire_formats"]
+            )
+            + (" or the JSON contract (application/json)" if item.get("json", True) else "")
+            + ", as set on the backend's flow of this exchange type."
+        )
+    return body
+
+
 def build_document(contracts, server_url="", title="Manufacturing integration API", api_version="1"):
     """OpenAPI 3.1 document.
 
@@ -168,7 +203,7 @@ def build_document(contracts, server_url="", title="Manufacturing integration AP
                 "x-contract": name,
                 "x-contract-version": item["version"],
                 "parameters": [backend_param, *header_params],
-                "requestBody": {"required": True, "content": {JSON: {"schema": _ref(name)}}},
+                "requestBody": request_body(item),
                 "responses": {
                     "202": _json_response("Stored: the message will be processed.", "MessageAccepted"),
                     "200": _json_response(
@@ -321,6 +356,15 @@ def render_html(doc):
             escape(op.get("description", "")),
             Markup("</p>"),
         ]
+        media = sorted(op.get("requestBody", {}).get("content", {}))
+        if media != [JSON]:
+            out += [
+                Markup("<p>Request body: "),
+                escape(", ".join(media)),
+                Markup(". "),
+                escape(op.get("requestBody", {}).get("description", "")),
+                Markup("</p>"),
+            ]
         rows = _fields_rows(schema)
         if rows:
             out.append(

@@ -340,10 +340,42 @@ class MfgExchangeType(models.Model):
                 "name": t.name,
                 "description": t.description or "",
                 "schema": json.loads(t.json_schema) if t.json_schema else None,
+                **t._mfg_openapi_wire_formats(),
             }
             for t in types
             if t != unroutable
         ]
+
+    def _mfg_openapi_wire_formats(self):
+        """What the REST ingest of this inbound type takes, from its active flows' wire formats:
+        ``{"json": bool, "wire_formats": [{"code", "name", "content_types", "description"}]}``.
+        JSON unless every active flow of the type takes another format; each other format with
+        the media types and the body description its model gives (``mfg.wire.<code>``)."""
+        self.ensure_one()
+        flows = (
+            self.env["mfg.backend.flow"]
+            .sudo()
+            .search(
+                [("exchange_type_id", "=", self.id), ("active", "=", True), ("backend_id.active", "=", True)]
+            )
+        )
+        codes = set(flows.mapped("wire_format")) - {False, None}
+        labels = dict(self.env["mfg.backend.flow"]._fields["wire_format"]._description_selection(self.env))
+        Wire = self.env["mfg.wire.format"]
+        formats = []
+        for code in sorted(codes - {"json"}):
+            if f"mfg.wire.{code}" not in self.env:
+                continue  # its addon was uninstalled: the ingest answers with the reason
+            wire = Wire._mfg_wire(code)
+            formats.append(
+                {
+                    "code": code,
+                    "name": labels.get(code, code),
+                    "content_types": list(wire._mfg_content_types()),
+                    "description": wire._mfg_openapi_description(),
+                }
+            )
+        return {"json": not codes or "json" in codes or not formats, "wire_formats": formats}
 
     @api.model
     def _mfg_openapi_document(self, server_url=""):

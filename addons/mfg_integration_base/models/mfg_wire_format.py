@@ -26,6 +26,7 @@ class MfgWireFormat(models.AbstractModel):
                                      document order. ``MfgValidationError``: the document is
                                      rejected; ``MfgPermanentError`` / ``MfgMappingError``: failed.
     ``_mfg_content_types()``         media types the REST ingest accepts for this format.
+    ``_mfg_openapi_description()``   what such a request body is (OpenAPI document).
 
     Outbound (a flow of direction outbound with this wire format): the message keeps its
     canonical JSON payload; at send time every transport asks ``mfg.message._mfg_wire_body()``
@@ -47,6 +48,14 @@ class MfgWireFormat(models.AbstractModel):
     @api.model
     def _mfg_content_types(self):
         return ()
+
+    @api.model
+    def _mfg_openapi_description(self):
+        """What a request body in this format is, for the OpenAPI document of the REST ingest."""
+        return self.env._(
+            "A document in wire format %(code)s, stored as received and decoded into canonical facts.",
+            code=self._mfg_code(),
+        )
 
     @api.model
     def _mfg_check(self, backend, raw):

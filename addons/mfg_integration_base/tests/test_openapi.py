@@ -3,6 +3,8 @@ import json
 from odoo.tests import HttpCase, tagged
 from odoo.tools import config
 
+from ..lib import openapi
+
 try:
     from openapi_spec_validator import validate as validate_openapi
 except ImportError:  # optional: the shape is still checked below
@@ -70,6 +72,46 @@ class TestOpenApi(HttpCase):
         )
         if validate_openapi:
             validate_openapi(doc)  # raises on any violation of the OpenAPI 3.1 specification
+
+    def test_request_body_follows_the_flows_wire_formats(self):
+        """Generic: a contract whose flows take another wire format lists that format's media
+        types (string body) beside, or instead of, the JSON contract."""
+        item = {
+            "contract": "doc.sample.v3",
+            "code": "doc.sample",
+            "version": 3,
+            "schema": {"type": "object"},
+            "json": True,
+            "wire_formats": [
+                {
+                    "code": "xmlish",
+                    "name": "Some XML",
+                    "content_types": ["application/xml", "text/xml"],
+                    "description": "an XML document",
+                }
+            ],
+        }
+        doc = openapi.build_document([item, {**item, "contract": "doc.other.v1", "json": False}])
+        body = doc["paths"]["/mfg/api/v1/{backend}/doc.sample.v3"]["post"]["requestBody"]
+        self.assertEqual(sorted(body["content"]), ["application/json", "application/xml", "text/xml"])
+        self.assertEqual(body["content"]["application/xml"]["schema"]["type"], "string")
+        self.assertEqual(body["content"]["application/xml"]["x-wire-format"], "xmlish")
+        self.assertIn("Some XML (application/xml, text/xml)", body["description"])
+        other = doc["paths"]["/mfg/api/v1/{backend}/doc.other.v1"]["post"]["requestBody"]
+        self.assertEqual(sorted(other["content"]), ["application/xml", "text/xml"])
+        # a contract of JSON flows only: as before
+        plain = openapi.build_document([{k: v for k, v in item.items() if k != "wire_formats"}])
+        body = plain["paths"]["/mfg/api/v1/{backend}/doc.sample.v3"]["post"]["requestBody"]
+        self.assertEqual(
+            body,
+            {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/doc.sample.v3"}}},
+            },
+        )
+        if validate_openapi:
+            validate_openapi(doc)
+        self.assertIn("Request body: application/json, application/xml, text/xml", openapi.render_html(doc))
 
     def test_docs_page_lists_contracts(self):
         resp = self.url_open("/mfg/api/v1/docs")
