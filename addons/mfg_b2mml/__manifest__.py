@@ -2,7 +2,7 @@
 {
     "name": "Manufacturing Integration: B2MML wire format",
     "summary": "Plant systems send ISA-95 B2MML XML (V0401 to V0700); Odoo reads it as canonical facts",
-    "version": "18.0.1.0.0",
+    "version": "18.0.1.1.0",
     "category": "Manufacturing",
     "license": "LGPL-3",
     "author": "Manufacturing Integration Hub",
