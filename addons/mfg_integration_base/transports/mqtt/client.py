@@ -16,6 +16,7 @@ import os
 import ssl
 import tempfile
 import threading
+from urllib.parse import quote
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
@@ -38,6 +39,13 @@ def inbound_filter(settings):
 def outbound_topic(settings, contract):
     """Default topic of an outbound message: <prefix>/<plant>/<system>/odoo/<contract>."""
     return f"{settings['topic_prefix']}/{settings['plant']}/{settings['system']}/odoo/{contract}"
+
+
+def retained_topic(topic, ordering_key):
+    """Topic of a reference-data message (a flow published retained): the flow's topic and one
+    more level, the message's ordering key percent-encoded (``/``, ``+``, ``#`` and every other
+    reserved character escaped), so the broker keeps the latest message of each record."""
+    return f"{topic}/{quote(ordering_key, safe='')}"
 
 
 def type_code_from_topic(topic):

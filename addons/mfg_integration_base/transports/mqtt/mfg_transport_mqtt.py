@@ -2,6 +2,7 @@ import os
 import uuid
 
 from odoo import api, fields, models
+from odoo.exceptions import ValidationError
 
 from ...exceptions import MfgPermanentError
 from . import client as mqtt_client
@@ -49,14 +50,36 @@ class MfgTransportMqtt(models.AbstractModel):
         settings = backend._mfg_mqtt_settings()
         contract = message.exchange_type_id.contract
         topic = self._mfg_endpoint(backend, message.exchange_type_id)
+        flow = backend._mfg_flow(message.exchange_type_id)
+        retain = bool(flow.mqtt_retained)
+        if retain:
+            topic = self._mfg_retained_topic(message, flow, topic)
         ext_id = f"{backend.code}-{message.id}"
         body, content_type = message._mfg_wire_body()
         props = mqtt_client.publish_properties(
             settings, ext_id, message.correlation_id, contract, content_type=content_type
         )
         client_id = f"{backend._mfg_mqtt_client_id('pub')}-{os.getpid()}"
-        publisher(settings, client_id).publish(topic, body, props)
-        return f"published on {topic} (QoS 1, acknowledged {fields.Datetime.now()})"
+        publisher(settings, client_id).publish(topic, body, props, retain=retain)
+        kept = ", retained" if retain else ""
+        return f"published on {topic} (QoS 1{kept}, acknowledged {fields.Datetime.now()})"
+
+    def _mfg_retained_topic(self, message, flow, topic):
+        """Reference data: ``<flow topic>/<percent-encoded ordering key>``, one retained message
+        per record. A message without an ordering key has no record to be kept under: it fails
+        (permanent, the flow named) rather than overwrite another record's state."""
+        if not message.ordering_key:
+            raise MfgPermanentError(
+                self.env._(
+                    "Flow %(flow)s of backend %(backend)s publishes reference data (retained): "
+                    "message %(message)s has no ordering key to name its topic. Give the exchange "
+                    "type an ordering key, or turn off Reference data (retained) on the flow.",
+                    flow=flow.display_name,
+                    backend=flow.backend_id.code,
+                    message=message.id,
+                )
+            )
+        return mqtt_client.retained_topic(topic, message.ordering_key)
 
     # ------------------------------------------------------------------ connection test
     @api.model
@@ -89,3 +112,22 @@ class MfgBackendFlow(models.Model):
     _inherit = "mfg.backend.flow"
 
     transport = fields.Selection(selection_add=[("mqtt", "MQTT publish")], ondelete={"mqtt": "set default"})
+    mqtt_retained = fields.Boolean(
+        string="Reference data (retained)",
+        help="Outbound MQTT: publish each message retained on <topic>/<ordering key, "
+        "percent-encoded>, so the broker keeps the latest state of each record (a lot's status, "
+        "a released work order) for plant systems and edge agents that connect later.",
+    )
+
+    @api.constrains("mqtt_retained", "transport", "exchange_type_id")
+    def _check_mqtt_retained(self):
+        for flow in self.filtered("mqtt_retained"):
+            if flow.direction != "outbound" or flow.transport != "mqtt":
+                raise ValidationError(
+                    self.env._(
+                        "Flow %(flow)s: Reference data (retained) applies to outbound flows sent "
+                        "by MQTT publish (transport: %(transport)s).",
+                        flow=flow.display_name,
+                        transport=flow.transport or "-",
+                    )
+                )
