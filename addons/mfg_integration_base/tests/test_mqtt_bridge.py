@@ -49,7 +49,16 @@ class TestBridgeGenerator(BaseCase):
         d = directives(text)
         self.assertEqual(d["connection"], ["odoo-p01-mes"])
         self.assertEqual(d["address"], ["mqtt.example.com:8883"])
-        self.assertEqual(d["topic"], ["mfg/P01/mes/+ out 1", "mfg/P01/mes/odoo/# in 1"])
+        self.assertEqual(
+            d["topic"],
+            [
+                "mfg/P01/mes/+ out 1",  # facts
+                "mfg/P01/mes/edge/# out 1",  # the edge agent's status (retained) and its will
+                "mfg/P01/mes/files/# out 1",  # whole files forwarded by the edge agent
+                "mfg/P01/mes/odoo/# in 1",  # releases and retained reference data
+            ],
+        )
+        self.assertEqual(d["try_private"], ["true"], "the central broker keeps retain flags for a bridge")
         self.assertEqual(d["cleansession"], ["false"])
         self.assertEqual(d["local_cleansession"], ["false"])
         self.assertEqual(d["persistence"], ["true"])
@@ -87,6 +96,8 @@ class TestBridgeGenerator(BaseCase):
         d = directives(text)
         self.assertEqual(d["connection"], ["odoo-p01-mes", "odoo-p01-qms"])
         self.assertIn("mfg/P01/quality/+ out 1", d["topic"])
+        self.assertIn("mfg/P01/quality/edge/# out 1", d["topic"])
+        self.assertIn("mfg/P01/quality/odoo/# in 1", d["topic"])
         # 900,000 + ceil(1 x 3600 x 2 x 1.25) = 900,000 + 9,000
         self.assertEqual(d["max_queued_messages"], ["909000"])
         self.assertEqual(len(d["persistence"]), 1, "global settings are written once")

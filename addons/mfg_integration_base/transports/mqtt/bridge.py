@@ -4,9 +4,16 @@ A plant runs its own Mosquitto; plant systems publish to it locally, and a bridg
 forwards to the central broker (where Odoo's ``odoo mfg_mqtt`` listener is) whenever the WAN link
 is up. Per backend, the bridge carries:
 
-- ``out``: the backend's inbound topics (``<prefix>/<plant>/<system>/+``), plant → centre;
-- ``in``: its outbound topics (``<prefix>/<plant>/<system>/odoo/#``, e.g. work-order releases),
-  centre → plant.
+- ``out``: the backend's inbound topics (``<root>/+``, ``<root>`` = ``<prefix>/<plant>/<system>``),
+  and the edge agent's: its status (``<root>/edge/#``, retained, with its will) and the whole
+  files it forwards (``<root>/files/#``), plant → centre;
+- ``in``: its outbound topics (``<root>/odoo/#``, e.g. work-order releases and the retained
+  reference data), centre → plant.
+
+Retained messages keep their retain flag across the bridge both ways: Mosquitto subscribes its
+local side with retain-as-published, and with ``try_private true`` the central Mosquitto knows
+the client is a bridge and forwards the flag too (``tests/test_plant_bridge_e2e.py`` checks
+both directions with fresh subscribers).
 
 Durability comes from the brokers, not from us: QoS 1 both ways; ``cleansession false`` so the
 central broker keeps the bridge's session (its subscription and the releases queued for it) while
@@ -128,7 +135,8 @@ def queue_sizing(bridges):
 
 
 def topics(bridge):
-    """``(out_pattern, in_pattern)`` of one backend: what goes to the centre, what comes back."""
+    """``(out_patterns, in_pattern)`` of one backend: what goes to the centre (facts, edge agent
+    status, whole files), what comes back (Odoo's messages)."""
     prefix = "/".join(
         [
             _check_level(f"Topic prefix of backend {bridge['code']}", bridge["topic_prefix"]),
@@ -136,8 +144,9 @@ def topics(bridge):
             _check_level(f"System of backend {bridge['code']}", bridge["system"]),
         ]
     )
-    # '+' (one level) never matches the outbound odoo/<contract> (two levels): no loop.
-    return f"{prefix}/+", f"{prefix}/odoo/#"
+    # '+' (one level) never matches the outbound odoo/<contract> (two levels), and edge/#, files/#
+    # are disjoint from odoo/#: nothing comes back the way it went.
+    return [f"{prefix}/+", f"{prefix}/edge/#", f"{prefix}/files/#"], f"{prefix}/odoo/#"
 
 
 def _connection(bridge):
@@ -155,11 +164,11 @@ def _connection(bridge):
         f"Longest reconnection wait (s) of backend {code}", bridge.get("restart_cap", 60), integer=True
     )
     client_id = _check_name(f"Bridge client id of backend {code}", bridge.get("client_id") or f"plant-{code}")
-    out_pattern, in_pattern = topics(bridge)
+    out_patterns, in_pattern = topics(bridge)
     cert_dir = _check_path(f"Certificate folder of backend {code}", bridge["cert_dir"]).rstrip("/")
     lines = [
         "",
-        f"# ---- backend {code}: {out_pattern} to the centre, {in_pattern} from it",
+        f"# ---- backend {code}: {', '.join(out_patterns)} to the centre, {in_pattern} from it",
         f"connection odoo-{code}",
         f"address {host}:{port}",
         f"remote_clientid {client_id}",
@@ -183,7 +192,9 @@ def _connection(bridge):
         f" {int(restart_cap)} s",
         f"restart_timeout {min(5, int(restart_cap))} {int(restart_cap)}",
         "try_private true",
-        f"topic {out_pattern} out 1",
+        "# facts of the plant systems; the edge agent's status (retained, and its will) and whole files",
+        *(f"topic {pattern} out 1" for pattern in out_patterns),
+        "# Odoo's messages for the plant (releases; reference data, retained: the flag is kept)",
         f"topic {in_pattern} in 1",
         "# 1 / 0 (retained) on both brokers: the link is up / down",
         "notifications true",
