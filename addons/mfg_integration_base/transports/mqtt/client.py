@@ -28,9 +28,15 @@ _logger = logging.getLogger(__name__)
 QOS = 1
 
 
+def topic_root(settings):
+    """A backend's topic root, ``<prefix>/<plant>/<system>``: its facts one level below, Odoo's
+    messages under ``odoo/``, the edge agents' statuses under ``edge/``, whole files under ``files/``."""
+    return f"{settings['topic_prefix']}/{settings['plant']}/{settings['system']}"
+
+
 def inbound_filter(settings):
     """Topic filter of a backend's inbound messages: <prefix>/<plant>/<system>/+ (maybe shared)."""
-    topic = f"{settings['topic_prefix']}/{settings['plant']}/{settings['system']}/+"
+    topic = f"{topic_root(settings)}/+"
     if settings.get("shared_group") and settings.get("protocol") == "v5":
         topic = f"$share/{settings['shared_group']}/{topic}"
     return topic
