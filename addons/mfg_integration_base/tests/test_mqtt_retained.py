@@ -4,7 +4,7 @@ agent that connects later finds the latest state of each record. Real Mosquitto 
 
 import json
 
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, ValidationError
 from odoo.fields import Command
 from odoo.tests import tagged
 
@@ -80,6 +80,30 @@ class TestMqttRetained(MfgPipelineCase):
         self.assertIn(f"published on {self.base_topic} (QoS 1, acknowledged", msg.response)
         self.assertFalse(retained(f"{self.base_topic}/#"))
         self.assertFalse(retained(self.base_topic), "nothing kept for later subscribers")
+
+    def test_publish_current_reference_data_again(self):
+        """The broker lost its retained messages (or the option was just turned on): the manager's
+        button queues the last message sent of each record once more."""
+        topics = [f"{self.base_topic}/L-500", f"{self.base_topic}/L-600"]
+        self.addCleanup(clear, *topics)
+        self._put({"lot": "L-500", "status": "held"}, "L-500")
+        last = self._put({"lot": "L-500", "status": "released"}, "L-500")
+        self._put({"lot": "L-600", "status": "held"}, "L-600")
+        self._drain_all("outbound")
+        clear(*topics)
+        self.assertFalse(retained(f"{self.base_topic}/#"))
+        manager = self._create_user("Ref manager", "ref-manager", self.group_manager)
+        user = self._create_user("Ref user", "ref-user", self.group_user)
+        with self.assertRaises(AccessError):
+            self.flow.with_user(user).action_mfg_publish_reference_data()
+        self.flow.with_user(manager).action_mfg_publish_reference_data()
+        again = self._outbound("test.reference").filtered(lambda m: m.state == "queued")
+        self.assertEqual(sorted(again.mapped("ordering_key")), ["L-500", "L-600"])
+        self.assertEqual(again.filtered(lambda m: m.ordering_key == "L-500").payload, last.payload)
+        self._drain_all("outbound")
+        found = retained(f"{self.base_topic}/#")
+        self.assertEqual(json.loads(found[topics[0]][0])["status"], "released")
+        self.assertEqual(json.loads(found[topics[1]][0])["status"], "held")
 
     def test_only_outbound_mqtt_flows_keep_reference_data(self):
         with self.assertRaisesRegex(ValidationError, r"test.reference.v1 \(outbound\).*transport: http"):

@@ -1,10 +1,12 @@
+import json
 import os
 import uuid
 
 from odoo import api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 
 from ...exceptions import MfgPermanentError
+from ...pipeline.states import PENDING_STATES
 from . import client as mqtt_client
 from . import routing
 from .publisher import publisher
@@ -131,3 +133,54 @@ class MfgBackendFlow(models.Model):
                         transport=flow.transport or "-",
                     )
                 )
+
+    def action_mfg_publish_reference_data(self):
+        """Publish the current reference data of this flow again (managers): for each ordering key,
+        the last message sent (done) is queued once more, same payload and message id, unless a
+        newer one is still on its way. For a broker that lost its retained messages, or a flow
+        that just got *Reference data (retained)*."""
+        self.ensure_one()
+        if not self.env.su and not self.env.user.has_group("mfg_integration_base.group_mfg_manager"):
+            raise AccessError(self.env._("Only integration managers can publish reference data again."))
+        if not self.mqtt_retained or not self.active:
+            raise UserError(
+                self.env._(
+                    "Flow %(flow)s: turn on Reference data (retained) (and keep the flow active) first.",
+                    flow=self.display_name,
+                )
+            )
+        self.env.cr.execute(
+            """SELECT DISTINCT ON (m.ordering_key) m.id
+                 FROM mfg_message m
+                WHERE m.backend_id = %(b)s AND m.exchange_type_id = %(t)s AND m.direction = 'outbound'
+                  AND m.state = 'done' AND m.ordering_key IS NOT NULL
+                  AND NOT EXISTS (SELECT 1 FROM mfg_message n
+                                   WHERE n.backend_id = m.backend_id AND n.exchange_type_id = m.exchange_type_id
+                                     AND n.direction = 'outbound' AND n.ordering_key = m.ordering_key
+                                     AND n.id > m.id AND n.state IN %(pending)s)
+                ORDER BY m.ordering_key, m.id DESC""",
+            {"b": self.backend_id.id, "t": self.exchange_type_id.id, "pending": PENDING_STATES},
+        )
+        last = self.env["mfg.message"].sudo().browse([row[0] for row in self.env.cr.fetchall()])
+        Outbox = self.env["mfg.outbox"].sudo()
+        for msg in last:
+            Outbox._mfg_write(
+                self.backend_id.sudo(),
+                self.exchange_type_id.contract,
+                msg.payload,
+                msg.ordering_key,
+                msg.correlation_id,
+                json.loads(msg.headers) if msg.headers else None,
+            )
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "info",
+                "message": self.env._(
+                    "%(n)s record(s) of %(flow)s queued to be published again (retained).",
+                    n=len(last),
+                    flow=self.display_name,
+                ),
+            },
+        }
