@@ -102,8 +102,14 @@ class MfgMqttBridge(Command):
             except UserError as exc:
                 raise SystemExit(f"odoo mfg_mqtt_bridge: {exc}") from None
             backends[:1]._mfg_mqtt_bridge_attachment(text)  # committed when the cursor closes
-        _write(own.output, text)
-        if own.output != "-":
+        if own.output == "-":
+            sys.stdout.write(text)
+        else:
+            # written whole under a temporary name, then renamed: Mosquitto never reads half a file
+            tmp = f"{own.output}.tmp{os.getpid()}"
+            with open(tmp, "w", encoding="utf-8") as out:
+                out.write(text)
+            os.replace(tmp, own.output)
             _logger.info("mfg mqtt bridge: wrote %s for backend(s) %s", own.output, ", ".join(own.backend))
 
 
