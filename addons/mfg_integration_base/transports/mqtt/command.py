@@ -69,50 +69,6 @@ def _db_name():
     return db_name
 
 
-class MfgMqttBridge(Command):
-    """Write a plant broker's Mosquitto bridge configuration for integration backends"""
-
-    name = "mfg_mqtt_bridge"
-
-    def run(self, cmdargs):
-        parser = argparse.ArgumentParser(prog="odoo mfg_mqtt_bridge", add_help=False)
-        parser.add_argument(
-            "--backend", action="append", required=True, help="backend code (repeat for several)"
-        )
-        parser.add_argument("--output", default="-", help="file to write (default: standard output)")
-        parser.add_argument("--persistence-location", default=None)
-        parser.add_argument(
-            "--listener", default=None, help="host:port for the plant systems (127.0.0.1:1883)"
-        )
-        own, rest = parser.parse_known_args(cmdargs)
-        config.parse_config(rest, setup_logging=True)
-        db_name = _db_name()
-        registry = odoo.modules.registry.Registry(db_name)
-        with registry.cursor() as cr:
-            env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
-            Backend = env["mfg.backend"].with_context(active_test=False)
-            backends = Backend.browse()
-            for code in own.backend:
-                backend = Backend.search([("code", "=", code)], limit=1)
-                if not backend:
-                    raise SystemExit(f"odoo mfg_mqtt_bridge: --backend {code!r}: no backend has this code")
-                backends |= backend
-            try:
-                text = backends._mfg_mqtt_bridge_config(own.persistence_location, own.listener)
-            except UserError as exc:
-                raise SystemExit(f"odoo mfg_mqtt_bridge: {exc}") from None
-            backends[:1]._mfg_mqtt_bridge_attachment(text)  # committed when the cursor closes
-        if own.output == "-":
-            sys.stdout.write(text)
-        else:
-            # written whole under a temporary name, then renamed: Mosquitto never reads half a file
-            tmp = f"{own.output}.tmp{os.getpid()}"
-            with open(tmp, "w", encoding="utf-8") as out:
-                out.write(text)
-            os.replace(tmp, own.output)
-            _logger.info("mfg mqtt bridge: wrote %s for backend(s) %s", own.output, ", ".join(own.backend))
-
-
 def _write(output, text):
     """Standard output, or ``output`` written whole under a temporary name, then renamed:
     Mosquitto never reads half a file."""
@@ -158,3 +114,47 @@ class MfgMqttAcl(Command):
         _write(own.output, text)
         if own.output != "-":
             _logger.info("mfg mqtt acl: wrote %s", own.output)
+
+
+class MfgMqttBridge(Command):
+    """Write a plant broker's Mosquitto bridge configuration for integration backends"""
+
+    name = "mfg_mqtt_bridge"
+
+    def run(self, cmdargs):
+        parser = argparse.ArgumentParser(prog="odoo mfg_mqtt_bridge", add_help=False)
+        parser.add_argument(
+            "--backend", action="append", required=True, help="backend code (repeat for several)"
+        )
+        parser.add_argument("--output", default="-", help="file to write (default: standard output)")
+        parser.add_argument("--persistence-location", default=None)
+        parser.add_argument(
+            "--listener", default=None, help="host:port for the plant systems (127.0.0.1:1883)"
+        )
+        own, rest = parser.parse_known_args(cmdargs)
+        config.parse_config(rest, setup_logging=True)
+        db_name = _db_name()
+        registry = odoo.modules.registry.Registry(db_name)
+        with registry.cursor() as cr:
+            env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+            Backend = env["mfg.backend"].with_context(active_test=False)
+            backends = Backend.browse()
+            for code in own.backend:
+                backend = Backend.search([("code", "=", code)], limit=1)
+                if not backend:
+                    raise SystemExit(f"odoo mfg_mqtt_bridge: --backend {code!r}: no backend has this code")
+                backends |= backend
+            try:
+                text = backends._mfg_mqtt_bridge_config(own.persistence_location, own.listener)
+            except UserError as exc:
+                raise SystemExit(f"odoo mfg_mqtt_bridge: {exc}") from None
+            backends[:1]._mfg_mqtt_bridge_attachment(text)  # committed when the cursor closes
+        if own.output == "-":
+            sys.stdout.write(text)
+        else:
+            # written whole under a temporary name, then renamed: Mosquitto never reads half a file
+            tmp = f"{own.output}.tmp{os.getpid()}"
+            with open(tmp, "w", encoding="utf-8") as out:
+                out.write(text)
+            os.replace(tmp, own.output)
+            _logger.info("mfg mqtt bridge: wrote %s for backend(s) %s", own.output, ", ".join(own.backend))
