@@ -12,6 +12,7 @@ from . import test_contract_governance
 from . import test_api_tours
 from . import test_quantity
 from . import test_mqtt_tls
+from . import test_mqtt_broker_acl
 from . import test_mqtt_claims
 from . import test_mqtt_bridge
 from . import test_mqtt_retained

@@ -96,6 +96,15 @@ class MfgBackend(models.Model):
             settings["claims"] = claims
         return settings
 
+    def _mfg_mqtt_acl_odoo_topics(self):
+        """The central broker's ACL: Odoo's identity reads and writes the group (births, data,
+        rebirth commands) and its STATE topic (birth, will), the filters of the claim."""
+        topics = super()._mfg_mqtt_acl_odoo_topics()
+        rec = self.sudo()
+        if rec.sparkplug_enabled and rec.sparkplug_group:
+            topics += [f"spBv1.0/{rec.sparkplug_group}/#", f"spBv1.0/STATE/{rec._mfg_sparkplug_host_id()}"]
+        return topics
+
     def action_mfg_sparkplug_nodes(self):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id("mfg_sparkplug.action_mfg_sparkplug_node")

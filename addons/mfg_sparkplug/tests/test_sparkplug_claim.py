@@ -51,6 +51,13 @@ class TestSparkplugClaim(TransactionCase):
             }
         )
 
+    def test_central_broker_acl_gives_odoo_the_claims_topics(self):
+        text = self.env["mfg.backend"]._mfg_mqtt_broker_acl(odoo_identities=["odoo-central"])
+        odoo_block = text.split("user odoo-central\n", 1)[1].split("\n\n", 1)[0]
+        for topic in self.claim.filters():  # spBv1.0/G1/#, spBv1.0/STATE/odoo-sp-unit
+            self.assertIn(f"topic readwrite {topic}", odoo_block.splitlines())
+        self.assertNotIn("spBv1.0", text.split("user plant-sp-unit\n", 1)[1], "not for the plant identity")
+
     def setUp(self):
         super().setUp()
         settings = self.backend._mfg_mqtt_settings()

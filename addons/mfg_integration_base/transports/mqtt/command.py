@@ -8,6 +8,12 @@ broker (bridge.py), as the backend form's button does:
     odoo --addons-path=<...> mfg_mqtt_bridge -c odoo.conf -d <db> --backend CODE [--backend CODE]
         [--output FILE] [--persistence-location DIR] [--listener HOST:PORT]
 
+`odoo mfg_mqtt_acl`: writes the central broker's acl_file (broker_acl.py) for every MQTT backend,
+as the backend list's button does:
+
+    odoo --addons-path=<...> mfg_mqtt_acl -c odoo.conf -d <db> [--output FILE]
+        [--acl-path PATH] [--odoo-identity NAME]
+
 (Odoo finds commands of addons only when --addons-path comes first, in addons that have a cli/
 folder: this addon's cli/ imports this module.) SIGTERM / Ctrl-C: stops receiving, stores and
 acknowledges what it has, disconnects.
@@ -61,6 +67,53 @@ def _db_name():
     if not db_name:
         raise SystemExit("give the database with -d or db_name in the configuration file")
     return db_name
+
+
+def _write(output, text):
+    """Standard output, or ``output`` written whole under a temporary name, then renamed:
+    Mosquitto never reads half a file."""
+    if output == "-":
+        sys.stdout.write(text)
+        return
+    tmp = f"{output}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as out:
+        out.write(text)
+    os.replace(tmp, output)
+
+
+class MfgMqttAcl(Command):
+    """Write the central broker's Mosquitto ACL: each plant identity on its own topics"""
+
+    name = "mfg_mqtt_acl"
+
+    def run(self, cmdargs):
+        parser = argparse.ArgumentParser(prog="odoo mfg_mqtt_acl", add_help=False)
+        parser.add_argument("--output", default="-", help="file to write (default: standard output)")
+        parser.add_argument(
+            "--acl-path", default=None, help="where the central broker reads it (/etc/mosquitto/acl)"
+        )
+        parser.add_argument(
+            "--odoo-identity",
+            action="append",
+            default=[],
+            help="Odoo's user name on the central broker (repeat for several; added to "
+            "[mfg_integration] mqtt_broker_odoo_identity and the backends' Broker user)",
+        )
+        own, rest = parser.parse_known_args(cmdargs)
+        config.parse_config(rest, setup_logging=True)
+        db_name = _db_name()
+        registry = odoo.modules.registry.Registry(db_name)
+        with registry.cursor() as cr:
+            env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+            Backend = env["mfg.backend"]
+            try:
+                text = Backend._mfg_mqtt_broker_acl(own.acl_path, own.odoo_identity)
+            except UserError as exc:
+                raise SystemExit(f"odoo mfg_mqtt_acl: {exc}") from None
+            Backend._mfg_mqtt_broker_acl_attachment(text)  # committed when the cursor closes
+        _write(own.output, text)
+        if own.output != "-":
+            _logger.info("mfg mqtt acl: wrote %s", own.output)
 
 
 class MfgMqttBridge(Command):
