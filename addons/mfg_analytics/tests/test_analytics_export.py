@@ -2,10 +2,12 @@ import os
 import secrets
 import shutil
 
+import psycopg2
 import pyarrow.parquet as pq
 
 from odoo.exceptions import ValidationError
 from odoo.fields import Command
+from odoo.tools import config
 
 from odoo.addons.mfg_integration_base.lib import safe_files
 from odoo.addons.mfg_mes_connector.tests.common import MfgMesCase
@@ -245,6 +247,43 @@ class TestAnalyticsExport(MfgMesCase):
             sorted((r["version"], r["qty_consumed"], r["variance"], r["run_id"]) for r in after),
             [(1, 5.0, 0.0, first.id), (2, 5.5, 0.5, third.id)],
         )
+
+    def _analytics_database(self):
+        """A separate, empty analytics database on the same server (dropped after the test)."""
+        name = f"mfg_analytics_test_{secrets.token_hex(4)}"
+        params = {"host": config.get("db_host") or None, "port": config.get("db_port") or None}
+        params.update(user=config.get("db_user") or None, dbname="postgres")
+        admin = psycopg2.connect(**{k: v for k, v in params.items() if v})
+        admin.autocommit = True
+        with admin.cursor() as cr:
+            cr.execute(f'CREATE DATABASE "{name}"')
+
+        def drop():
+            with admin.cursor() as cr:
+                cr.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.close()
+
+        self.addCleanup(drop)
+        params["dbname"] = name
+        return " ".join(f"{k}={v}" for k, v in params.items() if v)
+
+    def test_postgres_target_same_figures(self):
+        """The same facts in a schema of a separate analytics database; the measures' SQL run
+        there gives the figures DuckDB gives over the Parquet files."""
+        dsn = self._analytics_database()
+        self.target.write({"postgres_dsn": dsn, "postgres_schema": "lake"})
+        self._simulate_day()
+        run = self._export()
+        with psycopg2.connect(dsn) as cnx, cnx.cursor() as cr:
+            for table in ("production_order", "operation", "component_consumption", "message"):
+                cr.execute(f"SELECT count(*), min(run_id), max(version) FROM lake.{table}")
+                self.assertEqual(cr.fetchone(), (len(self._rows(table)), run.id, 1), table)
+            on_postgres = measures.compute_postgres(cnx, "lake")
+        on_duckdb = measures.compute_duckdb(self.folder)
+        self.assertEqual(len(on_postgres["oee"]), 1)
+        for name in ("oee", "fpy", "sla"):
+            self.assertEqual(on_postgres[name], on_duckdb[name], name)
+        self.assertEqual(on_postgres["oee"][0]["oee"], 0.75 * (120 / 150) * 0.9)
 
     def test_pseudonymised_names(self):
         self._simulate_day()
