@@ -61,9 +61,9 @@ class MfgAnalyticsRun(models.Model):
         return read
 
     @api.model
-    def _mfg_execute(self, target):
-        """Export ``target``'s changed facts, then refresh its measures. Returns the run
-        (an empty recordset when another export of the target is running)."""
+    def _mfg_execute(self, target, refresh=True):
+        """Export ``target``'s changed facts, then (``refresh``) recompute its measures. Returns
+        the run (an empty recordset when another export of the target is running)."""
         target = target.sudo()
         cr = self.env.cr
         single = tx.single_transaction(self.env)
@@ -77,11 +77,11 @@ class MfgAnalyticsRun(models.Model):
             run = self.sudo().create({"target_id": target.id})
             if not single:
                 cr.commit()  # pylint: disable=invalid-commit  # the run is recorded before anything leaves, so a crash is cleaned up
-            return self._mfg_export_run(target, run, single)
+            return self._mfg_export_run(target, run, single, refresh)
         finally:
             cr.execute("SELECT pg_advisory_unlock(%s, %s)", (EXPORT_LOCK_CLASS, target.id))
 
-    def _mfg_export_run(self, target, run, single):
+    def _mfg_export_run(self, target, run, single, refresh=True):
         started = time.monotonic()
         sinks = target._mfg_sinks(run.id)
         exporter = Exporter(
@@ -112,7 +112,9 @@ class MfgAnalyticsRun(models.Model):
                 total_read += read
             for sink in sinks:
                 sink.finish()
-            if total or not target.env["mfg.analytics.oee"].search_count([("target_id", "=", target.id)]):
+            if refresh and (
+                total or not self.env["mfg.analytics.oee"].search_count([("target_id", "=", target.id)])
+            ):
                 self.env["mfg.analytics.oee"]._mfg_refresh_measures(target, sinks)
         except Exception as exc:
             _logger.exception("analytics export of target %s failed", target.id)

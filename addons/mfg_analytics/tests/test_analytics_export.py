@@ -5,7 +5,7 @@ import shutil
 import psycopg2
 import pyarrow.parquet as pq
 
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, ValidationError
 from odoo.fields import Command
 from odoo.tools import config
 
@@ -13,6 +13,7 @@ from odoo.addons.mfg_integration_base.lib import safe_files
 from odoo.addons.mfg_mes_connector.tests.common import MfgMesCase
 
 from ..lib import measures
+from ..lib.facts import data_dictionary_markdown
 from ..lib.pseudonym import Pseudonymiser
 
 DAY = "2026-03-02"
@@ -307,3 +308,26 @@ class TestAnalyticsExport(MfgMesCase):
             self.env["mfg.analytics.target"].create({"name": "Bad", "postgres_dsn": "dbname='unterminated"})
         with self.assertRaisesRegex(ValidationError, "no destination"):
             self.env["mfg.analytics.target"].create({"name": "Nowhere"})
+
+    def test_dsn_is_for_system_administrators_only(self):
+        manager = self._create_user("Analytics manager", "an-manager", self.group_manager)
+        target = self.target.with_user(manager)
+        self.assertEqual(target.name, "Lake")
+        with self.assertRaises(AccessError):
+            target.read(["postgres_dsn"])
+
+    def test_cron_queues_one_export_job_per_target(self):
+        Job = self.env["queue.job"]
+        before = Job.search_count([("method_name", "=", "_mfg_export")])
+        self.env["mfg.analytics.target"]._cron_mfg_analytics_export()
+        jobs = Job.search([("method_name", "=", "_mfg_export")])
+        self.assertEqual(len(jobs) - before, 1)
+        self.assertEqual(jobs[:1].channel, "root.mfg_analytics")
+
+    def test_data_dictionary_in_readme_matches_the_schema(self):
+        readme = os.path.join(os.path.dirname(os.path.dirname(__file__)), "readme", "USAGE.md")
+        with open(readme, encoding="utf-8") as f:
+            text = f.read()
+        self.assertIn(
+            data_dictionary_markdown().strip(), text, "regenerate the data dictionary of readme/USAGE.md"
+        )
