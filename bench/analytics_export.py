@@ -177,6 +177,23 @@ def mqtt_ingest(args, label):
     return rates, proc.stdout
 
 
+def set_up(args, db, conf, work):
+    state = execute(db, ("SELECT state FROM ir_module_module WHERE name = 'mfg_analytics'", None))
+    if not state or state[0][0] != "installed":
+        log(f"installing mfg_analytics in {db}")
+        subprocess.run(
+            [str(ODOO_BIN), "-c", conf, "-d", db, "-i", "mfg_analytics", "--stop-after-init",
+             f"--logfile={work / 'install.log'}"],
+            check=True, timeout=1200,
+        )  # fmt: skip
+    info = odoo_shell(conf, db, SETUP)
+    t = time.monotonic()
+    execute(db, (INSERT, {**info, "n": args.messages}), ("ANALYZE mfg_message", None))
+    insert_s = time.monotonic() - t
+    log(f"{args.messages:,} messages inserted in {insert_s:.1f}s")
+    return info, insert_s
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -192,28 +209,28 @@ def main():
         "--mqtt-messages", type=int, default=20000, help="messages per mqtt_ingest run (20000)"
     )
     parser.add_argument("--keep-db", action="store_true")
+    parser.add_argument("--reuse-db", help="a database kept by --keep-db: skip the set-up and the insert")
     args = parser.parse_args()
 
-    db = f"mfg_bench_analytics_{os.getpid()}"
+    db = args.reuse_db or f"mfg_bench_analytics_{os.getpid()}"
     work = Path(tempfile.mkdtemp(prefix=f"{db}_"))
     conf = str(work / "odoo.conf")
     info = None
     try:
-        execute("postgres", (f'CREATE DATABASE "{db}" TEMPLATE "{args.source_db}"', None))
         write_conf(conf, db)
-        state = execute(db, ("SELECT state FROM ir_module_module WHERE name = 'mfg_analytics'", None))
-        if not state or state[0][0] != "installed":
-            log(f"installing mfg_analytics in {db}")
-            subprocess.run(
-                [str(ODOO_BIN), "-c", conf, "-d", db, "-i", "mfg_analytics", "--stop-after-init",
-                 f"--logfile={work / 'install.log'}"],
-                check=True, timeout=1200,
-            )  # fmt: skip
-        info = odoo_shell(conf, db, SETUP)
-        t = time.monotonic()
-        execute(db, (INSERT, {**info, "n": args.messages}), ("ANALYZE mfg_message", None))
-        insert_s = time.monotonic() - t
-        log(f"{args.messages:,} messages inserted in {insert_s:.1f}s")
+        if args.reuse_db:
+            target, folder = execute(
+                db, ("SELECT id, parquet_folder FROM mfg_analytics_target LIMIT 1", None)
+            )[0]
+            info = {"target": target, "folder": folder}
+            reset_export(db, info)
+            n = execute(db, ("SELECT count(*) FROM mfg_message", None))[0][0]
+            if n != args.messages:
+                raise SystemExit(f"{db} holds {n:,} messages, not {args.messages:,}: pass --messages {n}")
+            insert_s = None
+        else:
+            execute("postgres", (f'CREATE DATABASE "{db}" TEMPLATE "{args.source_db}"', None))
+            info, insert_s = set_up(args, db, conf, work)
 
         log("export (facts, then measures) in an odoo shell")
         alone = odoo_shell(conf, db, EXPORT % info)
@@ -274,7 +291,7 @@ def main():
     finally:
         if info:
             shutil.rmtree(info["folder"], ignore_errors=True)
-        if not args.keep_db:
+        if not args.keep_db and not args.reuse_db:
             execute("postgres", (f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)', None))
         shutil.rmtree(work, ignore_errors=True)
 

@@ -57,12 +57,18 @@ class StateStore:
         self.target_id = target_id
 
     def lookup(self, table, keys):
+        # Always along the primary key: during a first export the table grows by a million rows
+        # inside one transaction, its statistics still say "empty", and a sequential scan per
+        # page (O(state × page)) would take seconds where the index takes milliseconds.
+        self.cr.execute("SET LOCAL enable_seqscan = off")
         self.cr.execute(
             f"SELECT fact_key, row_hash, version FROM {STATE_TABLE}"
             " WHERE target_id = %s AND fact_table = %s AND fact_key = ANY(%s)",
             (self.target_id, table, list(keys)),
         )
-        return {key: (h, v) for key, h, v in self.cr.fetchall()}
+        found = {key: (h, v) for key, h, v in self.cr.fetchall()}
+        self.cr.execute("SET LOCAL enable_seqscan = on")
+        return found
 
     def save(self, table, items):
         """``items``: [(key, hash, version)]."""
