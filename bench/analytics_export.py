@@ -240,9 +240,10 @@ def main():
               f"nproc {os.cpu_count()}, load before {os.getloadavg()[0]:.1f}")  # fmt: skip
         print("| step | rows | time (s) | rows/s | peak RSS of the exporting process (MB) |")
         print("|---|---|---|---|---|")
-        print(
-            f"| insert (SQL generate_series) | {args.messages:,} | {insert_s:.1f} | {args.messages / insert_s:,.0f} | |"
-        )
+        if insert_s:
+            print(
+                f"| insert (SQL generate_series) | {args.messages:,} | {insert_s:.1f} | {args.messages / insert_s:,.0f} | |"
+            )
         print(f"| Odoo started (odoo shell) | | | | {alone['rss_start_mb']} |")
         print(
             f"| export facts → Parquet | {alone['rows']:,} | {alone['export_s']:.1f} | {rate:,.0f} | {alone['rss_export_mb']} |"

@@ -4,6 +4,7 @@ or unchanged on PostgreSQL over the analytics schema."""
 
 import glob
 import os
+import tempfile
 
 import pyarrow as pa
 from psycopg2 import sql as pgsql
@@ -12,6 +13,7 @@ from .facts import FACT_TABLES
 
 SQL_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "sql")
 MEASURES = ("oee", "fpy", "sla")
+DUCKDB_MEMORY_LIMIT = "256MB"
 
 
 def measure_sql(name):
@@ -35,7 +37,9 @@ def duckdb_connection(folder):
     (an empty table of the right schema when nothing was exported yet)."""
     import duckdb
 
-    con = duckdb.connect()
+    # Bounded like the export: DuckDB spills to a temporary folder beyond this limit.
+    con = duckdb.connect(config={"memory_limit": DUCKDB_MEMORY_LIMIT, "threads": 2})
+    con.execute(f"SET temp_directory = '{os.path.join(tempfile.gettempdir(), 'mfg_analytics_duckdb')}'")
     for name, table in FACT_TABLES.items():
         files = parquet_files(folder, name)
         if files:

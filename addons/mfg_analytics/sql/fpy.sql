@@ -3,7 +3,8 @@
 -- inspection's. fpy = lots whose first inspection passed / lots inspected. A re-inspection never
 -- turns a failed first pass into a pass.
 WITH ins AS (
-    SELECT DISTINCT ON (inspection_id) * FROM {inspection_result} ORDER BY inspection_id, version DESC
+    SELECT DISTINCT ON (inspection_id) inspection_id, company_id, product_id, lot_id, day, verdict, inspected_at
+      FROM {inspection_result} ORDER BY inspection_id, version DESC
 ), first AS (
     SELECT DISTINCT ON (lot_id) * FROM ins ORDER BY lot_id, inspected_at, inspection_id
 ), per_day AS (

@@ -10,11 +10,14 @@
 --                   finished product scrapped)
 --   oee           = availability * performance * quality
 WITH op AS (
-    SELECT DISTINCT ON (workorder_id) * FROM {operation} ORDER BY workorder_id, version DESC
+    SELECT DISTINCT ON (workorder_id) workorder_id, mo_id, company_id, workcenter_id, day, state, productive_min,
+           expected_min
+      FROM {operation} ORDER BY workorder_id, version DESC
 ), mo AS (
-    SELECT DISTINCT ON (mo_id) * FROM {production_order} ORDER BY mo_id, version DESC
+    SELECT DISTINCT ON (mo_id) mo_id, qty_produced, qty_scrapped FROM {production_order} ORDER BY mo_id, version DESC
 ), dt AS (
-    SELECT DISTINCT ON (time_log_id) * FROM {downtime} ORDER BY time_log_id, version DESC
+    SELECT DISTINCT ON (time_log_id) time_log_id, company_id, workcenter_id, day, loss_type, duration_min
+      FROM {downtime} ORDER BY time_log_id, version DESC
 ), run AS (
     SELECT op.company_id, op.workcenter_id, op.day,
            SUM(op.productive_min) AS run_min,

@@ -2,7 +2,9 @@
 -- facts (latest version of each): latency percentiles of the messages done (p50 / p90 / p99,
 -- continuous: interpolated between the two nearest values), how many failed, how many needed retries.
 WITH msg AS (
-    SELECT DISTINCT ON (message_id) * FROM {message} ORDER BY message_id, version DESC
+    SELECT DISTINCT ON (message_id) message_id, company_id, backend_id, exchange_type, direction, day, state,
+           attempts, latency_ms
+      FROM {message} ORDER BY message_id, version DESC
 )
 SELECT company_id, backend_id, exchange_type, direction, day,
        COUNT(*) AS messages,
