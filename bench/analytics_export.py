@@ -208,6 +208,12 @@ def main():
     parser.add_argument(
         "--mqtt-messages", type=int, default=20000, help="messages per mqtt_ingest run (20000)"
     )
+    parser.add_argument(
+        "--max-rows-per-second",
+        type=int,
+        default=0,
+        help="the target's throttle for the passes during ingest (0: none)",
+    )
     parser.add_argument("--keep-db", action="store_true")
     parser.add_argument("--reuse-db", help="a database kept by --keep-db: skip the set-up and the insert")
     args = parser.parse_args()
@@ -257,6 +263,12 @@ def main():
             stop = threading.Event()
             passes = []
 
+            execute(
+                db,
+                ("UPDATE mfg_analytics_target SET max_rows_per_second = %s WHERE id = %s",
+                 (args.max_rows_per_second, info["target"])),
+            )  # fmt: skip
+
             def export_loop():
                 while not stop.is_set():
                     reset_export(db, info)
@@ -274,7 +286,8 @@ def main():
             thread.join(timeout=1800)
             print()
             print(f"MQTT ingest (bench/mqtt_ingest.py --no-e2e --messages {args.mqtt_messages}, received-and-committed, "
-                  f"Odoo stopped) alone vs. while {len(passes)} export passes of {args.messages:,} messages ran")  # fmt: skip
+                  f"Odoo stopped) alone vs. while {len(passes)} export passes of {args.messages:,} messages ran"
+                  f" (throttle: {args.max_rows_per_second or 'none'} rows/s)")  # fmt: skip
             print("| setup | rate alone (/s) | rate during export (/s) | ratio |")
             print("|---|---|---|---|")
             for setup, (_n, r_alone) in base_rates.items():
@@ -290,6 +303,11 @@ def main():
                 print(f"export passes during ingest: {len(passes)}, rows/s {min(rates):,.0f}–{max(rates):,.0f}, "
                       f"peak RSS {max(p['rss_export_mb'] for p in passes)} MB")  # fmt: skip
     finally:
+        if info and args.reuse_db:
+            execute(
+                db,
+                ("UPDATE mfg_analytics_target SET max_rows_per_second = 0 WHERE id = %s", (info["target"],)),
+            )
         if info:
             shutil.rmtree(info["folder"], ignore_errors=True)
         if not args.keep_db and not args.reuse_db:

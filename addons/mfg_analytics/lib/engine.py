@@ -22,6 +22,7 @@ Change detection (why it scales to millions of messages):
 
 import hashlib
 import struct
+import time
 from datetime import datetime, timedelta
 
 from psycopg2.extras import execute_values
@@ -109,6 +110,7 @@ class Exporter:
         pseudonymise=None,
         chunk_size=DEFAULT_CHUNK,
         overlap=DEFAULT_OVERLAP,
+        max_rows_per_second=0,
     ):
         self.read = read
         self.state = state
@@ -119,6 +121,7 @@ class Exporter:
         self.pseudonymise = pseudonymise
         self.chunk_size = chunk_size
         self.overlap = overlap
+        self.max_rows_per_second = max_rows_per_second
 
     def export_table(self, table, watermark):
         """Export the facts of ``table`` changed since ``watermark`` (None: everything).
@@ -129,6 +132,7 @@ class Exporter:
         newest = watermark
         written = read = 0
         sql = table.chunk_sql()
+        started = time.monotonic()
         hidden = [i for i, (name, *_r) in enumerate(table.columns) if name in table.pseudonymised]
         while True:
             rows = self.read(
@@ -150,7 +154,15 @@ class Exporter:
             written += self._keep_changed(table, rows, hidden)
             if len(rows) < self.chunk_size:
                 break
+            self._throttle(started, read)
         return written, read, newest
+
+    def _throttle(self, started, read):
+        """Leave the CPU to ingest: at most ``max_rows_per_second`` rows read (0: no limit)."""
+        if self.max_rows_per_second:
+            ahead = read / self.max_rows_per_second - (time.monotonic() - started)
+            if ahead > 0:
+                time.sleep(ahead)
 
     def _keep_changed(self, table, rows, hidden):
         known = self.state.lookup(table.name, [r[0] for r in rows])

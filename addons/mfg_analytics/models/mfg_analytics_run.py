@@ -94,6 +94,7 @@ class MfgAnalyticsRun(models.Model):
             pseudonymise=target._mfg_pseudonymiser(),
             chunk_size=target.chunk_size,
             overlap=timedelta(minutes=target.overlap_minutes),
+            max_rows_per_second=target.max_rows_per_second,
         )
         detail, total, total_read = {}, 0, 0
         try:

@@ -56,6 +56,12 @@ class MfgAnalyticsTarget(models.Model):
         help="How far behind its watermark each run re-reads (transactions that committed late). "
         "Rows re-read unchanged are not exported again.",
     )
+    max_rows_per_second = fields.Integer(
+        string="Rows per second (at most)",
+        default=0,
+        help="Slows a large export down so that it leaves the CPU to ingest on a small server "
+        "(0: as fast as it goes). Pauses happen between reads, outside any transaction on the pipeline's tables.",
+    )
     rows_per_file = fields.Integer(default=100000, help="At most this many rows per Parquet file.")
     run_ids = fields.One2many("mfg.analytics.run", "target_id", string="Runs")
     watermark_ids = fields.One2many("mfg.analytics.watermark", "target_id", string="Watermarks")
@@ -71,6 +77,11 @@ class MfgAnalyticsTarget(models.Model):
         ("chunk_positive", "CHECK (chunk_size > 0)", "Rows per read must be positive."),
         ("overlap_positive", "CHECK (overlap_minutes >= 0)", "The overlap cannot be negative."),
         ("rows_per_file_positive", "CHECK (rows_per_file > 0)", "Rows per file must be positive."),
+        (
+            "max_rows_per_second_positive",
+            "CHECK (max_rows_per_second >= 0)",
+            "Rows per second cannot be negative.",
+        ),
     ]
 
     def init(self):
