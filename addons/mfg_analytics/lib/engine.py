@@ -30,6 +30,7 @@ from psycopg2.extras import execute_values
 EPOCH = datetime(1970, 1, 1)
 DEFAULT_CHUNK = 5000
 DEFAULT_OVERLAP = timedelta(minutes=10)
+DEFAULT_CHECKPOINT_ROWS = 200_000
 
 STATE_TABLE = "mfg_analytics_state"
 STATE_DDL = f"""
@@ -111,6 +112,8 @@ class Exporter:
         chunk_size=DEFAULT_CHUNK,
         overlap=DEFAULT_OVERLAP,
         max_rows_per_second=0,
+        checkpoint=None,
+        checkpoint_rows=DEFAULT_CHECKPOINT_ROWS,
     ):
         self.read = read
         self.state = state
@@ -122,6 +125,9 @@ class Exporter:
         self.chunk_size = chunk_size
         self.overlap = overlap
         self.max_rows_per_second = max_rows_per_second
+        self.checkpoint = checkpoint
+        self.checkpoint_rows = checkpoint_rows
+        self.since_checkpoint = 0
 
     def export_table(self, table, watermark):
         """Export the facts of ``table`` changed since ``watermark`` (None: everything).
@@ -151,7 +157,14 @@ class Exporter:
             cursor = (last[1], last[0])
             if newest is None or last[1] > newest:
                 newest = last[1]
-            written += self._keep_changed(table, rows, hidden)
+            kept = self._keep_changed(table, rows, hidden)
+            written += kept
+            self.since_checkpoint += kept
+            if self.checkpoint and self.since_checkpoint >= self.checkpoint_rows:
+                # Everything up to this page is in the sinks: make it durable, then commit the
+                # state with the watermark at this page (a resumed run re-reads from there).
+                self.checkpoint(table.name, newest)
+                self.since_checkpoint = 0
             if len(rows) < self.chunk_size:
                 break
             self._throttle(started, read)

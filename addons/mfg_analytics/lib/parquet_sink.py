@@ -42,7 +42,8 @@ class ParquetSink:
         self.buffered = {}  # (table name, day) -> rows
         self.tables = {}
         self.files = []  # paths written by this run
-        self.counters = {}
+        self.part = 0  # n of the last file written (one counter per run)
+        self.committed_part = 0  # files up to this n belong to a committed checkpoint
 
     def add(self, table, rows):
         self.tables[table.name] = table
@@ -75,8 +76,8 @@ class ParquetSink:
         name, day = key
         data = pa.concat_tables(parts)
         del parts
-        n = self.counters.get(key, 0) + 1
-        self.counters[key] = n
+        self.part += 1
+        n = self.part
         with safe_files.Folder.open(
             os.path.join(self.folder, name, partition(day)), create=True, roots=self.roots
         ) as folder:
@@ -89,19 +90,25 @@ class ParquetSink:
     def finish(self):
         self.flush()
 
+    def checkpoint(self):
+        """Write every buffer: the files so far are final once the caller commits."""
+        self.flush()
+        return self.part
+
     def abort(self):
-        """Remove what this run wrote (its files are named after it)."""
+        """Remove what this run wrote since its last committed checkpoint."""
         self.buffers.clear()
         self.buffered.clear()
-        remove_run(self.folder, self.run_id, roots=self.roots)
+        remove_run(self.folder, self.run_id, after=self.committed_part, roots=self.roots)
 
     @staticmethod
-    def cleanup(folder, run_id, roots=None):
-        remove_run(folder, run_id, roots=roots)
+    def cleanup(folder, run_id, after=0, roots=None):
+        remove_run(folder, run_id, after=after, roots=roots)
 
 
-def remove_run(folder, run_id, roots=None):
-    """Delete the files of run ``run_id`` under ``folder`` (a run that did not finish)."""
+def remove_run(folder, run_id, after=0, roots=None):
+    """Delete the files of run ``run_id`` under ``folder`` numbered above ``after`` (what a run
+    that did not finish wrote after its last checkpoint)."""
     removed = 0
     try:
         top = safe_files.Folder.open(folder, roots=roots)
@@ -115,7 +122,7 @@ def remove_run(folder, run_id, roots=None):
                 with safe_files.Folder.open(os.path.join(folder, table, day), roots=roots) as ddir:
                     for entry in list(ddir.scandir()):
                         match = FILE_RE.match(entry.name)
-                        if match and int(match.group(1)) == run_id:
+                        if match and int(match.group(1)) == run_id and int(match.group(2)) > after:
                             ddir.remove(entry.name)
                             removed += 1
     return removed

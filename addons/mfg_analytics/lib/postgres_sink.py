@@ -58,6 +58,7 @@ class PostgresSink:
         self.run_id = run_id
         self._cnx = None
         self._ready = set()
+        self.checkpointed = False  # a checkpoint of this run was committed
 
     @property
     def cnx(self):
@@ -103,10 +104,15 @@ class PostgresSink:
         if self._cnx is not None:
             self._cnx.commit()
 
+    def checkpoint(self):
+        self.finish()
+
     def abort(self):
+        """Undo what this run wrote since its last checkpoint (all of it without one)."""
         if self._cnx is not None:
             self._cnx.rollback()
-        self.cleanup_run(self.run_id)
+        if not self.checkpointed:
+            self.cleanup_run(self.run_id)
 
     def cleanup_run(self, run_id, tables=()):
         """Delete the rows of an unfinished run from every fact table of the schema."""

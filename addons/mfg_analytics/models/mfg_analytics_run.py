@@ -37,6 +37,8 @@ class MfgAnalyticsRun(models.Model):
     rows_exported = fields.Integer(help="Rows written: new facts and new versions.")
     detail = fields.Text(help="Rows exported per fact table (JSON).")
     error = fields.Text()
+    checkpoints = fields.Integer(help="Commits during the run: what they covered stays if the run fails.")
+    checkpoint_part = fields.Integer(help="Number of the last Parquet file a checkpoint covered.")
 
     def _mfg_reader(self, single):
         """read(sql, params) -> rows: one short read-only transaction per page in production,
@@ -95,6 +97,7 @@ class MfgAnalyticsRun(models.Model):
             chunk_size=target.chunk_size,
             overlap=timedelta(minutes=target.overlap_minutes),
             max_rows_per_second=target.max_rows_per_second,
+            checkpoint=None if single else self._mfg_checkpointer(target, run, sinks),
         )
         detail, total, total_read = {}, 0, 0
         try:
@@ -149,17 +152,45 @@ class MfgAnalyticsRun(models.Model):
         _logger.info("analytics export run %s: %s rows (%s)", run.id, total, detail)
         return run
 
+    def _mfg_checkpointer(self, target, run, sinks):
+        """checkpoint(table, watermark): make the sinks' rows durable, then commit the state,
+        the table's watermark and the run, so that the run's transaction stays short; a run
+        that fails later keeps what its checkpoints covered."""
+        cr = self.env.cr
+
+        def checkpoint(table, watermark):
+            part = 0
+            for sink in sinks:
+                done = sink.checkpoint()
+                if isinstance(sink, ParquetSink):
+                    part = done
+            target._mfg_watermark(table).write({"watermark": watermark, "last_run_id": run.id})
+            run.write({"checkpoints": run.checkpoints + 1, "checkpoint_part": part})
+            cr.commit()  # pylint: disable=invalid-commit
+            for sink in sinks:
+                if isinstance(sink, ParquetSink):
+                    sink.committed_part = part
+                else:
+                    sink.checkpointed = True
+
+        return checkpoint
+
     @api.model
     def _mfg_cleanup_unfinished(self, target):
         """Remove what runs of ``target`` that never finished (process killed) wrote."""
         stale = self.sudo().search([("target_id", "=", target.id), ("state", "=", "running")])
         for run in stale:
             if target.parquet_folder:
-                ParquetSink.cleanup(target.parquet_folder, run.id)
-            if target.postgres_dsn:
+                ParquetSink.cleanup(target.parquet_folder, run.id, after=run.checkpoint_part)
+            if target.postgres_dsn and not run.checkpoints:  # else PostgreSQL rolled back the rest
                 sink = PostgresSink(target.postgres_dsn, target.postgres_schema, run.id)
                 try:
                     sink.cleanup_run(run.id)
                 finally:
                     sink.close()
-            run.write({"state": "failed", "error": "interrupted: its files and rows were removed"})
+            run.write(
+                {
+                    "state": "failed",
+                    "error": "interrupted: what it wrote after its last checkpoint was removed",
+                }
+            )
