@@ -361,7 +361,9 @@ def ours_run(ctx, plant, n_listeners, want_done, budget):
         (plant["backend_id"], plant["backend_id"]),
     )
     listeners = [
-        ListenerProcess(ctx["settings"], f"bench{plant['suffix']}{k}", ctx["logs"])
+        ListenerProcess(
+            ctx["settings"], f"bench{plant['suffix']}{k}", ctx["logs"], extra=ctx.get("listener_args", ())
+        )
         for k in range(n_listeners)
     ]
     ctx["listeners"].extend(listeners)
@@ -620,6 +622,12 @@ def main():  # noqa: C901 - argument handling and the table of a benchmark scrip
         default=100,
         help="Mosquitto max_inflight_messages (default 100, as the README and the tests)",
     )
+    parser.add_argument(
+        "--listener-batch-size",
+        type=int,
+        help="the listeners' --batch-size (default: odoo mfg_mqtt's, 100); below the broker's in-flight "
+        "window, receiving overlaps committing",
+    )
     parser.add_argument("--no-e2e", action="store_true", help="skip the runs with Odoo processing")
     parser.add_argument("--no-isolated", action="store_true", help="skip the ingest runs with Odoo stopped")
     parser.add_argument(
@@ -642,6 +650,8 @@ def main():  # noqa: C901 - argument handling and the table of a benchmark scrip
     logs.mkdir()
     conf = work / "odoo.conf"
     ctx = {"db": db, "n": args.messages, "logs": logs, "listeners": [], "done_timeout": args.done_timeout}
+    if args.listener_batch_size:
+        ctx["listener_args"] = ("--batch-size", str(args.listener_batch_size))
     server = broker = sql = None
     failed = True
     # SIGTERM/SIGHUP: unwind through the finally below
@@ -743,7 +753,8 @@ def main():  # noqa: C901 - argument handling and the table of a benchmark scrip
 
         facts = (
             f"{datetime.date.today().isoformat()}, {platform.node()}, nproc {os.cpu_count()}, "
-            f"N {args.messages} msgs/run, broker max_inflight_messages {args.broker_inflight}, load average {load_before[0]:.1f} before / "
+            f"N {args.messages} msgs/run, broker max_inflight_messages {args.broker_inflight}, "
+            f"listener batch {args.listener_batch_size or 'default (100)'}, load average {load_before[0]:.1f} before / "
             f"{os.getloadavg()[0]:.1f} after the measurements"
         )
         print()

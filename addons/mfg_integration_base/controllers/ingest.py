@@ -40,6 +40,38 @@ def _bad_request(error, detail, **extra):
     return _json(400, {"error": error, "detail": detail, **extra})
 
 
+def throttled(backend):
+    """The 429 answer of every API that throttles (ingest, query APIs): when ``backend`` is above
+    its rate limit, or when no connection is free to count the request; None when the request
+    may go on (one token of the backend's bucket taken)."""
+    backend = backend.sudo()
+    try:
+        allowed, retry_after = backend._mfg_throttle()
+    except SideTransactionBusy:
+        _logger.warning("mfg api: no connection free to throttle backend %s: answered 429", backend.code)
+        return _json(
+            429,
+            {
+                "error": "too_many_requests",
+                "detail": "The server is busy with other requests right now: retry after 1 s.",
+                "retry_after": 1,
+            },
+            {"Retry-After": "1"},
+        )
+    if allowed:
+        return None
+    return _json(
+        429,
+        {
+            "error": "too_many_requests",
+            "detail": f"Backend {backend.code!r} is above its rate limit of {backend.api_rate_limit:g} "
+            f"requests/s (burst {backend.api_burst}): retry after {retry_after} s.",
+            "retry_after": retry_after,
+        },
+        {"Retry-After": str(retry_after)},
+    )
+
+
 def _check_path(**codes):
     """A 400 response for a path segment that cannot be a code (``backend=..., exchange_type=...``:
     control characters such as NUL, or longer than any code), else None. Checked before anything
@@ -199,31 +231,9 @@ class MfgIngestController(http.Controller):
         backend = env["mfg.backend"].search([("code", "=", backend_code)], limit=1)
         if not backend:
             return _json(404, {"error": "not_found", "detail": f"No backend with code {backend_code!r}."})
-        try:
-            allowed, retry_after = backend.sudo()._mfg_throttle()
-        except SideTransactionBusy:
-            _logger.warning("mfg api: no connection free to throttle backend %s: answered 429", backend.code)
-            return _json(
-                429,
-                {
-                    "error": "too_many_requests",
-                    "detail": "The server is busy with other requests right now: retry after 1 s.",
-                    "retry_after": 1,
-                },
-                {"Retry-After": "1"},
-            )
-        if not allowed:
-            return _json(
-                429,
-                {
-                    "error": "too_many_requests",
-                    "detail": f"Backend {backend.code!r} is above its rate limit of "
-                    f"{backend.sudo().api_rate_limit:g} requests/s (burst {backend.sudo().api_burst}): "
-                    f"retry after {retry_after} s.",
-                    "retry_after": retry_after,
-                },
-                {"Retry-After": str(retry_after)},
-            )
+        error = throttled(backend)
+        if error:
+            return error
         version = VERSION_RE.search(type_code)
         too_high = version and int(version.group(1)) > MAX_VERSION
         etype = env["mfg.exchange.type"].browse() if too_high else env["mfg.exchange.type"]._find(type_code)

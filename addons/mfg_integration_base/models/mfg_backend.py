@@ -1,4 +1,5 @@
 import logging
+import time
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
@@ -9,6 +10,9 @@ from ..pipeline.states import PENDING_STATES
 from .mfg_code_mapping import MAPPING_KINDS
 
 _logger = logging.getLogger(__name__)
+
+CONTACT_INTERVAL = 1.0  # seconds: the last contact of a backend is written at most this often
+_contact_written = {}  # (database, backend id) -> time.monotonic() of this process's last write
 
 SYSTEM_KINDS = [
     ("mes", "MES"),
@@ -148,12 +152,24 @@ class MfgBackend(models.Model):
         if self._mfg_single_transaction():
             self.env.cr.execute(query, (tuple(self.ids),))
         else:
+            # A busy receiver (the MQTT listener: a batch every few ms) skips even the
+            # transaction for a backend this process wrote less than a second ago.
+            now, db = time.monotonic(), self.env.cr.dbname
+            ids = [
+                i
+                for i in self.ids
+                if now - _contact_written.get((db, i), -CONTACT_INTERVAL) >= CONTACT_INTERVAL
+            ]
+            if not ids:
+                return
             try:
                 with self.env.registry.cursor() as cr:
                     cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
-                    cr.execute(query, (tuple(self.ids),))
+                    cr.execute(query, (tuple(ids),))
+                for i in ids:
+                    _contact_written[(db, i)] = now
             except Exception:  # a contact time is not worth losing a message
-                _logger.warning("mfg: could not record the last contact of %s", self.ids, exc_info=True)
+                _logger.warning("mfg: could not record the last contact of %s", ids, exc_info=True)
         self.invalidate_recordset(["last_contact_at"])
 
     # ------------------------------------------------------------------ code mappings

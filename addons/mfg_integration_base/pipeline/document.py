@@ -121,9 +121,7 @@ def explode(message):
     if not rows:
         return None
     inserted = receive.insert(env.cr, rows)
-    new_ids = [row_id for row_id, _ext in inserted]
-    if new_ids:
-        env.cr.execute("UPDATE mfg_message SET name = name || ' #' || id WHERE id IN %s", (tuple(new_ids),))
+    if inserted:
         for channel in sorted({t.channel for t in types.values()}):
             message.backend_id._mfg_enqueue_drain("inbound", channel, sync_class="all")
     message.invalidate_recordset(["child_ids"])

@@ -79,11 +79,28 @@ def enqueue(backend, direction, channel, eta=None, sync_class="realtime", partit
     wanted[(backend.id, *args)] = args
 
 
+# The states of queue_job's identity-key look-up (``Job.job_record_with_same_identity_key``):
+# a job in them has not started, so it claims after the caller's messages are visible.
+WAITING_JOB_STATES = ("wait_dependencies", "pending", "enqueued")
+
+
+def waiting_keys(cr, keys):
+    """The identity keys among ``keys`` that a job not started yet holds: one statement for all
+    the partitions (queue_job looks each up through the ORM), run on every receive's commit."""
+    cr.execute(
+        "SELECT DISTINCT identity_key FROM queue_job WHERE identity_key IN %s AND state IN %s",
+        (tuple(keys), WAITING_JOB_STATES),
+    )
+    return {key for (key,) in cr.fetchall()}
+
+
 def enqueue_now(
     backend, direction, channel, eta=None, sync_class="realtime", partition=None, deduplicate=True
 ):
     """``mfg.backend._mfg_enqueue_drain_now``: the drain jobs, in this transaction; one per
-    partition (or the given one). Returns the jobs (queue_job's delayables).
+    partition (or the given one), unless a job not started yet holds its identity key (the
+    partitions are looked up in one statement first). Returns the jobs created (queue_job's
+    delayables).
 
     ``deduplicate=False``: enqueue even if a drain job of the same partition seems to wait (its
     identity key): after a crash the jobs of the dead server stay 'enqueued' or 'started' until
@@ -91,9 +108,15 @@ def enqueue_now(
     """
     backend.ensure_one()
     partitions = drain_partitions()
+    keys = {
+        part: identity_key(backend.id, direction, channel, sync_class, part, partitions, eta)
+        for part in (range(partitions) if partition is None else [partition])
+    }
+    waiting = waiting_keys(backend.env.cr, keys.values()) if deduplicate else set()
     jobs = []
-    for part in range(partitions) if partition is None else [partition]:
-        key = identity_key(backend.id, direction, channel, sync_class, part, partitions, eta)
+    for part, key in keys.items():
+        if key in waiting:
+            continue  # queue_job would find that job and return it: same outcome, no ORM work
         jobs.append(
             backend.with_delay(
                 channel=channel,

@@ -176,7 +176,15 @@ def insert(cr, rows):
     """Insert ``rows`` (dicts: column name → value, the same columns in each) in one multi-row
     ``INSERT ... ON CONFLICT DO NOTHING``; a row whose external id is stored already for its
     backend, type and direction is skipped. Returns the ``(id, external_id)`` of the new rows,
-    in no particular order."""
+    in no particular order.
+
+    The ids are taken from the table's sequence first (one statement), so that each row's
+    ``name`` gets its ``#id`` in the INSERT itself, as the compute would write it (raw SQL
+    bypasses it), instead of a second statement rewriting every new row. A skipped row leaves
+    a gap in the ids, as any rolled-back insert does."""
+    cr.execute("SELECT nextval('mfg_message_id_seq') FROM generate_series(1, %s)", (len(rows),))
+    ids = sorted(row_id for (row_id,) in cr.fetchall())
+    rows = [{**row, "id": row_id, "name": f"{row['name']} #{row_id}"} for row, row_id in zip(rows, ids)]
     columns = list(rows[0])
     return execute_values(
         cr,
@@ -188,6 +196,7 @@ def insert(cr, rows):
         RETURNING id, external_id
         """.format(", ".join(columns)),
         [tuple(row[c] for c in columns) for row in rows],
+        page_size=len(rows),
         fetch=True,
     )
 
@@ -290,10 +299,6 @@ def receive(
         )
         existing = {ext: (mid, st) for ext, mid, st in env.cr.fetchall()}
     match_ids(results, inserted, existing)
-    # Name with the id, as the compute would (raw SQL bypasses it).
-    new_ids = [row_id for row_id, _ext in inserted]
-    if new_ids:
-        env.cr.execute("UPDATE mfg_message SET name = name || ' #' || id WHERE id IN %s", (tuple(new_ids),))
     backend._mfg_touch_contact()
     if any(not r["duplicate"] and r["state"] != "rejected" for r in results):
         backend._mfg_enqueue_drain("inbound", exchange_type.channel, sync_class=exchange_type.sync_class)

@@ -169,3 +169,26 @@ class MfgMesBatchHandlers(models.AbstractModel):
             [production, scrap, scrap.move_ids]
             for (production, _vals), scrap in zip(prepared, scraps, strict=True)
         ]
+
+    # ------------------------------------------------------------------ downtime
+    def _mfg_batch_mes_downtime(self, items):
+        """mes.downtime.v1 for many MOs: the time log lines created in one create."""
+        prepared = [self._mfg_mes_downtime_vals(message, data) for message, data in items]
+        lines = self.env["mrp.workcenter.productivity"].create([vals for _production, vals in prepared])
+        return [[production, line] for (production, _vals), line in zip(prepared, lines, strict=True)]
+
+    # ------------------------------------------------------------------ production progress
+    def _mfg_batch_mes_production_progress(self, items):
+        """mes.production_progress.v1 for many MOs: every report checked, then the quantities
+        written, then the moves of all the MOs set to follow them. Two reports that land on one
+        MO (two work order codes of one MO): the first is applied before the second is added."""
+        results, pending = [], {}
+        for message, data in items:
+            production, quantity = self._mfg_mes_progress_prepare(message, data)
+            if production.id in pending:
+                self._mfg_mes_add_progress(list(pending.values()))
+                pending.clear()
+            pending[production.id] = (production, quantity)
+            results.append([production])
+        self._mfg_mes_add_progress(list(pending.values()))
+        return results

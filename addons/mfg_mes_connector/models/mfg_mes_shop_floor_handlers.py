@@ -18,6 +18,13 @@ class MfgMesShopFloorHandlers(models.AbstractModel):
     def _mfg_handle_mes_production_progress(self, message, data):
         """mes.production_progress.v1: add the quantity to the MO's quantity producing; the MO
         stays open (unlike mes.production_completion, which marks it done)."""
+        production, quantity = self._mfg_mes_progress_prepare(message, data)
+        self._mfg_mes_add_progress([(production, quantity)])
+        return [production]
+
+    def _mfg_mes_progress_prepare(self, message, data):
+        """The MO of a progress report and the quantity in the MO's unit: everything checked,
+        nothing changed."""
         production = self._mfg_mes_production(message, data)
         product = production.product_id
         if product.tracking == "serial":
@@ -45,14 +52,19 @@ class MfgMesShopFloorHandlers(models.AbstractModel):
                 ),
                 path="/quantity",
             )
-        # The sum of the reports, not Odoo's own quantity producing: starting an operation sets
-        # that to the whole remaining quantity, which nothing has made yet.
-        total = production.mfg_progress_qty + quantity
-        production.write({"mfg_progress_qty": total, "qty_producing": total})
-        # What the form's onchange does: the finished move and the components not reported by
-        # the MES follow the quantity producing.
-        production._set_qty_producing(False)
-        return [production]
+        return production, quantity
+
+    def _mfg_mes_add_progress(self, entries):
+        """Add each (MO, quantity) of ``entries`` (distinct MOs) to the MO's progress."""
+        for production, quantity in entries:
+            # The sum of the reports, not Odoo's own quantity producing: starting an operation
+            # sets that to the whole remaining quantity, which nothing has made yet.
+            total = production.mfg_progress_qty + quantity
+            production.write({"mfg_progress_qty": total, "qty_producing": total})
+        for production, _quantity in entries:
+            # What the form's onchange does: the finished move and the components not reported
+            # by the MES follow the quantity producing.
+            production._set_qty_producing(False)
 
     # ------------------------------------------------------------------ inbound: scrap
     def _mfg_handle_mes_scrap(self, message, data):
@@ -109,6 +121,13 @@ class MfgMesShopFloorHandlers(models.AbstractModel):
     # ------------------------------------------------------------------ inbound: downtime
     def _mfg_handle_mes_downtime(self, message, data):
         """mes.downtime.v1: a work center productivity (time log) line with its loss reason."""
+        production, vals = self._mfg_mes_downtime_vals(message, data)
+        line = self.env["mrp.workcenter.productivity"].create(vals)
+        return [production, line]
+
+    def _mfg_mes_downtime_vals(self, message, data):
+        """The MO of a downtime and the values of its time log line: everything checked,
+        nothing changed."""
         backend = message.backend_id
         production = self._mfg_mes_production(message, data, states=None)
         workcenter = backend._mfg_resolve("workcenter", data["workcenter"])
@@ -124,18 +143,15 @@ class MfgMesShopFloorHandlers(models.AbstractModel):
                 path="/end",
             )
         workorder = production.workorder_ids.filtered(lambda w: w.workcenter_id == workcenter)[:1]
-        line = self.env["mrp.workcenter.productivity"].create(
-            {
-                "workcenter_id": workcenter.id,
-                "workorder_id": workorder.id or False,
-                "loss_id": loss.id,
-                "date_start": start,
-                "date_end": end,
-                "description": data.get("description") or production.name,
-                "company_id": (workcenter.company_id or production.company_id).id,
-            }
-        )
-        return [production, line]
+        return production, {
+            "workcenter_id": workcenter.id,
+            "workorder_id": workorder.id or False,
+            "loss_id": loss.id,
+            "date_start": start,
+            "date_end": end,
+            "description": data.get("description") or production.name,
+            "company_id": (workcenter.company_id or production.company_id).id,
+        }
 
     # ------------------------------------------------------------------ inbound: operation status
     def _mfg_mes_workorder(self, backend, production, operation):

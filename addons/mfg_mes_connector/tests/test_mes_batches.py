@@ -118,6 +118,154 @@ class TestMesBatches(MfgMesCase):
 
 
 @tagged("post_install", "-at_install")
+class TestMesShopFloorBatches(MfgMesCase):
+    """Downtime and production progress of several MOs in one drain: one batch handler call per
+    contract, the same effect as the one-at-a-time handler on each item in turn, and a bad
+    report fails alone."""
+
+    def _downtime(self, message_id, mo, start="2026-03-02T09:00:00Z", end="2026-03-02T09:30:00Z"):
+        return self._base(message_id, mo, workcenter="WC-1", start=start, end=end, reason="BRK")
+
+    def _progress(self, message_id, mo, quantity, uom="kg"):
+        return self._base(message_id, mo, quantity=quantity, uom=uom)
+
+    def _paste_mo(self):
+        mo = self._mo(product=self.paste, qty=5, bom=self.bom_paste)
+        mo.qty_producing = 5  # what starting an operation does: the reports replace it
+        return mo
+
+    def _drain_spying(self, method):
+        """One drain; returns the number of items of each call of the batch handler ``method``."""
+        Handlers = type(self.env["mfg.mes.handlers"])
+        original = getattr(Handlers, method)
+        calls = []
+
+        def spy(records, items):
+            calls.append(len(items))
+            return original(records, items)
+
+        with patch.object(Handlers, method, spy):
+            self._drain()
+        return calls
+
+    def _line_facts(self, line):
+        return (line.workcenter_id, line.loss_id, line.date_start, line.date_end, line.duration)
+
+    def test_downtime_of_several_mos_in_one_call_as_one_at_a_time(self):
+        handlers = self.env["mfg.mes.handlers"]
+        twins = [(self._mo(), self._mo()) for _i in range(3)]
+        times = (("09:00", "09:30"), ("10:00", "10:45"), ("11:15", "11:30"))
+
+        def facts(tag, which):
+            return [
+                self._downtime(
+                    f"{tag}-{i}", pair[which], start=f"2026-03-02T{t0}:00Z", end=f"2026-03-02T{t1}:00Z"
+                )
+                for i, (pair, (t0, t1)) in enumerate(zip(twins, times, strict=True))
+            ]
+
+        batch_facts, single_facts = facts("db", 0), facts("ds", 1)
+        batch_msgs = self._receive("downtime", *batch_facts)
+        single_msgs = self._receive("downtime", *single_facts)
+        batch = handlers._mfg_batch_mes_downtime(list(zip(batch_msgs, batch_facts, strict=True)))
+        single = [
+            handlers._mfg_handle_mes_downtime(m, d) for m, d in zip(single_msgs, single_facts, strict=True)
+        ]
+        self.assertEqual(len(batch), 3)
+        for (mo_a, mo_b), (prod_a, line_a), (prod_b, line_b) in zip(twins, batch, single, strict=True):
+            self.assertEqual((prod_a, prod_b), (mo_a, mo_b))
+            self.assertEqual(line_a.workorder_id, mo_a.workorder_ids)
+            self.assertEqual(line_a.description, mo_a.name)
+            self.assertEqual(self._line_facts(line_a), self._line_facts(line_b))
+        self.assertEqual([round(line.duration) for _p, line in batch], [30, 45, 15])
+
+    @mute_logger(
+        "odoo.addons.mfg_integration_base.pipeline.process", "odoo.addons.mfg_integration_base.pipeline.drain"
+    )
+    def test_downtime_drain_one_call_and_a_bad_one_fails_alone(self):
+        mos = [self._mo() for _i in range(3)]
+        good = self._receive("downtime", self._downtime("d-0", mos[0]), self._downtime("d-2", mos[2]))
+        self.assertEqual(self._drain_spying("_mfg_batch_mes_downtime"), [2], "one call for both MOs")
+        self.assertDone(*good)
+        msgs = self._receive(
+            "downtime",
+            self._downtime("d-3", mos[0], start="2026-03-03T09:00:00Z", end="2026-03-03T09:10:00Z"),
+            self._downtime("d-4", mos[1], start="2026-03-03T09:00:00Z", end="2026-03-03T08:00:00Z"),
+            self._downtime("d-5", mos[2], start="2026-03-03T09:00:00Z", end="2026-03-03T09:20:00Z"),
+        )
+        self._drain()
+        self.assertDone(msgs[0], msgs[2])
+        self.assertEqual((msgs[1].state, msgs[1].error_path), ("failed", "/end"))
+        Line = self.env["mrp.workcenter.productivity"]
+        for mo, minutes in ((mos[0], [30, 10]), (mos[1], []), (mos[2], [30, 20])):
+            lines = Line.search([("workorder_id", "=", mo.workorder_ids.id)], order="date_start")
+            self.assertEqual([round(line.duration) for line in lines], minutes, mo.name)
+
+    def test_progress_of_several_mos_in_one_call_as_one_at_a_time(self):
+        handlers = self.env["mfg.mes.handlers"]
+        twins = [(self._paste_mo(), self._paste_mo()) for _i in range(3)]
+        quantities = ((1.5, "kg"), (500, "g"), (2, "kg"))
+        batch_facts = [
+            self._progress(f"pb-{i}", pair[0], *q)
+            for i, (pair, q) in enumerate(zip(twins, quantities, strict=True))
+        ]
+        single_facts = [
+            self._progress(f"ps-{i}", pair[1], *q)
+            for i, (pair, q) in enumerate(zip(twins, quantities, strict=True))
+        ]
+        batch_msgs = self._receive("production_progress", *batch_facts)
+        single_msgs = self._receive("production_progress", *single_facts)
+        batch = handlers._mfg_batch_mes_production_progress(list(zip(batch_msgs, batch_facts, strict=True)))
+        single = [
+            handlers._mfg_handle_mes_production_progress(m, d)
+            for m, d in zip(single_msgs, single_facts, strict=True)
+        ]
+        self.assertEqual(batch, [[a] for a, _b in twins])
+        self.assertEqual(single, [[b] for _a, b in twins])
+        for (mo_a, mo_b), expected in zip(twins, (1.5, 0.5, 2.0), strict=True):
+            for mo in (mo_a, mo_b):
+                resin = mo.move_raw_ids.filtered(lambda m: m.product_id == self.comp_kg)
+                self.assertEqual(mo.state, "progress")
+                self.assertAlmostEqual(mo.mfg_progress_qty, expected)
+                self.assertAlmostEqual(mo.qty_producing, expected)
+                self.assertAlmostEqual(resin.quantity, expected, msg="the component follows, 1 kg per kg")
+
+    def test_progress_twice_on_one_mo_in_a_batch_adds_up(self):
+        mo = self._paste_mo()
+        facts = [self._progress("pt-1", mo, 1.5), self._progress("pt-2", mo, 250, "g")]
+        msgs = self._receive("production_progress", *facts)
+        self.env["mfg.mes.handlers"]._mfg_batch_mes_production_progress(list(zip(msgs, facts, strict=True)))
+        self.assertAlmostEqual(mo.mfg_progress_qty, 1.75)
+        self.assertAlmostEqual(mo.qty_producing, 1.75)
+        resin = mo.move_raw_ids.filtered(lambda m: m.product_id == self.comp_kg)
+        self.assertAlmostEqual(resin.quantity, 1.75)
+
+    @mute_logger(
+        "odoo.addons.mfg_integration_base.pipeline.process", "odoo.addons.mfg_integration_base.pipeline.drain"
+    )
+    def test_progress_drain_one_call_and_a_bad_one_fails_alone(self):
+        mos = [self._paste_mo() for _i in range(3)]
+        good = self._receive(
+            "production_progress", self._progress("g-0", mos[0], 1), self._progress("g-2", mos[2], 2)
+        )
+        self.assertEqual(
+            self._drain_spying("_mfg_batch_mes_production_progress"), [2], "one call for both MOs"
+        )
+        self.assertDone(*good)
+        msgs = self._receive(
+            "production_progress",
+            self._progress("g-3", mos[0], 0.5),
+            self._progress("g-4", mos[1], 0.0001),  # rounds to zero in kg
+            self._progress("g-5", mos[2], 1),
+        )
+        self._drain()
+        self.assertDone(msgs[0], msgs[2])
+        self.assertEqual((msgs[1].state, msgs[1].error_path), ("failed", "/quantity"))
+        self.assertEqual([mo.mfg_progress_qty for mo in mos], [1.5, 0, 3])
+        self.assertEqual([mo.qty_producing for mo in mos], [1.5, 5, 3], "the bad report changed nothing")
+
+
+@tagged("post_install", "-at_install")
 class TestMesWorkorderDependencies(MfgMesCase):
     """mrp.workorder.mfg_needed_by_ids (the inverse of blocked_by_workorder_ids that spares the
     ORM a search per state change) keeps Odoo's work order dependencies right."""

@@ -1,17 +1,17 @@
 """Query API for plant and quality systems: the genealogy of a lot."""
 
-import logging
-
 from odoo import http
 from odoo.http import request
 
-from odoo.addons.mfg_integration_base.controllers.ingest import MfgIngestController, _check_path, _json
-from odoo.addons.mfg_integration_base.lib.side_transaction import SideTransactionBusy
+from odoo.addons.mfg_integration_base.controllers.ingest import (
+    MfgIngestController,
+    _check_path,
+    _json,
+    throttled,
+)
 from odoo.addons.mfg_quality_connector.controllers.release_status import STATUS_GROUPS, api_lot
 
 from ..lib import genealogy
-
-_logger = logging.getLogger(__name__)
 
 
 class MfgTraceabilityController(http.Controller):
@@ -75,21 +75,9 @@ class MfgTraceabilityController(http.Controller):
         if not backend:
             return _json(404, {"error": "not_found", "detail": f"No backend with code {backend_code!r}."})
         backend = backend.sudo()
-        try:
-            allowed, retry_after = backend._mfg_throttle()
-        except SideTransactionBusy:
-            _logger.warning("mfg api: no connection free to throttle backend %s: answered 429", backend.code)
-            allowed, retry_after = False, 1
-        if not allowed:
-            return _json(
-                429,
-                {
-                    "error": "too_many_requests",
-                    "detail": f"Backend {backend.code!r} is above its rate limit: retry after {retry_after} s.",
-                    "retry_after": retry_after,
-                },
-                {"Retry-After": str(retry_after)},
-            )
+        error = throttled(backend)
+        if error:
+            return error
         directions = genealogy.DIRECTIONS
         if direction:
             if direction not in genealogy.DIRECTIONS:

@@ -23,6 +23,11 @@ def mqtt_groups(batch):
     return bare, {key: items for key, items in groups.items() if items}
 
 
+def unroutable(env):
+    """The exchange type of what cannot be routed (looked up only when needed)."""
+    return env.ref("mfg_integration_base.exchange_type_unroutable").sudo()
+
+
 def receive_batch(env, batch):
     """Store one batch of the MQTT listener; returns how many messages were stored.
 
@@ -36,13 +41,12 @@ def receive_batch(env, batch):
     bare, groups = mqtt_groups(batch)
     Backend = env["mfg.backend"].sudo().with_context(active_test=False)
     Type = env["mfg.exchange.type"].sudo()
-    unroutable = env.ref("mfg_integration_base.exchange_type_unroutable").sudo()
     stored = 0
     for it in bare:
         # The listener could not store it as received: keep its bytes, say why, route nothing.
         messages._mfg_receive(
             Backend.browse(it.backend_id),
-            unroutable,
+            unroutable(env),
             [
                 {
                     "payload": it.payload,
@@ -85,7 +89,7 @@ def receive_batch(env, batch):
             for row in rows:
                 row["external_id"] = None  # never let garbage take a real message's id
             messages._mfg_receive(
-                backend, unroutable, rows, transport="mqtt", check_flow=False, reject_reason=reason
+                backend, unroutable(env), rows, transport="mqtt", check_flow=False, reject_reason=reason
             )
         stored += len(items)
     return stored
