@@ -620,7 +620,10 @@ def main():  # noqa: C901 - argument handling and the table of a benchmark scrip
         "--broker-inflight",
         type=int,
         default=100,
-        help="Mosquitto max_inflight_messages (default 100, as the README and the tests)",
+        help=(
+            "Mosquitto max_inflight_messages (default 100: the figures in bench/README.md were taken with it; "
+            "the README's broker settings recommend 1000, several listener batches, so receiving overlaps committing)"
+        ),
     )
     parser.add_argument(
         "--listener-batch-size",
