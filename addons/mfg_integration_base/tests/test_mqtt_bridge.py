@@ -49,7 +49,15 @@ class TestBridgeGenerator(BaseCase):
         d = directives(text)
         self.assertEqual(d["connection"], ["odoo-p01-mes"])
         self.assertEqual(d["address"], ["mqtt.example.com:8883"])
-        self.assertEqual(d["topic"], ["mfg/P01/mes/+ out 1", "mfg/P01/mes/odoo/# in 1"])
+        self.assertEqual(
+            d["topic"],
+            [
+                "mfg/P01/mes/+ out 1",
+                "mfg/P01/mes/files/+ out 1",
+                "mfg/P01/mes/edge/+/status out 1",
+                "mfg/P01/mes/odoo/# in 1",
+            ],
+        )
         self.assertEqual(d["cleansession"], ["false"])
         self.assertEqual(d["local_cleansession"], ["false"])
         self.assertEqual(d["persistence"], ["true"])

@@ -5,6 +5,9 @@ forwards to the central broker (where Odoo's ``odoo mfg_mqtt`` listener is) when
 is up. Per backend, the bridge carries:
 
 - ``out``: the backend's inbound topics (``<prefix>/<plant>/<system>/+``), plant → centre;
+- ``out`` as well: what the plant edge agent (``edge/``) adds: ``<prefix>/<plant>/<system>/files/+``
+  (drop-folder files forwarded whole) and ``<prefix>/<plant>/<system>/edge/+/status`` (its
+  retained heartbeat and will);
 - ``in``: its outbound topics (``<prefix>/<plant>/<system>/odoo/#``, e.g. work-order releases),
   centre → plant.
 
@@ -184,6 +187,9 @@ def _connection(bridge):
         f"restart_timeout {min(5, int(restart_cap))} {int(restart_cap)}",
         "try_private true",
         f"topic {out_pattern} out 1",
+        "# the plant edge agent (edge/): drop-folder files forwarded whole, its heartbeat (retained)",
+        f"topic {out_pattern[:-2]}/files/+ out 1",
+        f"topic {out_pattern[:-2]}/edge/+/status out 1",
         f"topic {in_pattern} in 1",
         "# 1 / 0 (retained) on both brokers: the link is up / down",
         "notifications true",
