@@ -17,6 +17,7 @@ MQTT will (retained) on the same topic says ``{"agent", "online": false}``.
 import json
 import logging
 import queue
+import socket
 import threading
 import time
 from datetime import UTC, datetime
@@ -57,6 +58,7 @@ class Agent:
         }
         self.connected = threading.Event()
         self.bridge_state = None  # "1" / "0" from the bridge's notification topic
+        self.probe_ok = None  # the centre's address answered the last TCP probe (None: not probed)
         self.stop_event = threading.Event()
         self.rest = None
         self.dropfolder = None
@@ -115,9 +117,33 @@ class Agent:
 
     @property
     def link(self):
+        """ "down" when the bridge says so or the centre's address does not answer; "up" when the
+        bridge says so and the probe (if configured) agrees; else "unknown"."""
         if not self.connected.is_set():
             return "unknown"
-        return {"1": "up", "0": "down"}.get(self.bridge_state, "unknown")
+        if self.bridge_state == "0" or self.probe_ok is False:
+            return "down"
+        if self.bridge_state == "1" and (self.probe_ok or self.config.central_address is None):
+            return "up"
+        return "unknown"
+
+    def _probe(self):
+        """Mosquitto 2.0 does not publish the bridge's local "0" when the network goes away
+        (eclipse-mosquitto issues 2467, 2499: only the centre gets it, as the bridge's will), so
+        the agent also checks that the central broker's address accepts a TCP connection."""
+        host, port = self.config.central_address
+        while not self.stop_event.is_set():
+            try:
+                socket.create_connection(
+                    (host, port), timeout=min(3.0, self.config.link_probe_seconds)
+                ).close()
+                ok = True
+            except OSError:
+                ok = False
+            if ok != self.probe_ok:
+                _logger.info("central broker %s:%s %s", host, port, "reachable" if ok else "NOT reachable")
+            self.probe_ok = ok
+            self.stop_event.wait(self.config.link_probe_seconds)
 
     # ------------------------------------------------------------------ publisher
     def _publisher(self):
@@ -218,6 +244,8 @@ class Agent:
         self.client.loop_start()
         self._thread(self._publisher, "publisher")
         self._thread(self._heartbeats, "heartbeat")
+        if self.config.central_address:
+            self._thread(self._probe, "link-probe")
         if self.config.rest.enabled:
             self.rest = RestServer(self).start()
             _logger.info("REST on %s:%s", self.config.rest.bind, self.rest.port)

@@ -81,6 +81,8 @@ class Config:
     dropfolder: DropFolder | None = None
     opcua: OpcUa | None = None
     bridge_state_topic: str = ""
+    central_address: tuple | None = None  # (host, port) probed by TCP: is the centre reachable?
+    link_probe_seconds: float = 5.0
     max_spool_messages: int = 100_000
     max_spool_bytes: int = 1024 * 2**20
     publish_window: int = 100
@@ -133,7 +135,7 @@ def parse(data, source=""):
     known = {
         "agent_id", "topic_root", "spool_path", "bridge_state_topic", "max_spool_messages",
         "max_spool_bytes", "publish_window", "heartbeat_seconds", "cache_max_age_seconds",
-        "broker", "rest", "dropfolder", "opcua",
+        "broker", "rest", "dropfolder", "opcua", "link",
     }  # fmt: skip
     for key in sorted(set(data) - known):
         c.errors.append(f"{key}: unknown key (known: {', '.join(sorted(known))})")
@@ -201,6 +203,8 @@ def parse(data, source=""):
     r.max_depth = c.get(
         "rest", "max_depth", int, r.max_depth, lambda v: 1 <= v <= 200, "a number from 1 to 200"
     )
+    if "link" in data:
+        cfg.central_address, cfg.link_probe_seconds = _link(c)
     if "dropfolder" in data:
         cfg.dropfolder = _dropfolder(c)
     if "opcua" in data:
@@ -208,6 +212,22 @@ def parse(data, source=""):
     if c.errors:
         raise ConfigError(source or "configuration", c.errors)
     return cfg
+
+
+def _address(value):
+    host, _sep, port = value.rpartition(":")
+    return bool(host.strip("[]")) and port.isdigit() and 0 < int(port) < 65536
+
+
+def _link(c):
+    central = c.get(
+        "link", "central", str, "", _address, 'host:port of the central broker, e.g. "mqtt.example.com:8883"'
+    )
+    seconds = float(c.get("link", "probe_seconds", (int, float), 5.0, _positive, "a number above 0"))
+    if not central:
+        return None, seconds
+    host, _sep, port = central.rpartition(":")
+    return (host.strip("[]"), int(port)), seconds
 
 
 def _dropfolder(c):

@@ -195,3 +195,19 @@ def test_the_heartbeat_is_retained_with_the_documented_fields(broker, make_agent
     agent.stop()  # a graceful stop says offline (retained)
     assert wait_until(lambda: status.payloads()[-1] == {"agent": "t1", "online": False})
     status.close()
+
+
+def test_the_link_is_down_when_the_centre_does_not_answer_even_if_the_bridge_says_up(broker, make_agent):
+    """Mosquitto 2.0 keeps the bridge's local state at 1 after a network loss: the TCP probe of
+    the central broker's address decides."""
+    from edge_support import free_port
+
+    publish_retained(broker.port, f"{ROOT}/bridge/state", "1")
+    closed = free_port()
+    agent = make_agent(broker.port, extra=f'[link]\ncentral = "127.0.0.1:{closed}"\nprobe_seconds = 0.2\n')
+    assert wait_until(lambda: call(agent, "GET", "/v1/status")[1]["link"] == "down")
+    reachable = make_agent(
+        broker.port, extra=f'[link]\ncentral = "127.0.0.1:{broker.port}"\nprobe_seconds = 0.2\n'
+    )
+    assert wait_until(lambda: call(reachable, "GET", "/v1/status")[1]["link"] == "up")
+    publish_retained(broker.port, f"{ROOT}/bridge/state", None)
