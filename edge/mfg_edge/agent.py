@@ -251,11 +251,6 @@ class Agent:
             _logger.info("REST on %s:%s", self.config.rest.bind, self.rest.port)
         if self.dropfolder:
             self._thread(self._dropfolder_loop, "dropfolder")
-        if self.config.opcua:
-            from .opcua import start_opcua  # asyncua: the optional extra
-
-            self.counts["opcua"] = {"changes": 0, "refused_full": 0, "errors": 0}
-            self._thread(lambda: start_opcua(self), "opcua")
         return self
 
     def stop(self):

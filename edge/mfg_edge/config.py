@@ -7,7 +7,6 @@ See edge/README.md for the reference of every key.
 import math
 import re
 from dataclasses import dataclass
-from dataclasses import field as dc_field
 from pathlib import Path
 
 import tomllib
@@ -57,21 +56,6 @@ class DropFolder:
 
 
 @dataclass
-class OpcUaNode:
-    node_id: str
-    contract: str
-    field: str = "value"
-    extra: dict = dc_field(default_factory=dict)
-
-
-@dataclass
-class OpcUa:
-    endpoint: str = ""
-    period_ms: int = 500
-    nodes: list = dc_field(default_factory=list)
-
-
-@dataclass
 class Config:
     agent_id: str
     topic_root: str
@@ -79,7 +63,6 @@ class Config:
     broker: Broker
     rest: Rest
     dropfolder: DropFolder | None = None
-    opcua: OpcUa | None = None
     bridge_state_topic: str = ""
     central_address: tuple | None = None  # (host, port) probed by TCP: is the centre reachable?
     link_probe_seconds: float = 5.0
@@ -208,7 +191,7 @@ def parse(data, source=""):
     if "dropfolder" in data:
         cfg.dropfolder = _dropfolder(c)
     if "opcua" in data:
-        cfg.opcua = _opcua(c, data)
+        c.errors.append("opcua: the OPC UA source is not built in this version (see edge/README.md)")
     if c.errors:
         raise ConfigError(source or "configuration", c.errors)
     return cfg
@@ -242,33 +225,6 @@ def _dropfolder(c):
     d.max_file_bytes = c.get("dropfolder", "max_file_bytes", int, d.max_file_bytes,
                              lambda v: 0 < v <= MAX_MQTT_PAYLOAD, f"a number from 1 to {MAX_MQTT_PAYLOAD}")  # fmt: skip
     return d
-
-
-def _opcua(c, data):
-    o = OpcUa()
-    o.endpoint = c.get(
-        "opcua", "endpoint", str, "", lambda v: v.startswith("opc.tcp://"), "an opc.tcp:// URL"
-    )
-    o.period_ms = c.get("opcua", "period_ms", int, 500, _positive, "a number above 0")
-    nodes = data["opcua"].get("nodes", [])
-    if not isinstance(nodes, list) or not nodes:
-        c.errors.append("opcua.nodes: give at least one [[opcua.nodes]] with node_id and contract")
-        nodes = []
-    for i, node in enumerate(nodes):
-        name = f"opcua.nodes[{i}]"
-        if not isinstance(node, dict) or not isinstance(node.get("node_id"), str) or not node.get("node_id"):
-            c.errors.append(f'{name}.node_id: required (e.g. "ns=2;s=Line1.Counter")')
-            continue
-        contract = node.get("contract")
-        if not isinstance(contract, str) or not _LEVEL.fullmatch(contract):
-            c.errors.append(f"{name}.contract: {contract!r} is not a contract code (one topic level)")
-            continue
-        extra = node.get("extra", {})
-        if not isinstance(extra, dict):
-            c.errors.append(f"{name}.extra: {extra!r} is not a table")
-            extra = {}
-        o.nodes.append(OpcUaNode(node["node_id"], contract, str(node.get("field", "value")), extra))
-    return o
 
 
 def load(path):

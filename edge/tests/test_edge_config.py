@@ -28,12 +28,14 @@ def test_every_bad_key_is_named_with_its_value():
         parse({
             "agent_id": "pc 1", "topic_root": "mfg/+/MES", "spool_path": "/tmp/x", "max_spool_messages": 0,
             "heartbeat": 3, "broker": {"port": 70000, "tls": "yes"}, "rest": {"max_depth": 0},
-            "dropfolder": {"path": "relative/drop", "complete": "soon"},
+            "dropfolder": {"path": "relative/drop", "complete": "soon"}, "link": {"central": "nohost"},
+            "opcua": {"endpoint": "opc.tcp://plc:4840"},
         })  # fmt: skip
     errors = "\n".join(caught.value.errors)
     for expected in ("agent_id: 'pc 1'", "topic_root: 'mfg/+/MES'", "max_spool_messages: 0", "heartbeat: unknown key",
                      "broker.port: 70000", "broker.tls: 'yes'", "rest.max_depth: 0",
-                     "dropfolder.path: 'relative/drop'", "dropfolder.complete: 'soon'"):  # fmt: skip
+                     "dropfolder.path: 'relative/drop'", "dropfolder.complete: 'soon'", "link.central: 'nohost'",
+                     "opcua: the OPC UA source is not built"):  # fmt: skip
         assert expected in errors, errors
 
 
