@@ -172,6 +172,7 @@ def test_edge_agent_wan_cut_and_kill_loses_nothing_and_answers_holds(plant, sql,
 
         # ---- the plant system posts facts at a steady rate
         status_file = tmp / "poster.json"
+        t_post = time.monotonic()
         poster = lab.spawn(
             "plant",
             [sys.executable, str(CLIENT), "post", "--url", f"http://127.0.0.1:{REST_PORT}",
@@ -183,7 +184,7 @@ def test_edge_agent_wan_cut_and_kill_loses_nothing_and_answers_holds(plant, sql,
         def posted():
             return (read_json(status_file) or {}).get("posted", 0)
 
-        assert wait_until(lambda: posted() >= CUT_AFTER * RATE, timeout=CUT_AFTER + 60, interval=0.05)
+        assert wait_until(lambda: posted() >= CUT_AFTER * RATE, timeout=CUT_AFTER * 3 + 60, interval=0.05)
         set_wan(lab, "down")
         t_cut = time.monotonic()
         at_cut = posted()
@@ -214,7 +215,7 @@ def test_edge_agent_wan_cut_and_kill_loses_nothing_and_answers_holds(plant, sql,
                 "down",
             ), restarted
             assert wait_until(lambda: posted() >= (CUT_AFTER + CUT_SECONDS) * RATE,
-                              timeout=CUT_SECONDS + 120, interval=0.05)  # fmt: skip
+                              timeout=CUT_SECONDS * 3 + 120, interval=0.05)  # fmt: skip
             stored_before_restore = sql(
                 "SELECT count(*) FROM mfg_message WHERE backend_id = %s AND direction = 'inbound'",
                 (edge["backend_id"],),
@@ -226,7 +227,8 @@ def test_edge_agent_wan_cut_and_kill_loses_nothing_and_answers_holds(plant, sql,
         assert stored_before_restore <= at_cut + 10 < at_restore, (stored_before_restore, at_cut, at_restore)
 
         # ---- after: everything once, in order; the file of the cut; the agent's heartbeat
-        assert poster.wait(timeout=SECONDS + 180) == 0, read_json(status_file)
+        assert poster.wait(timeout=SECONDS * 3 + 180) == 0, read_json(status_file)
+        post_s = time.monotonic() - t_post
         poster_status = read_json(status_file)
         assert poster_status["finished"] and poster_status["posted"] == COUNT
 
@@ -234,7 +236,9 @@ def test_edge_agent_wan_cut_and_kill_loses_nothing_and_answers_holds(plant, sql,
             return dict(sql("SELECT state, count(*) FROM mfg_message WHERE backend_id = %s AND direction = 'inbound' "
                             "GROUP BY 1", (edge["backend_id"],)))  # fmt: skip
 
-        assert wait_until(lambda: inbound().get("done", 0) >= COUNT, timeout=240, interval=0.2), (
+        assert wait_until(
+            lambda: inbound().get("done", 0) >= COUNT, timeout=COUNT / 20 + 180, interval=0.2
+        ), (
             inbound(),
             tails(),
         )
@@ -279,7 +283,7 @@ def test_edge_agent_wan_cut_and_kill_loses_nothing_and_answers_holds(plant, sql,
         assert (after["on_hold"], after["stale"], after["link"]) == (True, False, "up"), after
         with capsys.disabled():
             print(
-                f"\n[edge agent] {COUNT} facts POSTed at {RATE:g}/s over {SECONDS:g} s to the edge agent; WAN cut after "
+                f"\n[edge agent] {COUNT} facts POSTed at {RATE:g}/s ({COUNT / post_s:.1f}/s achieved, {post_s:.0f} s) to the edge agent; WAN cut after "
                 f"{at_cut} accepted, for {cut_s:.1f} s ({at_restore - at_cut} accepted during it); agent killed -9 "
                 f"after {at_kill} and restarted (plant system retries: {poster_status['retries']}, answered 200 "
                 f"as already spooled: {poster_status['answered_200']}); {stored_before_restore} stored in Odoo at the "
