@@ -11,7 +11,7 @@ system that can only POST (tests/plant_rest_client.py) sending facts to the agen
 
 Phases, driven by counts and conditions (no sleeps): before the cut, a lot hold is published
 retained on the central broker in Odoo's format (``erp.lot_status_changed`` on
-``<root>/odoo/erp.lot_status_changed/<lot>``; the retained outbound option of Odoo's flows is being
+``<root>/odoo/erp.lot_status_changed.v1/<lot>``; the retained outbound option of Odoo's flows is being
 built in another branch, so the test publishes what Odoo will) and a drop-folder file goes through;
 after CUT_AFTER × RATE facts the WAN link is cut; once the agent knows the link is down, its cache
 still answers "on hold" and says ``stale``; the agent is killed (-9) and started again while facts
@@ -123,7 +123,7 @@ def test_edge_agent_wan_cut_and_kill_loses_nothing_and_answers_holds(plant, sql,
     files = Collector(central.port, f"{root}/files/+")
     status_topic = f"{root}/edge/{agent_id}/status"
     lot = f"LOT-{suffix}"
-    hold_topic = f"{root}/odoo/erp.lot_status_changed/{quote(lot, safe='')}"
+    hold_topic = f"{root}/odoo/erp.lot_status_changed.v1/{quote(lot, safe='')}"
     agent_log = tmp / "edge-agent.log"
 
     def start_agent():

@@ -1,6 +1,6 @@
 """The reference cache: the latest payload Odoo published (retained) on each ``<root>/odoo/...`` topic.
 
-Odoo publishes reference data as retained messages on ``<root>/odoo/<contract>/<ordering key>``
+Odoo publishes reference data as retained messages on ``<root>/odoo/<contract>.v<version>/<ordering key>``
 (e.g. ``erp.lot_status_changed`` for lot holds, ``erp.work_order_release`` for released work
 orders); the agent keeps the last payload of every topic in SQLite with the time it arrived, so
 its answers survive its own restarts and a WAN cut. An empty retained payload clears the topic
@@ -11,6 +11,7 @@ its answers survive its own restarts and a WAN cut. An empty retained payload cl
 """
 
 import json
+import re
 import threading
 import time
 
@@ -25,6 +26,7 @@ CREATE TABLE IF NOT EXISTS cache (
 );
 CREATE INDEX IF NOT EXISTS cache_contract ON cache (contract);
 """
+VERSION = re.compile(r"\.v[0-9]+$")
 LOT_STATUS = "erp.lot_status_changed"
 WORK_ORDER_RELEASE = "erp.work_order_release"
 HOLD_STATES = {"held": True, "released": False}
@@ -38,10 +40,12 @@ class Cache:
         self._lock = threading.Lock()
 
     def contract_of(self, topic):
-        """The contract code of ``<root>/odoo/<contract>[/...]``, or None for another topic."""
+        """The contract code of ``<root>/odoo/<contract>[/...]`` without its version (Odoo's
+        topic level is ``<code>.v<version>``, e.g. ``erp.lot_status_changed.v1``), or None for
+        another topic."""
         if not topic.startswith(self.prefix):
             return None
-        return topic[len(self.prefix) :].split("/", 1)[0] or None
+        return VERSION.sub("", topic[len(self.prefix) :].split("/", 1)[0]) or None
 
     def put(self, topic, payload, received_at=None):
         """Keep ``payload`` (bytes) as the latest of ``topic``; empty clears it. Returns False for

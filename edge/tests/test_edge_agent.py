@@ -113,7 +113,7 @@ def test_a_killed_agent_publishes_again_what_was_not_acknowledged(broker, tmp_pa
 
 
 def test_the_cache_answers_holds_and_materials_with_their_age_and_staleness(broker, make_agent):
-    lot_topic = f"{ROOT}/odoo/erp.lot_status_changed/PX%2FL-7"
+    lot_topic = f"{ROOT}/odoo/erp.lot_status_changed.v1/PX%2FL-7"  # Odoo: <code>.v<version>/<key>
     hold = {"message_id": "h1", "lot": "L-7", "product": "PX", "status": "held", "since": "2026-01-02T03:04:05Z",
             "event_at": "2026-01-02T03:04:06Z", "reason": "NC-12 opened"}  # fmt: skip
     release = {"message_id": "r1", "work_order": "WO/0042", "product": "FG", "quantity": 5, "uom": "Units",
