@@ -6,8 +6,10 @@ tests/test_plant_bridge_e2e.py (``ip netns exec <ns> python plant_mqtt_client.py
         QoS 1 at R per second; FILE (JSON, replaced atomically) says how many were published and
         acknowledged by the plant broker; exits 0 once all are acknowledged.
     subscribe --port P --topic T --client-id C --out FILE
-        QoS 1 subscriber; FILE gets one JSON line per message received (topic, payload) and a
-        first line {"subscribed": true} once the broker acknowledged the subscription.
+        QoS 1 subscriber; FILE gets one JSON line per message received (topic, payload, retain)
+        and a first line {"subscribed": true} once the broker acknowledged the subscription.
+    put       --port P --topic T --payload TEXT [--retain]
+        publishes one message with QoS 1 (retained when asked) and exits once acknowledged.
 
 MQTT 3.1.1 like the bridge: the message id is in the payload.
 """
@@ -89,7 +91,12 @@ def subscribe(args):
         out.write(json.dumps({"subscribed": True}) + "\n")
 
     def on_message(_c, _u, msg):
-        out.write(json.dumps({"topic": msg.topic, "payload": msg.payload.decode(errors="replace")}) + "\n")
+        line = {
+            "topic": msg.topic,
+            "payload": msg.payload.decode(errors="replace"),
+            "retain": bool(msg.retain),
+        }
+        out.write(json.dumps(line) + "\n")
 
     client = mqtt.Client(
         CallbackAPIVersion.VERSION2,
@@ -104,6 +111,18 @@ def subscribe(args):
     client.connect("127.0.0.1", args.port, keepalive=10)
     client.loop_start()
     done.wait()  # until killed
+
+
+def put(args):
+    """One message, QoS 1 (retained with --retain); exits 0 once the broker acknowledged it."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=MQTTProtocolVersion.MQTTv311)
+    client.connect("127.0.0.1", args.port, keepalive=10)
+    client.loop_start()
+    info = client.publish(args.topic, args.payload, qos=1, retain=args.retain)
+    info.wait_for_publish(30)
+    client.disconnect()
+    client.loop_stop()
+    sys.exit(0 if info.is_published() else 1)
 
 
 def main():
@@ -123,8 +142,13 @@ def main():
     subs.add_argument("--topic", required=True)
     subs.add_argument("--client-id", required=True)
     subs.add_argument("--out", required=True)
+    one = sub.add_parser("put")
+    one.add_argument("--port", type=int, required=True)
+    one.add_argument("--topic", required=True)
+    one.add_argument("--payload", required=True)
+    one.add_argument("--retain", action="store_true")
     args = parser.parse_args()
-    (publish if args.mode == "publish" else subscribe)(args)
+    {"publish": publish, "subscribe": subscribe, "put": put}[args.mode](args)
 
 
 if __name__ == "__main__":

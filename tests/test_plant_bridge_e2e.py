@@ -26,9 +26,12 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 
+import paho.mqtt.client as mqtt
 import pytest
 from mqtt_support import MOSQUITTO, wait_until
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from plant_support import CLIENT, KEEPALIVE, PLANT_PORT, plant_lab, read_json, read_lines
 
 RATE = float(os.environ.get("MFG_BRIDGE_RATE", 50))
@@ -208,3 +211,99 @@ def test_wan_cut_plant_bridge_loses_nothing_and_releases_wait(
             f"reached the plant {t_release_s - cut_s:.1f} s after the restore (received {events.count('during-cut')}x);"
             f" bridge state seen at the centre: {''.join(watcher.values)}"
         )
+
+
+class RetainedReader:
+    """A fresh subscriber on the central broker: what it is handed at once is what is retained."""
+
+    def __init__(self, port, topic):
+        self.got = {}
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=MQTTProtocolVersion.MQTTv311)
+        self.client.on_connect = lambda c, *_a: c.subscribe(topic, qos=1)
+        self.client.on_message = lambda _c, _u, msg: self.got.__setitem__(
+            msg.topic, (msg.payload, msg.retain)
+        )
+        self.client.connect("127.0.0.1", port, keepalive=10)
+        self.client.loop_start()
+
+    def close(self):
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def test_retained_messages_cross_the_bridge_both_ways(plant_edge, odoo_env, sql):
+    """Reference data published retained by Odoo (before and during a cut) is retained at the plant
+    broker once the link is back: a plant system (the edge agent) that subscribes later gets it.
+    An edge agent's retained status published at the plant during the cut is retained at the
+    centre. Both directions keep the retain flag (try_private: the central Mosquitto knows the
+    bridge)."""
+    edge = plant_edge
+    lab, watcher, suffix = edge["lab"], edge["watcher"], edge["suffix"]
+    base = f"mfg/B{suffix}/mes"
+    text = edge["generated"]
+    assert f"topic {base}/edge/# out 1" in text and f"topic {base}/files/# out 1" in text, text
+    with odoo_env() as env:
+        backend = env["mfg.backend"].browse(edge["backend_id"])
+        backend.flow_ids.filtered(lambda f: f.direction == "outbound").mqtt_retained = True
+
+    def done(msg_id):
+        return sql("SELECT state FROM mfg_message WHERE id = %s", (msg_id,))[0][0] == "done"
+
+    before = release(odoo_env, edge, "ref-before")
+    assert wait_until(lambda: done(before), timeout=60, interval=0.1)
+    wan, link = lab.ns["plant"], f"mso{lab.pid}h0"
+    subprocess.run(["ip", "-n", wan, "link", "set", link, "down"], check=True)
+    try:
+        assert wait_until(lambda: watcher.values[-1:] == ["0"], timeout=4 * KEEPALIVE, interval=0.1)
+        during = release(odoo_env, edge, "ref-during")
+        assert wait_until(lambda: done(during), timeout=60, interval=0.1)
+        status = json.dumps({"agent": "edge-1", "online": True, "link": "down"})
+        put = lab.spawn(
+            "plant",
+            [sys.executable, str(CLIENT), "put", "--port", str(PLANT_PORT), "--topic",
+             f"{base}/edge/edge-1/status", "--payload", status, "--retain"],
+            edge["tmp"] / "plant-put.log",
+        )  # fmt: skip
+        assert put.wait(timeout=30) == 0
+    finally:
+        subprocess.run(["ip", "-n", wan, "link", "set", link, "up"], check=True)
+    assert wait_until(lambda: watcher.values[-1:] == ["1"], timeout=60, interval=0.1), tails(edge)
+    # the plant: a subscriber that comes after everything was published
+    late = edge["tmp"] / "plant-late.jsonl"
+    contract_topic = f"{base}/odoo/test.order_notice.v1"
+    expected = {f"{contract_topic}/ref-before", f"{contract_topic}/ref-during"}
+
+    def late_plant():
+        return {m["topic"]: m["retain"] for m in read_lines(late) if "topic" in m}
+
+    def plant_has_both():
+        # the queued release comes across the bridge a moment after the link is up
+        if expected <= set(late_plant()):
+            return True
+        lab.spawn(
+            "plant",
+            [sys.executable, str(CLIENT), "subscribe", "--port", str(PLANT_PORT), "--topic", f"{base}/odoo/#",
+             "--client-id", f"late-{uuid.uuid4().hex[:8]}", "--out", str(late)],
+            edge["tmp"] / "plant-late.log",
+        )  # fmt: skip
+        return wait_until(lambda: expected <= set(late_plant()), timeout=5, interval=0.1)
+
+    assert wait_until(plant_has_both, timeout=60, interval=0.5), (late_plant(), tails(edge))
+    assert all(late_plant()[topic] for topic in expected), late_plant()
+    # the centre: the edge agent's status, retained (a fresh subscriber each try: one that was
+    # already subscribed when it crossed would get it live, without the flag)
+    status_topic = f"{base}/edge/edge-1/status"
+
+    def centre_retained():
+        reader = RetainedReader(edge["central"].port, f"{base}/edge/#")
+        try:
+            if wait_until(lambda: status_topic in reader.got, timeout=5, interval=0.1):
+                return reader.got[status_topic]
+            return None
+        finally:
+            reader.close()
+
+    found = wait_until(centre_retained, timeout=60, interval=0.5)
+    assert found, tails(edge)
+    payload, retained_flag = found
+    assert retained_flag and json.loads(payload)["agent"] == "edge-1", found

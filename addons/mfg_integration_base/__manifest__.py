@@ -27,6 +27,7 @@
         "views/mfg_incident_views.xml",
         "views/mfg_message_consumer_views.xml",
         "views/mfg_backend_alert_views.xml",
+        "views/mfg_edge_agent_views.xml",
         "wizards/mfg_message_discard_wizard_views.xml",
         "views/mfg_backend_api_views.xml",
         "wizards/mfg_api_key_wizard_views.xml",

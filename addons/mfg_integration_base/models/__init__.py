@@ -20,6 +20,7 @@ from . import mfg_backend_dashboard
 from . import mfg_backend_cron
 from . import res_users
 from . import mfg_backend_alert
+from . import mfg_edge_agent
 from . import mfg_audit
 from . import mrp_production
 from . import mrp_bom

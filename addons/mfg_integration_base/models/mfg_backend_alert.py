@@ -10,7 +10,9 @@ Alerts of the base (connectors add theirs by extending ``_mfg_monitor_alerts``):
   ``MIN_MEAN`` an hour and the last hour had less than a fifth of it. Surge: more than twice the
   mean and more than mean + 4 standard deviations, for a flow with a history (``MIN_HISTORY``);
 - ``errors`` (anomaly): a flow's failure ratio in the last hour is at least ``MIN_FAILURES``
-  failures and above 3 × its 7-day ratio + 5 points.
+  failures and above 3 × its 7-day ratio + 5 points;
+- ``edge_silent`` / ``edge_spool_depth`` / ``edge_spool_age``: the backend's plant edge agents
+  (mfg_edge_agent.py ``_mfg_alerts``): not heard from, or spooling too much for too long.
 Deterministic, explainable, no external service: each alert says the numbers it compared.
 """
 
@@ -80,6 +82,7 @@ class MfgBackendAlert(models.Model):
             self._mfg_alerts_backlog(backend, now)
             + self._mfg_alerts_outbound(backend)
             + self._mfg_alerts_anomalies(backend, now)
+            + self.env["mfg.edge.agent"]._mfg_alerts(backend, now)
         )
 
     @api.model

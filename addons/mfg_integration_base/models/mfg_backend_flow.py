@@ -71,7 +71,8 @@ class MfgBackendFlow(models.Model):
             rec.display_name = f"{rec.exchange_type_id.contract} ({rec.direction or ''})"
 
     # ------------------------------------------------------------------ audit (backend chatter)
-    _AUDITED = ("exchange_type_id", "active", "transport", "wire_format", "endpoint")
+    # mqtt_retained: defined with the MQTT transport (transports/mqtt/mfg_transport_mqtt.py)
+    _AUDITED = ("exchange_type_id", "active", "transport", "wire_format", "endpoint", "mqtt_retained")
 
     @api.model_create_multi
     def create(self, vals_list):

@@ -14,6 +14,8 @@ from . import test_quantity
 from . import test_mqtt_tls
 from . import test_mqtt_claims
 from . import test_mqtt_bridge
+from . import test_mqtt_retained
+from . import test_edge_agent
 from . import test_pipeline_engine
 from . import test_pipeline_drain
 from . import test_demo_plant

@@ -52,12 +52,13 @@ class TestBridgeGenerator(BaseCase):
         self.assertEqual(
             d["topic"],
             [
-                "mfg/P01/mes/+ out 1",
-                "mfg/P01/mes/files/+ out 1",
-                "mfg/P01/mes/edge/+/status out 1",
-                "mfg/P01/mes/odoo/# in 1",
+                "mfg/P01/mes/+ out 1",  # facts
+                "mfg/P01/mes/edge/# out 1",  # the edge agent's status (retained) and its will
+                "mfg/P01/mes/files/# out 1",  # whole files forwarded by the edge agent
+                "mfg/P01/mes/odoo/# in 1",  # releases and retained reference data
             ],
         )
+        self.assertEqual(d["try_private"], ["true"], "the central broker keeps retain flags for a bridge")
         self.assertEqual(d["cleansession"], ["false"])
         self.assertEqual(d["local_cleansession"], ["false"])
         self.assertEqual(d["persistence"], ["true"])
@@ -95,6 +96,8 @@ class TestBridgeGenerator(BaseCase):
         d = directives(text)
         self.assertEqual(d["connection"], ["odoo-p01-mes", "odoo-p01-qms"])
         self.assertIn("mfg/P01/quality/+ out 1", d["topic"])
+        self.assertIn("mfg/P01/quality/edge/# out 1", d["topic"])
+        self.assertIn("mfg/P01/quality/odoo/# in 1", d["topic"])
         # 900,000 + ceil(1 x 3600 x 2 x 1.25) = 900,000 + 9,000
         self.assertEqual(d["max_queued_messages"], ["909000"])
         self.assertEqual(len(d["persistence"]), 1, "global settings are written once")
@@ -133,6 +136,47 @@ class TestBridgeGenerator(BaseCase):
             bridge.bridge_config(PLANT, [inputs(), inputs()])
         with self.assertRaisesRegex(ValueError, "no backend to bridge"):
             bridge.bridge_config(PLANT, [])
+
+
+@tagged("post_install", "-at_install")
+class TestCentralAcl(BaseCase):
+    def test_each_plant_certificate_is_confined_to_its_own_topics(self):
+        text = bridge.central_acl(
+            [inputs(), inputs(code="p02-mes", plant="P02", client_id=None)], odoo_users=["odoo", "odoo", None]
+        )
+        blocks = {}
+        current = None
+        for line in text.splitlines():
+            if line.startswith("user "):
+                current = blocks.setdefault(line[5:], [])
+            elif line.startswith("topic "):
+                self.assertIsNotNone(current, f"{line!r} would apply to anonymous clients")
+                current.append(line)
+        self.assertEqual(blocks["odoo"], ["topic readwrite #"])
+        self.assertEqual(
+            blocks["plant-p01-mes"],
+            [
+                "topic write mfg/P01/mes/+",
+                "topic write mfg/P01/mes/edge/#",
+                "topic write mfg/P01/mes/files/#",
+                "topic write mfg/P01/mes/bridge/state",
+                "topic read mfg/P01/mes/odoo/#",
+            ],
+        )
+        self.assertEqual(blocks["plant-p02-mes"][0], "topic write mfg/P02/mes/+")
+        self.assertEqual(blocks["plant-p02-mes"][-1], "topic read mfg/P02/mes/odoo/#")
+        self.assertIn("use_identity_as_username true", text)
+
+    def test_without_an_odoo_user_says_so_and_bad_names_are_named(self):
+        text = bridge.central_acl([inputs()])
+        self.assertIn("Odoo connects without a user name", text)
+        self.assertNotIn("topic readwrite", text)
+        with self.assertRaisesRegex(ValueError, "Broker user of Odoo 'odoo admin'"):
+            bridge.central_acl([inputs()], odoo_users=["odoo admin"])
+        with self.assertRaisesRegex(ValueError, "appears twice"):
+            bridge.central_acl([inputs(), inputs(code="p01-qms")])
+        with self.assertRaisesRegex(ValueError, "Plant code of backend p01-mes 'P/1'"):
+            bridge.central_acl([inputs(plant="P/1")])
 
 
 @tagged("post_install", "-at_install")
@@ -191,3 +235,12 @@ class TestBridgeButton(TransactionCase):
         other = self.backend.copy({"code": "br-other", "plant_code": "BR2"})
         with self.assertRaisesRegex(UserError, "several plants"):
             (self.backend | other).with_user(self.manager)._mfg_mqtt_bridge_config()
+
+    def test_central_acl_covers_backends_of_several_plants_managers_only(self):
+        other = self.backend.copy({"code": "br-other", "plant_code": "BR2", "mqtt_username": "odoo-centre"})
+        text = (self.backend | other).with_user(self.manager)._mfg_mqtt_central_acl()
+        self.assertIn("user plant-br-mes\ntopic write mfg/BR1/mes/+", text)
+        self.assertIn("user plant-br-other\ntopic write mfg/BR2/mes/+", text)
+        self.assertIn("user odoo-centre\ntopic readwrite #", text)
+        with self.assertRaises(AccessError):
+            self.backend.with_user(self.user)._mfg_mqtt_central_acl()

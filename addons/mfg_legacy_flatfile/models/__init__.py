@@ -7,3 +7,4 @@ from . import mfg_flatfile_handlers
 from . import mfg_stock_snapshot
 from . import mfg_transport_file
 from . import mfg_flatfile_export
+from . import mfg_backend_edge_files

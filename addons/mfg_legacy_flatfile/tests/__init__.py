@@ -6,3 +6,4 @@ from . import test_flatfile_company
 from . import test_flatfile_paths
 from . import test_flatfile_connection
 from . import test_flatfile_sftp
+from . import test_flatfile_edge_files

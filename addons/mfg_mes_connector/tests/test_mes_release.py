@@ -73,3 +73,30 @@ class TestMesRelease(MfgMesCase):
         msgs = self._release(mo)
         self.assertEqual(len(msgs), 2)
         self.assertEqual(len(set(msgs.mapped(lambda m: json.loads(m.payload)["message_id"]))), 2)
+
+
+@tagged("post_install", "-at_install")
+class TestMesReleaseReferenceData(MfgMesCase):
+    """A released work order as retained reference data: the broker keeps it on
+    <prefix>/<plant>/mes/odoo/erp.work_order_release.v1/<MO name, percent-encoded> for an edge
+    agent that connects later. Real Mosquitto (127.0.0.1:1883)."""
+
+    def test_release_is_retained_under_the_work_order(self):
+        from urllib.parse import quote
+
+        from odoo.addons.mfg_integration_base.tests.mqtt_support import clear, retained, unique_prefix
+
+        prefix = unique_prefix()
+        self.backend.write({"mqtt_enabled": True, "mqtt_topic_prefix": prefix, "plant_code": "P1"})
+        flow = self.backend.flow_ids.filtered(
+            lambda f: f.exchange_type_id == self.etype["work_order_release"]
+        )
+        flow.write({"transport": "mqtt", "mqtt_retained": True})
+        mo = self._mo()
+        topic = f"{prefix}/P1/mes/odoo/erp.work_order_release.v1/{quote(mo.name, safe='')}"
+        self.addCleanup(clear, topic)
+        self._drain_all("outbound")
+        self.assertDone(self._outbound("work_order_release", key=mo.name))
+        payload, flag = retained(f"{prefix}/P1/mes/odoo/#")[topic]
+        self.assertTrue(flag)
+        self.assertEqual(json.loads(payload)["work_order"], mo.name)

@@ -8,10 +8,12 @@ command.py         the ``odoo mfg_mqtt`` and ``odoo mfg_mqtt_bridge`` commands (
 publisher.py       connected publishing clients shared by the drains of a process (no ORM)
 bridge.py          the plant broker's Mosquitto bridge to the central broker, as text (no ORM)
 routing.py         topic → (backend, exchange type): a listener batch stored as messages (no ORM)
+edge_status.py     the edge agents' status topic claim: strict parsing, handed to mfg.edge.agent (no ORM)
 mfg_backend_mqtt.py      the backend's MQTT fields (broker, session, topics, listener status)
 mfg_backend_mqtt_bridge.py  the plant side: bridge inputs, configuration generated (managers)
 mfg_backend_mqtt_tls.py  the backend's TLS material (uploaded PEM, legacy paths under file_roots)
 mfg_transport_mqtt.py    mfg.transport.mqtt: receive a batch, send, endpoint, connection test
+mfg_backend_edge.py      the backend's edge agents: status claim in its settings, alert thresholds
 """
 
 from . import client
@@ -19,10 +21,12 @@ from . import claims
 from . import listener
 from . import publisher
 from . import routing
+from . import edge_status
 from . import mfg_backend_mqtt
 from . import mfg_backend_mqtt_tls
 from . import bridge
 from . import mfg_backend_mqtt_bridge
 from . import mfg_transport_mqtt
+from . import mfg_backend_edge
 from . import runner
 from . import command

@@ -4,12 +4,16 @@ A plant runs its own Mosquitto; plant systems publish to it locally, and a bridg
 forwards to the central broker (where Odoo's ``odoo mfg_mqtt`` listener is) whenever the WAN link
 is up. Per backend, the bridge carries:
 
-- ``out``: the backend's inbound topics (``<prefix>/<plant>/<system>/+``), plant → centre;
-- ``out`` as well: what the plant edge agent (``edge/``) adds: ``<prefix>/<plant>/<system>/files/+``
-  (drop-folder files forwarded whole) and ``<prefix>/<plant>/<system>/edge/+/status`` (its
-  retained heartbeat and will);
-- ``in``: its outbound topics (``<prefix>/<plant>/<system>/odoo/#``, e.g. work-order releases),
-  centre → plant.
+- ``out``: the backend's inbound topics (``<root>/+``, ``<root>`` = ``<prefix>/<plant>/<system>``),
+  and the edge agent's: its status (``<root>/edge/#``, retained, with its will) and the whole
+  files it forwards (``<root>/files/#``), plant → centre;
+- ``in``: its outbound topics (``<root>/odoo/#``, e.g. work-order releases and the retained
+  reference data), centre → plant.
+
+Retained messages keep their retain flag across the bridge both ways: Mosquitto subscribes its
+local side with retain-as-published, and with ``try_private true`` the central Mosquitto knows
+the client is a bridge and forwards the flag too (``tests/test_plant_bridge_e2e.py`` checks
+both directions with fresh subscribers).
 
 Durability comes from the brokers, not from us: QoS 1 both ways; ``cleansession false`` so the
 central broker keeps the bridge's session (its subscription and the releases queued for it) while
@@ -26,8 +30,9 @@ properties: the message id travels in the payload (``message_id``, every contrac
 ``mqttv50`` is written only when asked for, with that warning in the file.
 
 ``bridge_config(plant, bridges)`` returns the text of a whole plant ``mosquitto.conf`` (global
-settings once, then one ``connection`` per backend); ``ValueError`` names the field and value
-that cannot be used.
+settings once, then one ``connection`` per backend); ``central_acl(bridges, odoo_users)`` the
+central broker's ``acl_file`` (each plant's certificate confined to its own topics);
+``ValueError`` names the field and value that cannot be used.
 """
 
 import math
@@ -131,7 +136,8 @@ def queue_sizing(bridges):
 
 
 def topics(bridge):
-    """``(out_pattern, in_pattern)`` of one backend: what goes to the centre, what comes back."""
+    """``(out_patterns, in_pattern)`` of one backend: what goes to the centre (facts, edge agent
+    status, whole files), what comes back (Odoo's messages)."""
     prefix = "/".join(
         [
             _check_level(f"Topic prefix of backend {bridge['code']}", bridge["topic_prefix"]),
@@ -139,8 +145,9 @@ def topics(bridge):
             _check_level(f"System of backend {bridge['code']}", bridge["system"]),
         ]
     )
-    # '+' (one level) never matches the outbound odoo/<contract> (two levels): no loop.
-    return f"{prefix}/+", f"{prefix}/odoo/#"
+    # '+' (one level) never matches the outbound odoo/<contract> (two levels), and edge/#, files/#
+    # are disjoint from odoo/#: nothing comes back the way it went.
+    return [f"{prefix}/+", f"{prefix}/edge/#", f"{prefix}/files/#"], f"{prefix}/odoo/#"
 
 
 def _connection(bridge):
@@ -158,11 +165,11 @@ def _connection(bridge):
         f"Longest reconnection wait (s) of backend {code}", bridge.get("restart_cap", 60), integer=True
     )
     client_id = _check_name(f"Bridge client id of backend {code}", bridge.get("client_id") or f"plant-{code}")
-    out_pattern, in_pattern = topics(bridge)
+    out_patterns, in_pattern = topics(bridge)
     cert_dir = _check_path(f"Certificate folder of backend {code}", bridge["cert_dir"]).rstrip("/")
     lines = [
         "",
-        f"# ---- backend {code}: {out_pattern} to the centre, {in_pattern} from it",
+        f"# ---- backend {code}: {', '.join(out_patterns)} to the centre, {in_pattern} from it",
         f"connection odoo-{code}",
         f"address {host}:{port}",
         f"remote_clientid {client_id}",
@@ -186,10 +193,9 @@ def _connection(bridge):
         f" {int(restart_cap)} s",
         f"restart_timeout {min(5, int(restart_cap))} {int(restart_cap)}",
         "try_private true",
-        f"topic {out_pattern} out 1",
-        "# the plant edge agent (edge/): drop-folder files forwarded whole, its heartbeat (retained)",
-        f"topic {out_pattern[:-2]}/files/+ out 1",
-        f"topic {out_pattern[:-2]}/edge/+/status out 1",
+        "# facts of the plant systems; the edge agent's status (retained, and its will) and whole files",
+        *(f"topic {pattern} out 1" for pattern in out_patterns),
+        "# Odoo's messages for the plant (releases; reference data, retained: the flag is kept)",
         f"topic {in_pattern} in 1",
         "# 1 / 0 (retained) on both brokers: the link is up / down",
         "notifications true",
@@ -251,3 +257,52 @@ def bridge_config(plant, bridges):
         "",
     ]
     return "\n".join(lines)
+
+
+def central_acl(bridges, odoo_users=(), generated=None):
+    """The central broker's ``acl_file`` for the plants' bridges: each plant's certificate
+    (its CN is the user name with ``use_identity_as_username true``; ``plant-<code>`` unless the
+    bridge dict says ``client_id``) may publish only its own backend's facts, edge agent status
+    and files (and the bridge's state notifications) and read only Odoo's messages for it; Odoo's
+    own users (``odoo_users``: the backends' broker user names) read and write everything.
+    Anonymous clients get nothing. ``ValueError`` names the field and value that cannot be used."""
+    if not bridges:
+        raise ValueError("no backend for the central broker's ACL: select at least one backend with MQTT")
+    lines = [
+        "# Central broker ACL (Mosquitto 2.0 acl_file) for the plants' bridges.",
+        f"# {generated or 'Generated by mfg_integration_base'}: regenerate rather than edit.",
+        "# Use with: acl_file <this file>; on the plants' TLS listener: require_certificate true and",
+        "# use_identity_as_username true (a plant's user name is its certificate's CN).",
+        "# Clients without a user name (anonymous) get no topic at all.",
+    ]
+    users = sorted({_check_name("Broker user of Odoo", user) for user in odoo_users if user})
+    if users:
+        lines += ["", "# ---- Odoo (listener, publisher): every topic"]
+        for user in users:
+            lines += [f"user {user}", "topic readwrite #"]
+    else:
+        lines += [
+            "",
+            "# ---- Odoo connects without a user name: give its listener and publisher a broker user",
+            "# (backend, MQTT tab, Broker user) and generate this file again, or they get no topic.",
+        ]
+    seen = set()
+    for bridge in bridges:
+        code = _check_name("Backend code", bridge["code"])
+        identity = _check_name(
+            f"Bridge client id of backend {code}", bridge.get("client_id") or f"plant-{code}"
+        )
+        if identity in seen:
+            raise ValueError(f"Bridge client id of backend {code} {identity!r} appears twice in the ACL")
+        seen.add(identity)
+        out_patterns, in_pattern = topics(bridge)
+        root = in_pattern.rsplit("/odoo/#", 1)[0]
+        lines += [
+            "",
+            f"# ---- plant backend {code}: certificate CN {identity}",
+            f"user {identity}",
+            *(f"topic write {pattern}" for pattern in out_patterns),
+            f"topic write {root}/bridge/state",
+            f"topic read {in_pattern}",
+        ]
+    return "\n".join(lines) + "\n"

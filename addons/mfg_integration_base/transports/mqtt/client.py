@@ -16,6 +16,7 @@ import os
 import ssl
 import tempfile
 import threading
+from urllib.parse import quote
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
@@ -27,9 +28,15 @@ _logger = logging.getLogger(__name__)
 QOS = 1
 
 
+def topic_root(settings):
+    """A backend's topic root, ``<prefix>/<plant>/<system>``: its facts one level below, Odoo's
+    messages under ``odoo/``, the edge agents' statuses under ``edge/``, whole files under ``files/``."""
+    return f"{settings['topic_prefix']}/{settings['plant']}/{settings['system']}"
+
+
 def inbound_filter(settings):
     """Topic filter of a backend's inbound messages: <prefix>/<plant>/<system>/+ (maybe shared)."""
-    topic = f"{settings['topic_prefix']}/{settings['plant']}/{settings['system']}/+"
+    topic = f"{topic_root(settings)}/+"
     if settings.get("shared_group") and settings.get("protocol") == "v5":
         topic = f"$share/{settings['shared_group']}/{topic}"
     return topic
@@ -38,6 +45,13 @@ def inbound_filter(settings):
 def outbound_topic(settings, contract):
     """Default topic of an outbound message: <prefix>/<plant>/<system>/odoo/<contract>."""
     return f"{settings['topic_prefix']}/{settings['plant']}/{settings['system']}/odoo/{contract}"
+
+
+def retained_topic(topic, ordering_key):
+    """Topic of a reference-data message (a flow published retained): the flow's topic and one
+    more level, the message's ordering key percent-encoded (``/``, ``+``, ``#`` and every other
+    reserved character escaped), so the broker keeps the latest message of each record."""
+    return f"{topic}/{quote(ordering_key, safe='')}"
 
 
 def type_code_from_topic(topic):

@@ -71,7 +71,16 @@ class MfgMqttBridge(Command):
     def run(self, cmdargs):
         parser = argparse.ArgumentParser(prog="odoo mfg_mqtt_bridge", add_help=False)
         parser.add_argument(
-            "--backend", action="append", required=True, help="backend code (repeat for several)"
+            "--backend",
+            action="append",
+            default=[],
+            help="backend code (repeat for several); with --central-acl, default: every backend with a "
+            "central broker address",
+        )
+        parser.add_argument(
+            "--central-acl",
+            action="store_true",
+            help="write the central broker's acl_file for the plants' bridges instead",
         )
         parser.add_argument("--output", default="-", help="file to write (default: standard output)")
         parser.add_argument("--persistence-location", default=None)
@@ -86,16 +95,25 @@ class MfgMqttBridge(Command):
             env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
             Backend = env["mfg.backend"].with_context(active_test=False)
             backends = Backend.browse()
+            if own.central_acl and not own.backend:
+                backends = Backend.search([("mqtt_enabled", "=", True), ("mqtt_bridge_address", "!=", False)])
+            elif not own.backend:
+                raise SystemExit("odoo mfg_mqtt_bridge: give --backend <code> (repeat for several)")
             for code in own.backend:
                 backend = Backend.search([("code", "=", code)], limit=1)
                 if not backend:
                     raise SystemExit(f"odoo mfg_mqtt_bridge: --backend {code!r}: no backend has this code")
                 backends |= backend
             try:
-                text = backends._mfg_mqtt_bridge_config(own.persistence_location, own.listener)
+                if own.central_acl:
+                    text = backends._mfg_mqtt_central_acl()
+                else:
+                    text = backends._mfg_mqtt_bridge_config(own.persistence_location, own.listener)
             except UserError as exc:
                 raise SystemExit(f"odoo mfg_mqtt_bridge: {exc}") from None
-            backends[:1]._mfg_mqtt_bridge_attachment(text)  # committed when the cursor closes
+            if not own.central_acl:
+                backends[:1]._mfg_mqtt_bridge_attachment(text)  # committed when the cursor closes
+            codes = ", ".join(backends.mapped("code"))
         if own.output == "-":
             sys.stdout.write(text)
         else:
@@ -104,4 +122,4 @@ class MfgMqttBridge(Command):
             with open(tmp, "w", encoding="utf-8") as out:
                 out.write(text)
             os.replace(tmp, own.output)
-            _logger.info("mfg mqtt bridge: wrote %s for backend(s) %s", own.output, ", ".join(own.backend))
+            _logger.info("mfg mqtt bridge: wrote %s for backend(s) %s", own.output, codes)

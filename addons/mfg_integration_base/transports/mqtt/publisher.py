@@ -41,15 +41,15 @@ class Publisher:
         if reason_code.is_failure:
             self.error = str(reason_code)
 
-    def publish(self, topic, payload, properties):
-        """Publish QoS 1 and wait for the PUBACK; MfgTransientError when the broker cannot be
-        reached or does not acknowledge in time."""
+    def publish(self, topic, payload, properties, retain=False):
+        """Publish QoS 1 (retained when ``retain``) and wait for the PUBACK; MfgTransientError
+        when the broker cannot be reached or does not acknowledge in time."""
         if not self.connected.wait(CONNECT_TIMEOUT):
             raise MfgTransientError(
                 f"MQTT broker {self.settings['host']}:{self.settings['port']} is not reachable"
                 + (f" ({self.error})" if self.error else "")
             )
-        info = self.client.publish(topic, payload, qos=mqtt_client.QOS, properties=properties)
+        info = self.client.publish(topic, payload, qos=mqtt_client.QOS, retain=retain, properties=properties)
         try:
             info.wait_for_publish(PUBLISH_TIMEOUT)
         except (RuntimeError, ValueError) as exc:
