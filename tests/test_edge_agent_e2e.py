@@ -9,10 +9,10 @@ system that can only POST (tests/plant_rest_client.py) sending facts to the agen
     plant system ──POST──▶ edge agent (SQLite spool) ──QoS 1──▶ plant Mosquitto ══bridge══▶ central ─▶ Odoo
                   ◀─GET── "is lot X on hold?" (cache) ◀─retained── <root>/odoo/# ◀══════ (Odoo's format)
 
-Phases, driven by counts and conditions (no sleeps): before the cut, a lot hold is published
-retained on the central broker in Odoo's format (``erp.lot_status_changed`` on
-``<root>/odoo/erp.lot_status_changed.v1/<lot>``; the retained outbound option of Odoo's flows is being
-built in another branch, so the test publishes what Odoo will) and a drop-folder file goes through;
+Phases, driven by counts and conditions (no sleeps): before the cut, a lot is held in Odoo
+(``_mfg_set_hold``): ``erp.lot_status_changed`` flows over MQTT with "Reference data (retained)",
+retained on ``<root>/odoo/erp.lot_status_changed.v1/<lot>`` and carried to the plant by the bridge,
+and a drop-folder file goes through;
 after CUT_AFTER × RATE facts the WAN link is cut; once the agent knows the link is down, its cache
 still answers "on hold" and says ``stale``; the agent is killed (-9) and started again while facts
 keep coming (the plant system retries); it answers the hold again from its SQLite file; after
@@ -29,7 +29,6 @@ import signal
 import sys
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -93,17 +92,13 @@ def publish_retained(port, topic, payload):
     client.loop_stop()
 
 
-def now_iso():
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 @pytest.fixture
 def plant(odoo_server, odoo_settings, odoo_env, tmp_path):
     with plant_lab(odoo_settings, odoo_env, tmp_path, rate=RATE) as lab:
         yield lab
 
 
-def test_edge_agent_wan_cut_and_kill_loses_nothing_and_answers_holds(plant, sql, capsys):
+def test_edge_agent_wan_cut_and_kill_loses_nothing_and_answers_holds(plant, odoo_env, sql, capsys):
     edge = plant
     lab, root, central = edge["lab"], edge["topic_root"], edge["central"]
     suffix, tmp = edge["suffix"], edge["tmp"]
@@ -146,10 +141,22 @@ def test_edge_agent_wan_cut_and_kill_loses_nothing_and_answers_holds(plant, sql,
         return {"agent": agent_log.read_text(errors="replace")[-3000:], "listener": edge["listener"].tail(20)}
 
     try:
-        # ---- before the cut: the hold decided in Odoo (retained, Odoo's format), the agent up
-        hold = {"message_id": f"hold-{suffix}", "lot": lot, "product": edge["product"], "status": "held",
-                "since": now_iso(), "event_at": now_iso(), "reason": "NC before the cut", "company": "E2E"}  # fmt: skip
-        publish_retained(central.port, hold_topic, hold)
+        # ---- before the cut: a lot held in Odoo; erp.lot_status_changed flows over MQTT, retained
+        # ("Reference data (retained)" on the backend's flow), and reaches the plant broker
+        with odoo_env() as env:
+            from odoo import fields
+
+            backend = env["mfg.backend"].browse(edge["backend_id"])
+            status_type = env.ref("mfg_quality_connector.exchange_type_lot_status_changed")
+            backend.write({"flow_ids": [fields.Command.create(
+                {"exchange_type_id": status_type.id, "transport": "mqtt", "mqtt_retained": True}
+            )]})  # fmt: skip
+            product = env["product.product"].search([("default_code", "=", edge["product"])], limit=1)
+            product.product_tmpl_id.write({"is_storable": True, "tracking": "lot"})
+            held = env["stock.lot"].create(
+                {"name": lot, "product_id": product.id, "company_id": backend.company_id.id}
+            )
+            held._mfg_set_hold("held", "NC before the cut")
         agent = start_agent()
         assert wait_until(
             lambda: any(p.get("online") and p.get("link") == "up" for p in statuses.json()),
@@ -279,6 +286,16 @@ def test_edge_agent_wan_cut_and_kill_loses_nothing_and_answers_holds(plant, sql,
         }
         # counts are since the (re)start: both files went before the kill
         assert beat["cache"]["entries"] >= 1 and beat["sources"]["rest"]["accepted"] > 0
+
+        # Odoo's screen of edge agents (the listener reads the retained status the bridge carried)
+        def in_odoo():
+            rows = sql("SELECT online, link, spool_depth FROM mfg_edge_agent WHERE backend_id = %s AND name = %s",
+                       (edge["backend_id"], agent_id))  # fmt: skip
+            return rows and tuple(rows[0]) == (True, "up", 0)
+
+        assert wait_until(in_odoo, timeout=60, interval=0.2), sql(
+            "SELECT online, link, spool_depth FROM mfg_edge_agent WHERE name = %s", (agent_id,)
+        )
         after = ask(f"/v1/lots/{lot}/hold")
         assert (after["on_hold"], after["stale"], after["link"]) == (True, False, "up"), after
         with capsys.disabled():
