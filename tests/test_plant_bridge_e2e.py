@@ -1,6 +1,6 @@
 """The plant edge through a WAN cut: a plant broker bridged to the central broker (issue 18, item 1).
 
-Made by the test, on this machine only (``netns_support.NetLab``, removed whatever happens):
+Made by the test, on this machine only (``plant_support.plant_lab``, removed whatever happens):
 
     plant namespace (mfgso<pid>-plant, 198.18.K.2)          root namespace (198.18.K.254 on the lab LAN)
       plant Mosquitto 127.0.0.1:1883                           central Mosquitto: 127.0.0.1:<port> (Odoo)
@@ -27,13 +27,12 @@ import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
-from mqtt_support import MOSQUITTO, Broker, ListenerProcess, wait_until
-from netns_support import NetLab, netns_unavailable, our_namespaces
+from mqtt_support import MOSQUITTO, wait_until
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from plant_support import CLIENT, KEEPALIVE, PLANT_PORT, plant_lab, read_json, read_lines
 
 RATE = float(os.environ.get("MFG_BRIDGE_RATE", 50))
 SECONDS = float(os.environ.get("MFG_BRIDGE_SECONDS", 40))
@@ -43,224 +42,13 @@ CUT_SECONDS = float(os.environ.get("MFG_BRIDGE_CUT_SECONDS", 20))
 PROTOCOL = os.environ.get("MFG_BRIDGE_PROTOCOL", "mqttv311")
 COUNT = int(RATE * SECONDS)
 ORDERS = 20  # work orders the facts are spread over (the ordering key)
-TLS_PORT = 8883
-PLANT_PORT = 1883
-KEEPALIVE = 5  # the bridge notices a cut after ~1.5 x this; Mosquitto's minimum
-CLIENT = Path(__file__).with_name("plant_mqtt_client.py")
-
-
-def _interrupt(signum, _frame):
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
-def openssl(cwd, *args):
-    subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=cwd)
-
-
-def make_certs(directory, central_ip, backend_code):
-    """A CA; the central broker's certificate for ``central_ip`` (the plant verifies the name);
-    the plant's client certificate, as the generated configuration expects them:
-    ``ca.crt``, ``<code>.crt``, ``<code>.key``."""
-    d = Path(directory)
-    d.mkdir(parents=True, exist_ok=True)
-    days = ["-days", "2"]
-    openssl(d, "req", "-x509", "-newkey", "rsa:2048", "-nodes", *days, "-subj", "/CN=central-ca",
-            "-keyout", "ca.key", "-out", "ca.crt")  # fmt: skip
-    (d / "san.ext").write_text(f"subjectAltName=IP:{central_ip}\n")
-    openssl(d, "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=central", "-keyout", "central.key",
-            "-out", "central.csr")  # fmt: skip
-    openssl(d, "x509", "-req", "-in", "central.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-            *days, "-extfile", "san.ext", "-out", "central.crt")  # fmt: skip
-    openssl(d, "req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN=plant-{backend_code}",
-            "-keyout", f"{backend_code}.key", "-out", "plant.csr")  # fmt: skip
-    openssl(d, "x509", "-req", "-in", "plant.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-            *days, "-out", f"{backend_code}.crt")  # fmt: skip
-    return d
-
-
-class StateWatcher:
-    """The bridge's notification topic on the central broker: '1' connected, '0' (its will) cut."""
-
-    def __init__(self, port, topic):
-        self.values = []
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=MQTTProtocolVersion.MQTTv311)
-        self.client.on_connect = lambda c, *_a: c.subscribe(topic, qos=1)
-        self.client.on_message = lambda _c, _u, msg: self.values.append(msg.payload.decode())
-        self.client.connect("127.0.0.1", port, keepalive=10)
-        self.client.loop_start()
-
-    def close(self):
-        self.client.disconnect()
-        self.client.loop_stop()
-
-
-def read_json(path, default=None):
-    try:
-        return json.loads(Path(path).read_text())
-    except (FileNotFoundError, ValueError):
-        return default
-
-
-def read_lines(path):
-    if not Path(path).exists():
-        return []
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
-
-
-def addons_path(conf):
-    for line in Path(conf).read_text().splitlines():
-        if line.startswith("addons_path"):
-            return line.split("=", 1)[1].strip()
-    raise RuntimeError("no addons_path in the test configuration")
 
 
 @pytest.fixture
 def plant_edge(odoo_server, odoo_settings, odoo_env, tmp_path):
-    """The lab, the central broker, the backend, the listener, the generated plant broker and the
-    plant's subscriber; all removed afterwards, whatever happens."""
-    reason = netns_unavailable()
-    if reason:
-        pytest.skip(f"the WAN cut test puts the plant in a Linux network namespace: {reason}")
-    previous = signal.signal(signal.SIGTERM, _interrupt)
-    lab = NetLab(roles=("plant",), hub="wan")
-    central = listener = backend_id = watcher = None
-    try:
-        lab.start()
-        suffix = uuid.uuid4().hex[:8]
-        code = f"br-{suffix}"
-        certs = make_certs(tmp_path / "certs", lab.root_addr, code)
-        central = Broker(tmp_path / "central", max_queued_messages=0, max_inflight_messages=100)
-        # the WAN listener: TLS, the plant's client certificate required
-        with central.conf.open("a") as conf:
-            conf.write(
-                f"listener {TLS_PORT} {lab.root_addr}\n"
-                f"cafile {certs}/ca.crt\ncertfile {certs}/central.crt\nkeyfile {certs}/central.key\n"
-                "require_certificate true\nuse_identity_as_username true\n"
-            )
-        central.start()
-        with odoo_env() as env:
-            from odoo import fields
-
-            flows = [
-                fields.Command.create(
-                    {"exchange_type_id": env.ref("test_mfg_integration.exchange_type_order_report").id}
-                ),
-                fields.Command.create(
-                    {
-                        "exchange_type_id": env.ref("test_mfg_integration.exchange_type_order_notice").id,
-                        "transport": "mqtt",
-                    }
-                ),
-            ]
-            backend = env["mfg.backend"].create(
-                {
-                    "name": f"Bridged plant {suffix}",
-                    "code": code,
-                    "plant_code": f"B{suffix}",
-                    "system_kind": "mes",
-                    "mqtt_enabled": True,
-                    "mqtt_host": "127.0.0.1",
-                    "mqtt_port": central.port,
-                    "mqtt_bridge_address": f"{lab.root_addr}:{TLS_PORT}",
-                    "mqtt_bridge_keepalive": KEEPALIVE,
-                    "mqtt_bridge_protocol": PROTOCOL,
-                    "mqtt_bridge_restart_cap": 3,
-                    "mqtt_bridge_outage_hours": 0.5,
-                    "mqtt_bridge_rate": RATE,
-                    "mqtt_bridge_message_bytes": 200,
-                    "mqtt_bridge_cert_dir": str(certs),
-                    "flow_ids": flows,
-                }
-            )
-            backend_id = backend.id
-            product = env["product.product"].create(
-                {"name": f"Part {suffix}", "default_code": f"PB-{suffix}"}
-            )
-            product_code = product.default_code
-            subscribed = f"subscribed to {backend.mqtt_inbound_topic}"
-        # the plant broker's configuration, generated by Odoo's command
-        plant_dir = tmp_path / "plant-broker"
-        plant_dir.mkdir()
-        plant_conf = tmp_path / "plant-mosquitto.conf"
-        subprocess.run(
-            [
-                odoo_settings["odoo_bin"],
-                f"--addons-path={addons_path(odoo_settings['conf'])}",
-                "mfg_mqtt_bridge",
-                "-c",
-                odoo_settings["conf"],
-                "-d",
-                odoo_settings["db"],
-                "--backend",
-                code,
-                "--output",
-                str(plant_conf),
-                "--persistence-location",
-                str(plant_dir),
-                "--listener",
-                f"127.0.0.1:{PLANT_PORT}",
-                "--log-level=warn",
-            ],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-        generated = plant_conf.read_text()
-        # test-only additions: stay root (the test's private folders), log for the failure report
-        with plant_conf.open("a") as conf:
-            conf.write(f"user root\nlog_dest file {plant_dir}/mosquitto.log\nlog_type all\n")
-        listener = ListenerProcess(odoo_settings, f"br{suffix}", odoo_settings["log_dir"]).start(
-            wait_for=subscribed
-        )
-        topic_base = f"mfg/B{suffix}/mes"
-        watcher = StateWatcher(central.port, f"{topic_base}/bridge/state")
-        plant_broker = lab.spawn("plant", [MOSQUITTO, "-c", str(plant_conf)], tmp_path / "plant-broker.out")
-        assert wait_until(lambda: watcher.values[-1:] == ["1"], timeout=30, interval=0.1), (
-            watcher.values,
-            (plant_dir / "mosquitto.log").read_text()[-3000:]
-            if (plant_dir / "mosquitto.log").exists()
-            else "",
-        )
-        releases = tmp_path / "plant-releases.jsonl"
-        lab.spawn(
-            "plant",
-            [sys.executable, str(CLIENT), "subscribe", "--port", str(PLANT_PORT), "--topic", f"{topic_base}/odoo/#",
-             "--client-id", f"plant-wms-{suffix}", "--out", str(releases)],
-            tmp_path / "plant-subscriber.log",
-        )  # fmt: skip
-        assert wait_until(lambda: {"subscribed": True} in read_lines(releases), timeout=30, interval=0.1)
-        yield {
-            "lab": lab,
-            "central": central,
-            "backend_id": backend_id,
-            "code": code,
-            "suffix": suffix,
-            "product": product_code,
-            "topic": f"{topic_base}/test.order_report",
-            "generated": generated,
-            "plant_broker": plant_broker,
-            "plant_log": plant_dir / "mosquitto.log",
-            "plant_conf": plant_conf,
-            "releases": releases,
-            "watcher": watcher,
-            "listener": listener,
-            "tmp": tmp_path,
-        }
-    finally:
-        try:
-            if watcher is not None:
-                watcher.close()
-            if listener is not None:
-                listener.kill()
-            lab.close()  # the plant's processes, its links and namespaces; raises if one is left
-        finally:
-            if central is not None:
-                central.stop(sig=signal.SIGKILL)
-            if backend_id:
-                with odoo_env() as env:
-                    env["mfg.backend"].browse(backend_id).mqtt_enabled = False
-            signal.signal(signal.SIGTERM, previous)
-    assert not our_namespaces(), our_namespaces()
+    """The plant and the centre (plant_support.plant_lab), removed afterwards whatever happens."""
+    with plant_lab(odoo_settings, odoo_env, tmp_path, rate=RATE, protocol=PROTOCOL) as edge:
+        yield edge
 
 
 def release(odoo_env, edge, event):
