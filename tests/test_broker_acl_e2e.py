@@ -28,11 +28,7 @@ import pytest
 from mqtt_support import MOSQUITTO, Broker, wait_until
 from odoo_process import free_port
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
-
-try:  # branch wt-edge moves the plant tests' helpers to plant_support.py
-    from plant_support import addons_path, make_certs, openssl
-except ImportError:
-    from test_plant_bridge_e2e import addons_path, make_certs, openssl
+from plant_support import addons_path, make_certs, openssl
 
 ODOO_USER = "odoo-central"
 TIMEOUT = 15
