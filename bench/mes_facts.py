@@ -37,7 +37,6 @@ import os
 import platform
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -48,6 +47,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import plant_b2mml
+from bench_support import odoo_shell
 from mqtt_ingest import (
     ODOO_BIN,
     Budget,
@@ -82,7 +82,7 @@ B2MML_PATH = "ours_b2mml"  # added by --wire b2mml
 SETUP_SCRIPT = r"""
 import json, os
 from odoo.fields import Command
-P = json.load(open(os.environ["MES_BENCH_PARAMS"]))
+P = json.load(open(os.environ["BENCH_PARAMS"]))
 n = P["n"]
 env["decimal.precision"].search([("name", "=", "Product Unit of Measure")]).digits = 3
 kg = env.ref("uom.product_uom_kgm")
@@ -139,14 +139,14 @@ for path, code in P["paths"].items():
         info["inbound_topic"] = backend.mqtt_inbound_topic
     out[path] = info
 env.cr.commit()
-with open(os.environ["MES_BENCH_OUT"], "w") as f:
+with open(os.environ["BENCH_OUT"], "w") as f:
     json.dump(out, f)
 """
 
 CEILING_SCRIPT = r"""
 import json, os, time
 from types import SimpleNamespace
-P = json.load(open(os.environ["MES_BENCH_PARAMS"]))
+P = json.load(open(os.environ["BENCH_PARAMS"]))
 types = {t.code: t for t in env["mfg.exchange.type"].search([("code", "like", "mes.%")])}
 out = {}
 
@@ -226,37 +226,12 @@ for path, savepoint in (("ceil", False), ("ceil_sp", True), ("ceil_b", "batch"))
     env.cr.commit()
     if profiler:
         profiler.disable()
-        profiler.dump_stats(os.environ["MES_BENCH_OUT"] + ".prof")
+        profiler.dump_stats(os.environ["BENCH_OUT"] + ".prof")
     out[path] = {"n": calls, "seconds": time.monotonic() - t0, "errors": errors[:5], "error_count": len(errors),
                  "per_code": per_code}
-with open(os.environ["MES_BENCH_OUT"], "w") as f:
+with open(os.environ["BENCH_OUT"], "w") as f:
     json.dump(out, f)
 """
-
-
-def odoo_shell(conf, db, script, params, logs, name, timeout):
-    """Run ``script`` in ``odoo shell`` (stdin) with ``params`` (JSON); returns what it wrote."""
-    work = logs / name
-    work.mkdir(exist_ok=True)
-    (work / "params.json").write_text(json.dumps(params))
-    (work / "script.py").write_text(script)
-    result = work / "out.json"
-    env = dict(os.environ, MES_BENCH_PARAMS=str(work / "params.json"), MES_BENCH_OUT=str(result))
-    cmd = [str(ODOO_BIN), "shell", "-c", str(conf), "-d", db, "--no-http", f"--logfile={work / 'odoo.log'}"]
-    with open(work / "script.py") as stdin, open(work / "stdout.txt", "wb") as out:
-        proc = subprocess.Popen(
-            cmd, stdin=stdin, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
-        )
-        try:
-            rc = proc.wait(timeout=timeout)
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
-    if rc != 0 or not result.exists():
-        tail = "\n".join((work / "stdout.txt").read_text(errors="replace").splitlines()[-30:])
-        raise RuntimeError(f"odoo shell {name} failed (rc {rc}); logs in {work}:\n{tail}")
-    return json.loads(result.read_text())
 
 
 # ---------------------------------------------------------------------------------------------- facts

@@ -15,7 +15,9 @@ Self-contained, everything on 127.0.0.1, bounded in time (each wait has a timeou
    - received-and-committed: first publish -> ``count(*)`` of the backend's rows in mfg_message reaches N;
    - processed to done: first publish -> every row is ``done`` (drain jobs run by queue_job in Odoo);
    then the same ingest with the Odoo server stopped (no processing competing for the 2 cores);
-4. prints one table; drops the database (unless ``--keep-db``) and stops every process it started.
+   in-process ceiling (unless ``--no-ceiling``): the same handler called in a loop in one ``odoo shell``
+   (server stopped) on the same payloads, 100 per commit, without and with a savepoint per message;
+4. prints one table, and processed-to-done as a share of the ceiling; drops the database (unless ``--keep-db``) and stops every process it started.
 """
 
 import argparse
@@ -40,14 +42,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 import sql_support  # noqa: E402
+from bench_support import HUB, ODOO_BIN, odoo_shell  # noqa: E402
 from mqtt_support import Broker, ListenerProcess, Publisher  # noqa: E402
 from odoo_process import OdooServer, free_port  # noqa: E402
 
-HUB = Path(
-    os.environ.get("MFG_HUB_HOME")
-    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mfg-hub"
-)
-ODOO_BIN = HUB / "venv" / "bin" / "odoo"
 ORDERS = 100
 TARGET_INGEST = 1500  # msg/s, received-and-committed with one listener (from the issue)
 TARGET_FACTOR = 5  # processed to done >= 5x the best naive figure (from the issue)
@@ -353,6 +351,20 @@ def listener_stats(lp):
     return int(words[0]), int(words[3])
 
 
+def order_reports(plant, n, product_code):
+    """The payloads of a run: n test.order_report messages on ORDERS orders of the plant."""
+    return [
+        {
+            "message_id": f"{plant['suffix']}-{i}",
+            "order": f"MO-{plant['suffix']}-{i % ORDERS}",
+            "product": product_code,
+            "quantity": 1,
+            "step": str(i),
+        }
+        for i in range(n)
+    ]
+
+
 def ours_run(ctx, plant, n_listeners, want_done, budget):
     sql, n = ctx["sql"], ctx["n"]
     sql(
@@ -395,18 +407,7 @@ def ours_run(ctx, plant, n_listeners, want_done, budget):
                     )
                 )
         pub = Publisher(ctx["broker"].port, f"bench-pub-{plant['suffix']}")
-        payloads = [
-            json.dumps(
-                {
-                    "message_id": f"{plant['suffix']}-{i}",
-                    "order": f"MO-{plant['suffix']}-{i % ORDERS}",
-                    "product": ctx["product_code"],
-                    "quantity": 1,
-                    "step": str(i),
-                }
-            )
-            for i in range(n)
-        ]
+        payloads = [json.dumps(data) for data in order_reports(plant, n, ctx["product_code"])]
         t0 = poller.t0 = time.monotonic()
         for body in payloads:
             pub.publish(plant["topic"], body)
@@ -465,12 +466,72 @@ def start_py_spy(pid, out, subprocesses=False):
     )
 
 
+# ---------------------------------------------------------------------------------------------- ceiling
+CEILING_SCRIPT = r"""
+import json, os, time
+from types import SimpleNamespace
+P = json.load(open(os.environ["BENCH_PARAMS"]))
+etype = env["mfg.exchange.type"].search([("code", "=", P["code"])], limit=1)
+handler = etype._mfg_handler()
+out = {"has_batch": etype._mfg_batch_handler() is not None, "rows": []}
+for i, row in enumerate(P["rows"]):
+    # The handler reads only message.backend_id (and message.id for a payload switch the bench never
+    # sends): a stand-in, so no pipeline row is involved.
+    message = SimpleNamespace(backend_id=env["mfg.backend"].browse(row["backend_id"]), name="ceiling", id=0)
+    if i == 0:  # warm-up (code paths, registry caches), rolled back
+        for data in row["payloads"][:100]:
+            handler(message, data)
+        env.cr.rollback()
+    errors = []
+    t0 = time.monotonic()
+    for n, data in enumerate(row["payloads"], 1):
+        try:
+            if row["savepoint"]:
+                with env.cr.savepoint():
+                    handler(message, data)
+            else:
+                handler(message, data)
+        except Exception as exc:
+            errors.append(f"{data['message_id']}: {exc!r}"[:300])
+            if not row["savepoint"]:
+                env.cr.rollback()
+        if n % 100 == 0:
+            env.cr.commit()
+    env.cr.commit()
+    out["rows"].append({"n": len(row["payloads"]), "seconds": time.monotonic() - t0,
+                        "savepoint": row["savepoint"], "errors": errors[:5], "error_count": len(errors)})
+with open(os.environ["BENCH_OUT"], "w") as f:
+    json.dump(out, f)
+"""
+
+
+def ceiling_run(ctx, conf, plants, n, timeout):
+    """The in-process ceiling (issue 15): test.order_report's handler called in a loop in one ``odoo
+    shell`` (the Odoo server stopped), 100 calls per commit, on the same payloads as a pipeline run
+    (n messages, ORDERS orders, fresh orders per row), without and with a savepoint per message.
+    Nothing of the pipeline: no receive, no JSON parse, no claim, no schema check, no outcome."""
+    rows = [
+        {"backend_id": plant["backend_id"], "savepoint": savepoint,
+         "payloads": order_reports(plant, n, ctx["product_code"])}
+        for plant, savepoint in zip(plants, (False, True))
+    ]  # fmt: skip
+    return odoo_shell(
+        conf,
+        ctx["db"],
+        CEILING_SCRIPT,
+        {"code": "test.order_report", "rows": rows},
+        ctx["logs"],
+        "ceiling",
+        timeout,
+    )
+
+
 # ---------------------------------------------------------------------------------------------- report
 def fmt_rate(value):
     return f"{value:,.0f}" if value is not None else "—"
 
 
-def render(facts, naive, ours, isolated, best_naive):
+def render(facts, naive, ours, isolated, best_naive, ceiling=()):
     rows = []
     header = (
         "path",
@@ -537,6 +598,22 @@ def render(facts, naive, ours, isolated, best_naive):
         rows.append(our_row(r, "done", setup_txt(r)))
     for r in isolated:
         rows.append(our_row(r, "received", setup_txt(r, ", Odoo server stopped")))
+    for r in ceiling:
+        rate = r["n"] / r["seconds"]
+        rows.append(
+            (
+                "in-process ceiling",
+                "handler in a loop, 100 per commit",
+                "1 odoo shell, server stopped, "
+                + ("savepoint per message" if r["savepoint"] else "no savepoint"),
+                f"{r['n']:,}",
+                f"{r['seconds']:.1f}" if not r["error_count"] else f"{r['error_count']} ERRORS",
+                fmt_rate(rate),
+                f"{rate / best_naive:.2f}" if best_naive else "—",
+                "",
+                "",
+            )
+        )
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
 
     def line(cells):
@@ -615,7 +692,7 @@ def main():  # noqa: C901 - argument handling and the table of a benchmark scrip
         "--naive-seconds", type=float, default=20, help="cap of each naive run (default 20 s)"
     )
     parser.add_argument("--done-timeout", type=float, default=150, help="cap of each wait for 'done' (s)")
-    parser.add_argument("--budget", type=float, default=570, help="whole-run time budget (default 570 s)")
+    parser.add_argument("--budget", type=float, default=660, help="whole-run time budget (default 660 s)")
     parser.add_argument(
         "--broker-inflight",
         type=int,
@@ -633,6 +710,9 @@ def main():  # noqa: C901 - argument handling and the table of a benchmark scrip
     )
     parser.add_argument("--no-e2e", action="store_true", help="skip the runs with Odoo processing")
     parser.add_argument("--no-isolated", action="store_true", help="skip the ingest runs with Odoo stopped")
+    parser.add_argument(
+        "--no-ceiling", action="store_true", help="skip the in-process ceiling of the handler (odoo shell)"
+    )
     parser.add_argument(
         "--no-gevent-shim",
         action="store_true",
@@ -707,6 +787,8 @@ def main():  # noqa: C901 - argument handling and the table of a benchmark scrip
             "e2e2": make_plant(rpc, broker.port, type_id, shared_group=f"g{uuid.uuid4().hex[:6]}"),
             "iso1": make_plant(rpc, broker.port, type_id),
             "iso2": make_plant(rpc, broker.port, type_id, shared_group=f"g{uuid.uuid4().hex[:6]}"),
+            "ceil": make_plant(rpc, broker.port, type_id),
+            "ceil_sp": make_plant(rpc, broker.port, type_id),
         }
         cron_id = sql(
             "SELECT res_id FROM ir_model_data WHERE module = 'mfg_integration_base' "
@@ -741,6 +823,18 @@ def main():  # noqa: C901 - argument handling and the table of a benchmark scrip
             r = ours_run(ctx, plants[key], k, True, budget)
             ours.append(r)
             log(f"  received {r['received_s']} s, done {r['done_s']} s, last counts {r['last']}")
+        ceiling = []
+        if not args.no_ceiling:
+            log("stopping Odoo: in-process ceiling, the handler in a loop in one odoo shell, 100 per commit")
+            server.stop()
+            c = ceiling_run(ctx, conf, [plants["ceil"], plants["ceil_sp"]], args.messages, budget.cap(300))
+            ceiling = c["rows"]
+            for r in ceiling:
+                log(
+                    f"  savepoint {r['savepoint']}: {r['n'] / r['seconds']:.0f} calls/s, {r['error_count']} error(s)"
+                )
+                for err in r["errors"]:
+                    log(f"  ceiling error: {err}")
         isolated = []
         if not args.no_isolated:
             log("stopping Odoo: ingest only")
@@ -761,14 +855,32 @@ def main():  # noqa: C901 - argument handling and the table of a benchmark scrip
             f"{os.getloadavg()[0]:.1f} after the measurements"
         )
         print()
-        print(render(facts, naive, ours, isolated, best_naive))
+        print(render(facts, naive, ours, isolated, best_naive, ceiling))
         print()
+        ceil_rates = {r["savepoint"]: r["n"] / r["seconds"] for r in ceiling if not r["error_count"]}
+        for r in ours:
+            if r["done_s"] and False in ceil_rates:
+                rate = r["n"] / r["done_s"]
+                with_sp = (
+                    f"; {100 * rate / ceil_rates[True]:.0f} % of the savepoint-per-message ceiling ({ceil_rates[True]:,.0f}/s)"
+                    if True in ceil_rates
+                    else ""
+                )
+                print(
+                    f"pipeline processed-to-done / in-process ceiling = {100 * rate / ceil_rates[False]:.0f} % "
+                    f"({r['listeners']} listener{'s' if r['listeners'] > 1 else ''}: {rate:,.0f} / "
+                    f"{ceil_rates[False]:,.0f} msg/s, ceiling without savepoint{with_sp}; target ≥ 80 %)"
+                )
+        if ceiling and not c["has_batch"]:
+            print("  test.order_report's handler has no batch variant: no batch-handler ceiling")
         print(
             "received-and-committed = first publish -> all N rows committed in mfg_message (PUBACK follows the "
             "commit);\nprocessed to done = first publish -> all N rows in state 'done' (handler applied by "
             "queue_job drains, Odoo workers = 2, channels root:2, max_cron_threads = 0);\nnaive = one "
             "execute_kw('mfg.test.order', 'create') per event (no log, no idempotency, no ordering); "
-            f"{ORDERS} orders; publish = first publish -> all PUBACKs from the broker."
+            f"{ORDERS} orders; publish = first publish -> all PUBACKs from the broker;\nin-process ceiling = "
+            "test.order_report's handler called in a loop in one odoo shell (server stopped) on the same payloads, "
+            "100 per commit, without receive, JSON parse, claim, schema check or outcome."
         )
         stalled = [r for r in ours if r.get("stalls")]
         if stalled:
